@@ -1,0 +1,43 @@
+# steerjax -- developer and user entry points.
+#   make figures   install on first use, then reproduce the paper's figures into ./figures
+#   make test      install on first use, then run the whole test suite
+#   make bench     benchmarks (prints one JSON line last)
+#   make lint      ruff
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install test figures figures-quick bench lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+figures: $(STAMP)
+	$(BIN)/steerjax figures --out figures
+
+figures-quick: $(STAMP)
+	$(BIN)/steerjax figures --quick --out figures-quick
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests experiments benchmarks
+	$(BIN)/ruff format --check src tests experiments benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests experiments benchmarks
+	$(BIN)/ruff check --fix src tests experiments benchmarks
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis figures-quick

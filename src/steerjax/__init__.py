@@ -1,0 +1,104 @@
+"""steerjax: differentiable design of steady-state EPR steering in cascaded hybrid systems.
+
+Physics: X. Huang, E. Zeuthen, Q. Gong, Q. He, "Engineering asymmetric steady-state
+Einstein-Podolsky-Rosen steering in macroscopic hybrid systems".  Two oscillators of opposite
+effective mass, a client (-) and a server (+), couple in cascade to one unidirectional light
+field; steering in each direction is measured by Reid's parameter E (steering when E < 1/2).
+
+Conventions: quadratures X = (a + a^dag)/sqrt(2), P = (a - a^dag)/(sqrt(2) i), vacuum variance
+1/2; rates are gamma/2pi in Hz; angles in radians.
+
+Precision: the library never changes JAX's global configuration.  For float64 (needed for the
+documented accuracy) call ``jax.config.update("jax_enable_x64", True)`` -- or
+:func:`steerjax.enable_x64` -- before creating arrays.  The ``steerjax`` command does this.
+"""
+
+from ._gaussian import QUADRATURE_ORDER, covariance, covariance_from_rates, drift_diffusion
+from ._lyapunov import solve_lyapunov
+from ._measures import (
+    REGIMES,
+    classify,
+    gaussian_steerability,
+    log_negativity,
+    min_uncertainty_eigenvalue,
+    regime_name,
+    reid_E,
+    symplectic_eigenvalues,
+)
+from ._moments import Moments, moments
+from ._params import (
+    HOT,
+    THERMAL_PRESETS,
+    VACUUM_SERVER,
+    Design,
+    Thermal,
+    thermal_preset,
+)
+from ._rates import (
+    CascadeRates,
+    OscillatorRates,
+    cascade_rates,
+    cos_two_theta,
+    is_stable,
+    oscillator_rates,
+    oscillator_rates_from_damping,
+)
+from ._steering import (
+    STEERING_BOUND,
+    SteeringResult,
+    steering,
+    steering_from_rates,
+    steering_result_from_rates,
+)
+from ._version import __version__
+
+
+def enable_x64(enable: bool = True) -> None:
+    """Switch JAX to float64 (a global setting; call it once, before creating arrays)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", bool(enable))
+
+
+__all__ = [
+    "__version__",
+    "enable_x64",
+    # parameters
+    "Thermal",
+    "Design",
+    "HOT",
+    "VACUUM_SERVER",
+    "THERMAL_PRESETS",
+    "thermal_preset",
+    # rates
+    "OscillatorRates",
+    "CascadeRates",
+    "cascade_rates",
+    "oscillator_rates",
+    "oscillator_rates_from_damping",
+    "cos_two_theta",
+    "is_stable",
+    # closed forms
+    "Moments",
+    "moments",
+    "SteeringResult",
+    "steering",
+    "steering_from_rates",
+    "steering_result_from_rates",
+    "STEERING_BOUND",
+    # general Gaussian engine
+    "solve_lyapunov",
+    "drift_diffusion",
+    "covariance",
+    "covariance_from_rates",
+    "QUADRATURE_ORDER",
+    # measures
+    "reid_E",
+    "gaussian_steerability",
+    "log_negativity",
+    "symplectic_eigenvalues",
+    "min_uncertainty_eigenvalue",
+    "classify",
+    "REGIMES",
+    "regime_name",
+]

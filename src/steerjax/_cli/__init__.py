@@ -1,0 +1,68 @@
+"""Command-line interface: ``steerjax <command> ...``.
+
+Each command lives in its own module of this package and provides ``register(subparsers)``,
+which adds its parser and sets ``func`` to a callable ``(args) -> int`` (the exit status).
+
+The CLI is an entry point, so it is the place where global JAX configuration is set:
+float64 is enabled here (the library itself never changes global configuration on import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["main", "build_parser"]
+
+#: Modules of this package that define a command, in the order shown by ``--help``.
+COMMANDS = ("evaluate", "optimize", "figures")
+
+
+def _configure_jax() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="steerjax",
+        description=(
+            "Steady-state EPR steering between two cascaded oscillators of opposite effective "
+            "mass (Huang, Zeuthen, Gong, He). Rates are gamma/2pi in Hz; angles in radians "
+            "('0.35pi' is accepted); all computations in float64."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"steerjax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a command still being written
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (also used as the process exit code)."""
+    _configure_jax()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

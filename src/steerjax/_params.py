@@ -1,0 +1,194 @@
+"""Parameters of the cascaded two-oscillator system (Sec. II of the paper).
+
+Two kinds of parameter are kept apart:
+
+* :class:`Thermal` describes what the experimenter cannot tune: the intrinsic linewidths
+  ``gamma0`` and thermal occupations ``nbar`` of the client (``minus``, first in the
+  cascade) and server (``plus``, second) oscillators.
+* :class:`Design` describes what the experimenter chooses: interaction angles ``theta``,
+  quantum cooperativities ``C``, the transmission loss ``eps`` between the subsystems and the
+  inter-subsystem quadrature phase ``phi``.
+
+Both are :class:`equinox.Module` pytrees.  Every field may be a scalar or an array; a batch of
+designs is a single ``Design`` whose fields share a leading axis, and all functions of the
+library broadcast over it.
+
+Units.  Rates are given as ``gamma / 2pi`` in Hz, as the paper quotes them.  Every physical
+result depends only on ratios of rates, so the factor ``2pi`` never matters; it is kept out of
+the arithmetic entirely.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+__all__ = [
+    "Thermal",
+    "Design",
+    "HOT",
+    "VACUUM_SERVER",
+    "THERMAL_PRESETS",
+    "thermal_preset",
+]
+
+
+def _as_array(x) -> Array:
+    return jnp.asarray(x)
+
+
+class Thermal(eqx.Module):
+    """Thermal parameters of the two oscillators (not tunable by the designer).
+
+    Attributes:
+        gamma0_plus_hz: intrinsic linewidth of the server, :math:`\\gamma_{+,0}/2\\pi` [Hz], > 0.
+        nbar_plus: thermal occupation of the server's bath, :math:`\\bar n_+` [quanta], >= 0.
+        gamma0_minus_hz: intrinsic linewidth of the client, :math:`\\gamma_{-,0}/2\\pi` [Hz], > 0.
+        nbar_minus: thermal occupation of the client's bath, :math:`\\bar n_-` [quanta], >= 0.
+
+    The thermal decoherence rate is :math:`\\tilde\\gamma_{j,0} = \\gamma_{j,0}(\\bar n_j + 1/2)`
+    (Sec. II), available as :attr:`gamma_tilde0_plus_hz` and :attr:`gamma_tilde0_minus_hz`.
+
+    Example:
+        >>> import steerjax as sj
+        >>> th = sj.Thermal(gamma0_plus_hz=0.1, nbar_plus=1e5, gamma0_minus_hz=0.1, nbar_minus=1e5)
+        >>> round(float(th.gamma_tilde0_plus_hz), 2)
+        10000.05
+    """
+
+    gamma0_plus_hz: Array = eqx.field(converter=_as_array)
+    nbar_plus: Array = eqx.field(converter=_as_array)
+    gamma0_minus_hz: Array = eqx.field(converter=_as_array)
+    nbar_minus: Array = eqx.field(converter=_as_array)
+
+    @property
+    def gamma_tilde0_plus_hz(self) -> Array:
+        """Thermal decoherence rate of the server, gamma_{+,0} (nbar_+ + 1/2) [Hz]."""
+        return self.gamma0_plus_hz * (self.nbar_plus + 0.5)
+
+    @property
+    def gamma_tilde0_minus_hz(self) -> Array:
+        """Thermal decoherence rate of the client, gamma_{-,0} (nbar_- + 1/2) [Hz]."""
+        return self.gamma0_minus_hz * (self.nbar_minus + 0.5)
+
+
+class Design(eqx.Module):
+    """Tunable parameters of the scheme.
+
+    Attributes:
+        theta_plus: interaction angle of the server, :math:`\\theta_+` [rad], in [0, pi/2].
+            ``Gamma_B = Gamma sin^2(theta)`` is the beam-splitter part, ``Gamma_P =
+            Gamma cos^2(theta)`` the down-conversion part; pi/4 is a QND interaction.
+        theta_minus: interaction angle of the client, :math:`\\theta_-` [rad], in [0, pi/2].
+        C_plus: quantum cooperativity of the server, :math:`C_+ = \\Gamma_+/\\tilde\\gamma_{+,0}`,
+            > 0 (dimensionless).
+        C_minus: quantum cooperativity of the client, :math:`C_-`, > 0.
+        eps: power transmission loss between the subsystems, :math:`\\epsilon`, in [0, 1).
+        phi: quadrature rotation between the subsystems, :math:`\\phi` [rad] (Sec. II).  The
+            closed forms of the paper hold at ``phi = 0``; other values are handled by the
+            general Gaussian engine (:func:`steerjax.covariance`).
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(theta_plus=0.4 * math.pi, theta_minus=0.35 * math.pi,
+        ...               C_plus=50.0, C_minus=50.0)
+        >>> float(d.eps)
+        0.0
+    """
+
+    theta_plus: Array = eqx.field(converter=_as_array)
+    theta_minus: Array = eqx.field(converter=_as_array)
+    C_plus: Array = eqx.field(converter=_as_array)
+    C_minus: Array = eqx.field(converter=_as_array)
+    eps: Array = eqx.field(converter=_as_array, default=0.0)
+    phi: Array = eqx.field(converter=_as_array, default=0.0)
+
+
+HOT = Thermal(gamma0_plus_hz=0.1, nbar_plus=1e5, gamma0_minus_hz=0.1, nbar_minus=1e5)
+"""The paper's "hot" thermal set (thick blue curves of Figs. 4-8): both oscillators with
+gamma_0/2pi = 0.1 Hz and nbar = 1e5, so gamma_tilde_0/2pi ~ 10 kHz."""
+
+VACUUM_SERVER = Thermal(gamma0_plus_hz=2e4, nbar_plus=0.0, gamma0_minus_hz=0.1, nbar_minus=1e5)
+"""The paper's asymmetric set (thin orange curves of Figs. 4-8): a hot client (0.1 Hz,
+nbar = 1e5) and a server coupled to a vacuum bath (gamma_0/2pi = 20 kHz, nbar = 0)."""
+
+THERMAL_PRESETS: dict[str, Thermal] = {"hot": HOT, "vacuum-server": VACUUM_SERVER}
+
+
+def thermal_preset(name: str) -> Thermal:
+    """Return one of the paper's thermal parameter sets by name: ``"hot"`` or
+    ``"vacuum-server"`` (``"vacuum_server"`` is accepted too)."""
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in THERMAL_PRESETS:
+        raise ValueError(f"thermal = {name!r} is not a known preset; allowed: {sorted(THERMAL_PRESETS)}")
+    return THERMAL_PRESETS[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation at the API boundary (plain Python, concrete values only).
+# ---------------------------------------------------------------------------------------------
+
+_DOMAINS = {
+    # name: (check, description of the allowed range)
+    "theta_plus": (lambda v: (v >= 0) & (v <= math.pi / 2), "[0, pi/2]"),
+    "theta_minus": (lambda v: (v >= 0) & (v <= math.pi / 2), "[0, pi/2]"),
+    "C_plus": (lambda v: v > 0, "(0, inf)"),
+    "C_minus": (lambda v: v > 0, "(0, inf)"),
+    "eps": (lambda v: (v >= 0) & (v < 1), "[0, 1)"),
+    "phi": (lambda v: np.isfinite(v), "(-inf, inf)"),
+    "gamma0_plus_hz": (lambda v: v > 0, "(0, inf) Hz"),
+    "gamma0_minus_hz": (lambda v: v > 0, "(0, inf) Hz"),
+    "nbar_plus": (lambda v: v >= 0, "[0, inf)"),
+    "nbar_minus": (lambda v: v >= 0, "[0, inf)"),
+}
+
+
+def domain_violations(**values) -> dict[str, np.ndarray]:
+    """Element-wise domain check of named parameters.
+
+    Returns a mapping ``name -> boolean mask`` (True where the value is outside its allowed
+    range or not finite).  Arrays are broadcast against each other.
+    """
+    arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
+    out = {}
+    for name, arr in arrays.items():
+        check, _ = _DOMAINS[name]
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(arr) & check(arr))
+        out[name] = np.broadcast_to(bad, shape)
+    return out
+
+
+def allowed_range(name: str) -> str:
+    """Human-readable allowed range of a named parameter."""
+    return _DOMAINS[name][1]
+
+
+def _format_bad(name: str, arr: np.ndarray, bad: np.ndarray) -> str:
+    rng = allowed_range(name)
+    if arr.ndim == 0 or arr.size == 1:
+        return f"{name} = {float(arr.reshape(-1)[0])!r} is outside the allowed range {rng}"
+    idx = np.argwhere(bad)
+    shown = ", ".join(f"{name}[{','.join(map(str, i))}] = {float(arr[tuple(i)])!r}" for i in idx[:5])
+    more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
+    return f"{shown}{more}: outside the allowed range {rng}"
+
+
+def check_domain(**values) -> None:
+    """Raise ``ValueError`` naming each parameter that is outside its allowed range.
+
+    Only call with concrete (non-traced) values.
+    """
+    arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
+    problems = []
+    for name, bad in domain_violations(**arrays).items():
+        if bad.any():
+            problems.append(_format_bad(name, np.broadcast_to(arrays[name], shape), bad))
+    if problems:
+        raise ValueError("; ".join(problems))

@@ -1,0 +1,198 @@
+"""Derived rates of the cascade (Sec. II, below Eq. 3).
+
+For each oscillator j in {+, -}:
+
+* total coupling ``Gamma_j = C_j * gamma_tilde_j0``, split into a beam-splitter part
+  ``Gamma_jB = Gamma_j sin^2(theta_j)`` and a down-conversion part ``Gamma_jP = Gamma_j cos^2(theta_j)``;
+* net damping ``gamma_j = gamma_j0 + Gamma_jB - Gamma_jP = gamma_j0 - Gamma_j cos(2 theta_j)``;
+  the oscillator is dynamically stable iff ``gamma_j > 0``.
+
+The directional coupling of the client to the server is ``R = -sqrt(Gamma_+ Gamma_-)
+sin(theta_+ - theta_-)`` and ``f = 2R/gamma_+`` (Eq. 8).
+
+Accuracy at the stability edge.  The optimum of the asymmetric scheme lies where
+``gamma_- -> 0+``, i.e. where ``gamma_j0`` and ``Gamma_j cos(2 theta_j)`` nearly cancel.  The
+net damping is therefore treated as a *primary* quantity, :attr:`OscillatorRates.gamma`:
+
+* from an angle (:func:`cascade_rates`) ``cos(2 theta)`` is evaluated as
+  ``sin(pi/2 - 2 theta)`` with ``pi/2`` split into two floating-point parts, so that it keeps
+  full *relative* precision near ``theta = pi/4`` and the absolute error of ``gamma`` is of
+  the order of the rounding of ``gamma_0`` rather than of ``Gamma``;
+* from a damping ratio (:func:`oscillator_rates_from_damping`, used by the optimiser) ``gamma``
+  is exact by construction and the angle is derived from it.
+
+All rates are gamma/2pi in Hz.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from ._params import Design, Thermal
+
+__all__ = [
+    "OscillatorRates",
+    "CascadeRates",
+    "cascade_rates",
+    "oscillator_rates",
+    "oscillator_rates_from_damping",
+    "cos_two_theta",
+    "is_stable",
+]
+
+
+class OscillatorRates(eqx.Module):
+    """Rates of one oscillator, all gamma/2pi in Hz.
+
+    Attributes:
+        Gamma: total light-oscillator coupling rate Gamma_j = C_j gamma_tilde_j0.
+        theta: interaction angle theta_j [rad].
+        gamma: net damping gamma_j = gamma_j0 + Gamma_jB - Gamma_jP (primary quantity; see the
+            module docstring for how it is kept accurate).
+        gamma0: intrinsic linewidth gamma_j0.
+        gamma_tilde0: thermal decoherence rate gamma_j0 (nbar_j + 1/2).
+    """
+
+    Gamma: Array
+    theta: Array
+    gamma: Array
+    gamma0: Array
+    gamma_tilde0: Array
+
+    @property
+    def Gamma_B(self) -> Array:
+        """Beam-splitter rate Gamma_j sin^2(theta_j)."""
+        return self.Gamma * jnp.sin(self.theta) ** 2
+
+    @property
+    def Gamma_P(self) -> Array:
+        """Down-conversion rate Gamma_j cos^2(theta_j)."""
+        return self.Gamma * jnp.cos(self.theta) ** 2
+
+    @property
+    def N(self) -> Array:
+        """Diffusion of each quadrature, Gamma_j/2 + gamma_tilde_j0 (numerator of Eq. 9)."""
+        return 0.5 * self.Gamma + self.gamma_tilde0
+
+    @property
+    def bare_variance(self) -> Array:
+        """Bare variance (Delta X_j0)^2 = (Gamma_j/2 + gamma_tilde_j0)/gamma_j (Eq. 9)."""
+        return self.N / self.gamma
+
+    @property
+    def damping_ratio(self) -> Array:
+        """gamma_j / (gamma_j0 + Gamma_j), in (0, 1] for a stable oscillator; 1 at theta = pi/2."""
+        return self.gamma / (self.gamma0 + self.Gamma)
+
+
+class CascadeRates(eqx.Module):
+    """Rates of the whole cascade: client (``minus``), server (``plus``) and the loss ``eps``."""
+
+    minus: OscillatorRates
+    plus: OscillatorRates
+    eps: Array
+
+    @property
+    def transmission_amplitude(self) -> Array:
+        """sqrt(1 - eps)."""
+        return jnp.sqrt(1.0 - self.eps)
+
+    @property
+    def sqrt_Gamma_product(self) -> Array:
+        return jnp.sqrt(self.plus.Gamma * self.minus.Gamma)
+
+    @property
+    def R(self) -> Array:
+        """Directional coupling R = -sqrt(Gamma_+ Gamma_-) sin(theta_+ - theta_-) [Hz] (Sec. II)."""
+        return -self.sqrt_Gamma_product * jnp.sin(self.plus.theta - self.minus.theta)
+
+    @property
+    def K(self) -> Array:
+        """Common-bath correlation rate sqrt(Gamma_+ Gamma_-) sin(theta_+ + theta_-) [Hz] (Eq. 4)."""
+        return self.sqrt_Gamma_product * jnp.sin(self.plus.theta + self.minus.theta)
+
+    @property
+    def f(self) -> Array:
+        """Noise-interference parameter f = 2R/gamma_+ (Eq. 8)."""
+        return 2.0 * self.R / self.plus.gamma
+
+    @property
+    def stable(self) -> Array:
+        """True where both oscillators are dynamically stable (gamma_+ > 0 and gamma_- > 0)."""
+        return (self.plus.gamma > 0) & (self.minus.gamma > 0)
+
+
+_HALF_PI = Decimal("1.570796326794896619231321691639751442098584699687552910487472296")
+
+
+def _split_half_pi(dtype) -> tuple[float, float]:
+    """pi/2 = hi + lo with hi, lo representable in ``dtype`` (lo carries the rounding of hi)."""
+    hi = np.asarray(float(_HALF_PI), dtype=dtype)
+    lo = np.asarray(float(_HALF_PI - Decimal(float(hi))), dtype=dtype)
+    return float(hi), float(lo)
+
+
+def cos_two_theta(theta: Array) -> Array:
+    """cos(2 theta) with full relative precision near theta = pi/4.
+
+    Evaluated as ``sin((pi/2)_hi - 2 theta + (pi/2)_lo)``: the subtraction is exact near
+    ``pi/4`` (Sterbenz) and the two-part constant removes the representation error of pi/2.
+    """
+    theta = jnp.asarray(theta)
+    dtype = theta.dtype if jnp.issubdtype(theta.dtype, jnp.floating) else jnp.result_type(float)
+    hi, lo = _split_half_pi(jnp.dtype(dtype))
+    return jnp.sin((jnp.asarray(hi, dtype) - 2.0 * theta) + jnp.asarray(lo, dtype))
+
+
+def oscillator_rates(gamma0, nbar, C, theta) -> OscillatorRates:
+    """Rates of one oscillator from its thermal parameters, cooperativity and angle."""
+    gamma_tilde0 = gamma0 * (nbar + 0.5)
+    Gamma = C * gamma_tilde0
+    gamma = gamma0 - Gamma * cos_two_theta(theta)
+    return OscillatorRates(
+        Gamma=Gamma, theta=jnp.asarray(theta), gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0
+    )
+
+
+def oscillator_rates_from_damping(gamma0, nbar, C, damping_ratio) -> OscillatorRates:
+    """Rates of one oscillator parameterised by its damping ratio instead of its angle.
+
+    ``damping_ratio = gamma / (gamma0 + Gamma)`` must lie in ``(rho_min, 1]`` with
+    ``rho_min = max(0, (gamma0 - Gamma)/(gamma0 + Gamma))`` (the value at theta = 0).  The net
+    damping is then exact to rounding, however close to the stability edge, and the angle
+    follows from ``Gamma_B = (Gamma - gamma0 + gamma)/2``, ``Gamma_P = (Gamma + gamma0 - gamma)/2``.
+    """
+    gamma_tilde0 = gamma0 * (nbar + 0.5)
+    Gamma = C * gamma_tilde0
+    gamma = damping_ratio * (gamma0 + Gamma)
+    Gamma_B = jnp.maximum(0.5 * (Gamma - gamma0 + gamma), 0.0)
+    Gamma_P = jnp.maximum(0.5 * (Gamma + gamma0 - gamma), 0.0)
+    theta = jnp.arctan2(jnp.sqrt(Gamma_B), jnp.sqrt(Gamma_P))
+    return OscillatorRates(Gamma=Gamma, theta=theta, gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0)
+
+
+def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
+    """All derived rates of a design (Sec. II).  Pure, jittable and broadcasting.
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> r = sj.cascade_rates(sj.HOT, sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0))
+        >>> bool(r.stable)
+        True
+    """
+    minus = oscillator_rates(thermal.gamma0_minus_hz, thermal.nbar_minus, design.C_minus, design.theta_minus)
+    plus = oscillator_rates(thermal.gamma0_plus_hz, thermal.nbar_plus, design.C_plus, design.theta_plus)
+    return CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(design.eps))
+
+
+def is_stable(thermal: Thermal, design: Design) -> Array:
+    """Dynamical stability predicate gamma_+ > 0 and gamma_- > 0 (Sec. II).
+
+    Equivalent to ``cos(2 theta_j) < 1 / (C_j (nbar_j + 1/2))`` for both oscillators.
+    """
+    return cascade_rates(thermal, design).stable
