@@ -96,3 +96,113 @@ def stable_theta_range(C, gamma0, nbar):
     if y <= 1.0:
         return 0.0, math.pi / 2
     return 0.5 * math.acos(1.0 / y), math.pi / 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Random designs for the accuracy, gradient and physicality tests (numpy + mpmath only).
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_uniform(rng, lo, hi):
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def random_stable_design(
+    rng,
+    *,
+    near_edge=False,
+    rho_range=(1e-12, 1e-1),
+    C_range=(1e-2, 1e4),
+    nbar_max=1e7,
+    gamma0_range=(1e-3, 1e5),
+    eps_max=0.99,
+    p_zero=0.15,
+):
+    """One random design inside the stable domain, as a dict of Python floats.
+
+    Thermal parameters: ``gamma0/2pi`` log-uniform in ``gamma0_range`` [Hz] and ``nbar`` either
+    exactly 0 (probability ``p_zero``) or log-uniform in ``[1e-3, nbar_max]``, independently for
+    the two oscillators.  Cooperativities log-uniform in ``C_range``; ``eps`` exactly 0
+    (probability ``p_zero``) or uniform in ``[0, eps_max]``; ``theta_plus`` uniform in its stable
+    range.  ``theta_minus`` is uniform in its stable range, or -- with ``near_edge=True`` --
+    constructed at 50 digits from a damping ratio ``rho_minus`` log-uniform in ``rho_range`` and
+    rounded to float64 (``theta_minus_mp`` keeps the exact angle).  Near-edge designs are drawn
+    only where the client has a stability edge (``C_- (nbar_- + 1/2) > 1``).
+    """
+    while True:
+        d = {
+            "C_plus": _log_uniform(rng, *C_range),
+            "C_minus": _log_uniform(rng, *C_range),
+            "gamma0_plus": _log_uniform(rng, *gamma0_range),
+            "gamma0_minus": _log_uniform(rng, *gamma0_range),
+            "nbar_plus": 0.0 if rng.uniform() < p_zero else _log_uniform(rng, 1e-3, nbar_max),
+            "nbar_minus": 0.0 if rng.uniform() < p_zero else _log_uniform(rng, 1e-3, nbar_max),
+            "eps": 0.0 if rng.uniform() < p_zero else float(rng.uniform(0.0, eps_max)),
+            "rho_minus": None,
+            "theta_minus_mp": None,
+        }
+        lo, hi = stable_theta_range(d["C_plus"], d["gamma0_plus"], d["nbar_plus"])
+        d["theta_plus"] = float(rng.uniform(lo, hi))
+        if near_edge:
+            if d["C_minus"] * (d["nbar_minus"] + 0.5) <= 1.0:
+                continue
+            rho = _log_uniform(rng, *rho_range)
+            th = theta_from_damping_ratio_mp(rho, d["C_minus"], d["gamma0_minus"], d["nbar_minus"])
+            d["rho_minus"], d["theta_minus_mp"], d["theta_minus"] = rho, th, float(th)
+        else:
+            lo, hi = stable_theta_range(d["C_minus"], d["gamma0_minus"], d["nbar_minus"])
+            d["theta_minus"] = float(rng.uniform(lo, hi))
+        return d
+
+
+REFERENCE_ARGS = (
+    "theta_plus",
+    "theta_minus",
+    "C_plus",
+    "C_minus",
+    "eps",
+    "gamma0_plus",
+    "nbar_plus",
+    "gamma0_minus",
+    "nbar_minus",
+)
+"""Keys of a design dict in the positional order of :func:`textbook_mp`."""
+
+
+def reference_of(d, **kwargs):
+    """:func:`textbook_mp` of a design dict (at its float64 values)."""
+    return textbook_mp(*(d[k] for k in REFERENCE_ARGS), **kwargs)
+
+
+def damping_ratio_mp(gamma, gamma0, C, nbar):
+    """Damping ratio gamma/(gamma0 + Gamma) (mpf) of one oscillator, given its exact net damping."""
+    with mp.workdps(DPS):
+        g0 = mp.mpf(gamma0)
+        G = mp.mpf(C) * g0 * (mp.mpf(nbar) + mp.mpf(1) / 2)
+        return mp.mpf(gamma) / (g0 + G)
+
+
+HOT_THERMAL = {"gamma0_plus": 0.1, "nbar_plus": 1e5, "gamma0_minus": 0.1, "nbar_minus": 1e5}
+"""The paper's "hot" thermal set (gamma0/2pi = 0.1 Hz, nbar = 1e5 for both oscillators)."""
+
+
+def random_hot_steering_design(rng, *, rho_range=(1e-6, 1e-2), C_range=(10.0, 300.0), eps_max=0.3):
+    """A random design of the hot set in the region where steering occurs (cf. Figs. 2-4).
+
+    C_- log-uniform in ``C_range``, C_+/C_- uniform in [0.5, 2], theta_+ uniform in
+    [0.26 pi, 0.4 pi], eps uniform in [0, eps_max], and the client at a damping ratio
+    log-uniform in ``rho_range`` (angle constructed at 50 digits, rounded to float64).
+    """
+    C = _log_uniform(rng, *C_range)
+    rho = _log_uniform(rng, *rho_range)
+    th = theta_from_damping_ratio_mp(rho, C, HOT_THERMAL["gamma0_minus"], HOT_THERMAL["nbar_minus"])
+    return {
+        **HOT_THERMAL,
+        "theta_plus": float(rng.uniform(0.26, 0.4) * math.pi),
+        "theta_minus": float(th),
+        "C_plus": C * float(rng.uniform(0.5, 2.0)),
+        "C_minus": C,
+        "eps": float(rng.uniform(0.0, eps_max)),
+        "rho_minus": rho,
+        "theta_minus_mp": th,
+    }

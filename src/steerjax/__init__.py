@@ -13,6 +13,26 @@ documented accuracy) call ``jax.config.update("jax_enable_x64", True)`` -- or
 :func:`steerjax.enable_x64` -- before creating arrays.  The ``steerjax`` command does this.
 """
 
+from ._conditional import (
+    ConditionalSteeringResult,
+    MeasurementModel,
+    conditional_covariance,
+    conditional_covariance_from_rates,
+    conditional_steering,
+    conditional_steering_from_rates,
+    measurement_model,
+    measurement_model_from_rates,
+)
+from ._figures import (
+    FigureOutcome,
+    FigureScript,
+    discover_figures,
+    experiments_dir,
+    load_figure_module,
+    run_figure,
+    run_figures,
+    select_figures,
+)
 from ._gaussian import QUADRATURE_ORDER, covariance, covariance_from_rates, drift_diffusion
 from ._lyapunov import solve_lyapunov
 from ._measures import (
@@ -26,6 +46,21 @@ from ._measures import (
     symplectic_eigenvalues,
 )
 from ._moments import Moments, moments
+from ._optimize import (
+    COUPLINGS,
+    DIRECTIONS,
+    EDGE_DAMPING_RATIO,
+    LBFGS,
+    Adam,
+    OptimumResult,
+    Problem,
+    ProjectedNewton,
+    design_from_unconstrained,
+    optimize,
+    rates_from_w,
+    unconstrained_from_design,
+    w_from_design,
+)
 from ._params import (
     HOT,
     THERMAL_PRESETS,
@@ -43,6 +78,7 @@ from ._rates import (
     oscillator_rates,
     oscillator_rates_from_damping,
 )
+from ._riccati import solve_riccati_filter
 from ._steering import (
     STEERING_BOUND,
     SteeringResult,
@@ -50,6 +86,7 @@ from ._steering import (
     steering_from_rates,
     steering_result_from_rates,
 )
+from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
 from ._version import __version__
 
 
@@ -101,4 +138,43 @@ __all__ = [
     "classify",
     "REGIMES",
     "regime_name",
+    # design optimisation (Sec. V, App. A)
+    "Problem",
+    "optimize",
+    "OptimumResult",
+    "ProjectedNewton",
+    "LBFGS",
+    "Adam",
+    "DIRECTIONS",
+    "COUPLINGS",
+    "EDGE_DAMPING_RATIO",
+    "rates_from_w",
+    "w_from_design",
+    "design_from_unconstrained",
+    "unconstrained_from_design",
+    # sweeps over C_- and the loss tolerance (Figs. 4-7)
+    "OptimalSweep",
+    "optimal_sweep",
+    "log_grid",
+    "LossTolerance",
+    "loss_tolerance",
+    # conditional scheme (Sec. VI, Appendix B)
+    "solve_riccati_filter",
+    "MeasurementModel",
+    "measurement_model",
+    "measurement_model_from_rates",
+    "conditional_covariance",
+    "conditional_covariance_from_rates",
+    "ConditionalSteeringResult",
+    "conditional_steering",
+    "conditional_steering_from_rates",
+    # figures (experiment scripts; plotting helpers are in the submodule steerjax.plotting)
+    "FigureScript",
+    "FigureOutcome",
+    "experiments_dir",
+    "discover_figures",
+    "select_figures",
+    "load_figure_module",
+    "run_figure",
+    "run_figures",
 ]

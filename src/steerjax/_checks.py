@@ -71,6 +71,22 @@ def _stability_message(side: str, gamma, theta, C, nbar, index=None) -> str:
     )
 
 
+def _phi_message(phi: np.ndarray) -> str:
+    """Message for phi != 0 passed to the closed forms (names the first offending entry)."""
+    bad = phi != 0
+    if phi.ndim == 0:
+        where, value = "phi", float(phi)
+    else:
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        where, value = f"phi[{','.join(map(str, idx))}]", float(phi[idx])
+    more = f" ({int(bad.sum())} nonzero entries in the batch)" if bad.sum() > 1 else ""
+    return (
+        f"{where} = {value!r} is outside the allowed range {{0}} of the closed forms{more}: Eqs. (4)-(10) "
+        "hold at phi = 0 only; for phi != 0 use steerjax.covariance and the measures "
+        "(steerjax.reid_E, steerjax.gaussian_steerability)"
+    )
+
+
 def validate(
     thermal: Thermal, design: Design, rates: CascadeRates, *, require_phi_zero: bool = False
 ) -> None:
@@ -79,11 +95,7 @@ def validate(
     if require_phi_zero:
         phi = np.asarray(design.phi, dtype=float)
         if np.any(phi != 0):
-            raise ValueError(
-                f"phi = {phi.reshape(-1)[np.argmax(phi.reshape(-1) != 0)]!r}: the closed forms "
-                "(Eqs. 4-10) hold at phi = 0 only; use steerjax.covariance / "
-                "steerjax.steering_from_covariance for phi != 0"
-            )
+            raise ValueError(_phi_message(phi))
     for side, osc, th, C, nbar in (
         ("minus", rates.minus, design.theta_minus, design.C_minus, thermal.nbar_minus),
         ("plus", rates.plus, design.theta_plus, design.C_plus, thermal.nbar_plus),

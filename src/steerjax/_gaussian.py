@@ -28,14 +28,26 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import Array
 
+from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
 from ._lyapunov import solve_lyapunov
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates
 
-__all__ = ["drift_diffusion", "covariance", "covariance_from_rates", "QUADRATURE_ORDER"]
+__all__ = [
+    "drift_diffusion",
+    "covariance",
+    "covariance_from_rates",
+    "QUADRATURE_ORDER",
+    "NOISE_SOURCES",
+    "noise_input_from_rates",
+    "drift_noise_input_from_rates",
+]
 
 QUADRATURE_ORDER = ("X_minus", "P_minus", "X_plus", "P_plus")
 """Order of the rows/columns of every 4x4 matrix of the engine."""
+
+NOISE_SOURCES = ("b_l", "b_u", "b'_l", "b'_u", "thermal_minus", "thermal_plus")
+"""Noise sources in the order of the column pairs (x, p) of the noise-input matrix B."""
 
 
 def _plain(re, im):
@@ -57,12 +69,17 @@ def _scalar_block(c):
     return _plain(c, jnp.zeros_like(c))
 
 
-def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
-    """Drift A and diffusion D (both ``(..., 4, 4)``, order :data:`QUADRATURE_ORDER`)."""
+def drift_noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array, Array]:
+    """Drift A, noise-input matrix B and noise variances v, with ``D = B diag(v) B^T``.
+
+    Returns ``A`` ``(..., 4, 4)``, ``B`` ``(..., 4, 12)`` and ``v`` ``(..., 12)``.  The columns
+    of B are the quadratures (x, p) of the sources in the order :data:`NOISE_SOURCES`; ``v`` is
+    the symmetrised variance of each column (1/2 for b_l, b_u; eps/2 for the loss port, whose
+    amplitude sqrt(eps) is carried by the variance; nbar + 1/2 for the thermal baths).
+    """
     m, p = r.minus, r.plus
     phi = jnp.asarray(phi)
     a = r.transmission_amplitude
-    se = jnp.sqrt(r.eps)
     cphi, sphi = jnp.cos(phi), jnp.sin(phi)
     sqrt_mB, sqrt_mP = jnp.sqrt(m.Gamma) * jnp.sin(m.theta), jnp.sqrt(m.Gamma) * jnp.cos(m.theta)
     sqrt_pB, sqrt_pP = jnp.sqrt(p.Gamma) * jnp.sin(p.theta), jnp.sqrt(p.Gamma) * jnp.cos(p.theta)
@@ -93,9 +110,10 @@ def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
         (_plain(zero, bc(sqrt_mB)), _conj(bc(a * sqrt_pP * sphi), bc(a * sqrt_pP * cphi))),
         # b_u: client down-conversion; server beam-splitter with e^{+i phi}
         (_conj(zero, bc(sqrt_mP)), _plain(bc(-a * sqrt_pB * sphi), bc(a * sqrt_pB * cphi))),
-        # b'_l, b'_u: loss port (server only)
-        (_zeros_block(zero), _conj(zero, bc(se * sqrt_pP))),
-        (_zeros_block(zero), _plain(zero, bc(se * sqrt_pB))),
+        # b'_l, b'_u: loss port (server only); the amplitude sqrt(eps) is carried by the
+        # variance (eps/2) so that the diffusion is smooth in eps at eps = 0
+        (_zeros_block(zero), _conj(zero, bc(sqrt_pP))),
+        (_zeros_block(zero), _plain(zero, bc(sqrt_pB))),
         # thermal baths
         (_scalar_block(bc(jnp.sqrt(m.gamma0))), _zeros_block(zero)),
         (_zeros_block(zero), _scalar_block(bc(jnp.sqrt(p.gamma0)))),
@@ -103,15 +121,27 @@ def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
     variances = [
         bc(0.5 + 0.0 * zero),
         bc(0.5 + 0.0 * zero),
-        bc(0.5 + 0.0 * zero),
-        bc(0.5 + 0.0 * zero),
+        bc(0.5 * r.eps + 0.0 * zero),
+        bc(0.5 * r.eps + 0.0 * zero),
         bc(m.gamma_tilde0 / m.gamma0),
         bc(p.gamma_tilde0 / p.gamma0),
     ]
-    D = 0.0
-    for (blk_m, blk_p), v in zip(sources, variances, strict=True):
-        col = jnp.concatenate([blk_m, blk_p], -2)  # (..., 4, 2)
-        D = D + v[..., None, None] * (col @ jnp.swapaxes(col, -1, -2))
+    B = jnp.concatenate([jnp.concatenate([blk_m, blk_p], -2) for blk_m, blk_p in sources], -1)
+    v = jnp.stack([x for x in variances for _ in range(2)], -1)
+    return A, B, v
+
+
+def noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
+    """Noise-input matrix B ``(..., 4, 12)`` and variances v ``(..., 12)`` (see
+    :func:`drift_noise_input_from_rates`)."""
+    _, B, v = drift_noise_input_from_rates(r, phi)
+    return B, v
+
+
+def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
+    """Drift A and diffusion D (both ``(..., 4, 4)``, order :data:`QUADRATURE_ORDER`)."""
+    A, B, v = drift_noise_input_from_rates(r, phi)
+    D = (B * v[..., None, :]) @ jnp.swapaxes(B, -1, -2)
     return A, D
 
 
@@ -131,13 +161,27 @@ def covariance_from_rates(r: CascadeRates, phi=0.0) -> Array:
     return solve_lyapunov(A, D)
 
 
-def covariance(thermal: Thermal, design: Design) -> Array:
+def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Array:
     """Steady-state 4x4 covariance of (X_-, P_-, X_+, P_+) from the Lyapunov equation.
 
     Symmetrised convention ``S_ij = <{x_i, x_j}>/2``; vacuum variance 1/2.  Valid for every
-    phi; at phi = 0 it reproduces the closed forms of Eq. (4).  Accurate away from the
-    stability edge (the Lyapunov operator becomes singular as gamma_- -> 0; use
-    :func:`steerjax.steering` there).
+    phi; at phi = 0 it reproduces the closed forms of Eq. (4) to ~1e-15 relative.  Near the
+    client's stability edge the variances grow like 1/gamma_- and steering measures computed
+    from this matrix (Schur complements) lose digits: the relative error of Reid's E is about
+    1e-16 / rho_- with rho_- = gamma_-/(gamma_-0 + Gamma_-) the client's damping ratio (measured:
+    <= 2e-10 for rho_- in [1e-6, 1e-3], up to 3e-5 for rho_- in [1e-12, 1e-9]).  Use
+    :func:`steerjax.steering` there (phi = 0).
+
+    Args:
+        thermal: thermal parameters (:class:`Thermal`).
+        design: design parameters (:class:`Design`), any ``phi``.
+        on_invalid: ``"raise"`` (default): ``ValueError`` naming the parameter, its value and
+            its allowed range for out-of-domain or unstable concrete inputs, an
+            ``equinox.error_if`` run-time error under ``jit``; ``"nan"``: the covariance
+            matrices of those entries are NaN, the rest are computed.
+
+    Returns:
+        Array of shape ``batch + (4, 4)``, order :data:`QUADRATURE_ORDER`.
 
     Example:
         >>> import math, steerjax as sj
@@ -145,4 +189,11 @@ def covariance(thermal: Thermal, design: Design) -> Array:
         >>> S.shape
         (4, 4)
     """
-    return covariance_from_rates(cascade_rates(thermal, design), design.phi)
+    check_on_invalid(on_invalid)
+    r = cascade_rates(thermal, design)
+    if on_invalid == "raise" and is_concrete(thermal, design):
+        validate(thermal, design, r, require_phi_zero=False)
+        return covariance_from_rates(r, design.phi)
+    mask = valid_mask(thermal, design, r, require_phi_zero=False)
+    S = covariance_from_rates(r, design.phi)
+    return apply_policy(S, mask[..., None, None], on_invalid)

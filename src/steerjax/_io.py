@@ -17,7 +17,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "format_value", "write_csv", "write_json", "read_csv"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "format_value",
+    "write_csv",
+    "csv_text",
+    "write_json",
+    "read_csv",
+    "read_csv_cells",
+]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -30,6 +45,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -57,6 +73,49 @@ def format_value(value) -> str:
     return str(value)
 
 
+def _format_column(column: np.ndarray) -> list[str]:
+    """Format a 1-D array cell by cell as :func:`format_value` does (fast paths by dtype)."""
+    values = column.tolist()  # Python scalars, like ``.item()`` of each element
+    kind = column.dtype.kind
+    if kind == "f":
+        return [repr(v) for v in values]
+    if kind == "b":
+        return ["true" if v else "false" for v in values]
+    if kind in "iu":
+        return [str(v) for v in values]
+    return [format_value(v.item() if hasattr(v, "item") else v) for v in values]
+
+
+def csv_text(
+    columns: Mapping[str, Sequence] | None = None,
+    *,
+    rows: Iterable[Mapping] | None = None,
+    fieldnames: Sequence[str] | None = None,
+) -> str:
+    """The text :func:`write_csv` writes (for printing a table on stdout)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if columns is not None:
+        names = list(columns)
+        cols = [
+            np.asarray(columns[n]).reshape(-1) if np.ndim(columns[n]) else np.asarray([columns[n]])
+            for n in names
+        ]
+        texts = [_format_column(c) for c in cols]
+        if len({len(t) for t in texts}) > 1:
+            sizes = ", ".join(f"{k}: {len(t)}" for k, t in zip(names, texts, strict=True))
+            raise ValueError(f"write_csv: the columns have different lengths ({sizes})")
+        writer.writerow(names)
+        writer.writerows(zip(*texts, strict=True))
+    else:
+        rows = list(rows or [])
+        names = list(fieldnames) if fieldnames is not None else (list(rows[0]) if rows else [])
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([format_value(row.get(k, "")) for k in names])
+    return buf.getvalue()
+
+
 def write_csv(
     path: str | os.PathLike,
     columns: Mapping[str, Sequence] | None = None,
@@ -66,26 +125,7 @@ def write_csv(
 ) -> Path:
     """Write a CSV atomically, from ``columns`` (name -> 1-D sequence) or from ``rows``
     (mappings; ``fieldnames`` fixes the column order).  Floats keep full precision."""
-    buf = io.StringIO()
-    if columns is not None:
-        names = list(columns)
-        cols = [
-            np.asarray(columns[n]).reshape(-1) if np.ndim(columns[n]) else np.asarray([columns[n]])
-            for n in names
-        ]
-        n = max((len(c) for c in cols), default=0)
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(names)
-        for i in range(n):
-            writer.writerow([format_value(c[i].item() if hasattr(c[i], "item") else c[i]) for c in cols])
-    else:
-        rows = list(rows or [])
-        names = list(fieldnames) if fieldnames is not None else (list(rows[0]) if rows else [])
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([format_value(row.get(k, "")) for k in names])
-    return atomic_write_text(path, buf.getvalue())
+    return atomic_write_text(path, csv_text(columns, rows=rows, fieldnames=fieldnames))
 
 
 def _json_default(obj):
@@ -125,3 +165,31 @@ def read_csv(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, dict[s
             row["__extra__"] = ",".join(values[len(fieldnames) :])
         out.append((n, row))
     return fieldnames, out
+
+
+def read_csv_cells(path: str | os.PathLike) -> tuple[tuple[int, list[str]], list[tuple[int, list[str]]]]:
+    """Read a CSV without interpreting it: ``((header_line, header_cells), [(line, cells), ...])``.
+
+    Unlike :func:`read_csv`, every data row keeps exactly the cells it has (so a row with too
+    few or too many cells can be reported as such).  Cells are stripped of surrounding
+    whitespace; line numbers are 1-based lines of the file; blank lines and lines starting with
+    ``#`` are skipped; a UTF-8 byte-order mark (as written by spreadsheet programs) is ignored.
+
+    Raises:
+        ValueError: the file is not UTF-8 text or has no header row.
+        OSError: the file cannot be read.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    rows = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        rows.append((i + 1, [cell.strip() for cell in next(csv.reader([line]))]))
+    if not rows:
+        raise ValueError(f"{path}: empty file (a header row is required)")
+    return rows[0], rows[1:]

@@ -108,11 +108,20 @@ class Design(eqx.Module):
     phi: Array = eqx.field(converter=_as_array, default=0.0)
 
 
-HOT = Thermal(gamma0_plus_hz=0.1, nbar_plus=1e5, gamma0_minus_hz=0.1, nbar_minus=1e5)
+# The presets' numbers as Python floats.  HOT and VACUUM_SERVER are built on import, i.e. in
+# float32 when x64 is not yet enabled (the ``steerjax`` console script imports the package before
+# it enables x64, and 0.1 then becomes 0.10000000149...); thermal_preset() builds a fresh Thermal
+# from these numbers, in the precision in force when it is called.
+_PRESET_VALUES: dict[str, dict[str, float]] = {
+    "hot": {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5},
+    "vacuum-server": {"gamma0_plus_hz": 2e4, "nbar_plus": 0.0, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5},
+}
+
+HOT = Thermal(**_PRESET_VALUES["hot"])
 """The paper's "hot" thermal set (thick blue curves of Figs. 4-8): both oscillators with
 gamma_0/2pi = 0.1 Hz and nbar = 1e5, so gamma_tilde_0/2pi ~ 10 kHz."""
 
-VACUUM_SERVER = Thermal(gamma0_plus_hz=2e4, nbar_plus=0.0, gamma0_minus_hz=0.1, nbar_minus=1e5)
+VACUUM_SERVER = Thermal(**_PRESET_VALUES["vacuum-server"])
 """The paper's asymmetric set (thin orange curves of Figs. 4-8): a hot client (0.1 Hz,
 nbar = 1e5) and a server coupled to a vacuum bath (gamma_0/2pi = 20 kHz, nbar = 0)."""
 
@@ -121,11 +130,14 @@ THERMAL_PRESETS: dict[str, Thermal] = {"hot": HOT, "vacuum-server": VACUUM_SERVE
 
 def thermal_preset(name: str) -> Thermal:
     """Return one of the paper's thermal parameter sets by name: ``"hot"`` or
-    ``"vacuum-server"`` (``"vacuum_server"`` is accepted too)."""
+    ``"vacuum-server"`` (``"vacuum_server"`` is accepted too).
+
+    The :class:`Thermal` is built on each call, so it has float64 fields whenever x64 is
+    enabled at that moment (unlike :data:`HOT`/:data:`VACUUM_SERVER`, built on import)."""
     key = str(name).strip().lower().replace("_", "-")
-    if key not in THERMAL_PRESETS:
-        raise ValueError(f"thermal = {name!r} is not a known preset; allowed: {sorted(THERMAL_PRESETS)}")
-    return THERMAL_PRESETS[key]
+    if key not in _PRESET_VALUES:
+        raise ValueError(f"thermal = {name!r} is not a known preset; allowed: {sorted(_PRESET_VALUES)}")
+    return Thermal(**_PRESET_VALUES[key])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,581 @@
+"""``steerjax evaluate``: steady-state steering of one design (flags) or many (a CSV file).
+
+One design::
+
+    steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi --c-plus 100 --c-minus 50
+
+prints the design, both Reid parameters with a verdict (steering when E < 1/2), the regime, the
+net damping rates and f = 2R/gamma_+ (``--json``: one JSON object instead).  It calls
+:func:`steerjax.steering` directly, so the numbers are exactly the library's, and an
+out-of-domain or unstable design gets the library's error message (exit status 1).
+
+Many designs::
+
+    steerjax evaluate --from designs.csv --out results.csv [--thermal hot]
+
+reads a CSV with the columns theta_plus, theta_minus, C_plus, C_minus, eps, gamma0_plus_hz,
+nbar_plus, gamma0_minus_hz, nbar_minus, and optionally ``thermal`` (a preset name per row).  A
+column the file lacks is taken from the command line: the design flags and the explicit thermal
+flags give a constant column (they may not be given for a column that the file has: that would
+be ambiguous), and ``eps`` defaults to 0.  Thermal values are resolved per row by
+:func:`steerjax._cli._common.resolve_thermal`: own column (non-empty cell) > explicit flag >
+the row's ``thermal`` preset > ``--thermal``.  Every row is checked at once (numpy: cell
+parsing, domain, then stability from :func:`steerjax.cascade_rates`); the good rows are
+evaluated together by one jitted call of ``steerjax.steering(..., on_invalid="nan")`` (in chunks
+of :data:`CHUNK_ROWS` rows for very large files, padded so that one compilation serves all
+chunks), and written atomically with full float64 precision.  Each bad row is reported on
+stderr as ``FILE:LINE: reason``; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+
+import jax
+import numpy as np
+
+import steerjax as sj
+
+from .._io import csv_text, write_csv
+from ._common import (
+    ANGLE_FORMS,
+    REQUIRED,
+    THERMAL_FIELDS,
+    THERMAL_PRESET_COLUMN,
+    Column,
+    InputError,
+    Progress,
+    Table,
+    UsageError,
+    add_thermal_arguments,
+    angle_argument,
+    command,
+    describe_thermal_source,
+    error,
+    note,
+    parse_angle,
+    parse_number,
+    print_stdout,
+    read_table,
+    reject_out_of_domain,
+    resolve_thermal,
+    thermal_from_args,
+    thermal_table_columns,
+    thermal_values_from_args,
+    wrap,
+)
+
+__all__ = [
+    "register",
+    "DESIGN_FIELDS",
+    "INPUT_COLUMNS",
+    "NUMERIC_RESULT_COLUMNS",
+    "RESULT_COLUMNS",
+    "CHUNK_ROWS",
+]
+
+DESIGN_FIELDS = ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
+"""Design parameters set by this command (phi is 0: the closed forms of the paper)."""
+
+INPUT_COLUMNS = DESIGN_FIELDS + THERMAL_FIELDS
+"""Parameter columns of a ``--from`` table, in the order used for columns the file lacks."""
+
+NUMERIC_RESULT_COLUMNS = ("E_plus_given_minus", "E_minus_given_plus", "gamma_plus_hz", "gamma_minus_hz", "f")
+"""Fields of :class:`steerjax.SteeringResult` written to each output row."""
+
+RESULT_COLUMNS = (*NUMERIC_RESULT_COLUMNS, "regime")
+"""Columns added to each output row (``regime`` is a name from :data:`steerjax.REGIMES`)."""
+
+CHUNK_ROWS = 1 << 16
+"""Largest number of rows evaluated by one call of the compiled function."""
+
+DESIGN_FLAGS = {
+    "theta_plus": "--theta-plus",
+    "theta_minus": "--theta-minus",
+    "C_plus": "--c-plus",
+    "C_minus": "--c-minus",
+    "eps": "--eps",
+}
+
+_EPILOG = f"""\
+examples:
+  steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi --c-plus 100 --c-minus 50
+  steerjax evaluate --thermal vacuum-server --theta-plus 0.4pi --theta-minus 0.35pi \\
+      --c-plus 100 --c-minus 50 --eps 0.1 --json
+  steerjax evaluate --from designs.csv --out results.csv --thermal hot
+
+batch input (--from FILE): a CSV file with a header row and the columns
+  theta_plus, theta_minus   [rad]  numbers, or multiples of pi such as 0.35pi
+  C_plus, C_minus           [1]    quantum cooperativities
+  eps                       [1]    transmission loss; 0 when the column is absent
+  gamma0_plus_hz, nbar_plus, gamma0_minus_hz, nbar_minus
+                            [Hz], [quanta]
+  thermal                   optional: a preset name per row (hot, vacuum-server)
+  Each thermal value comes from the first of: its own column (if the cell is not empty), its
+  explicit flag (e.g. --nbar-plus), the row's thermal preset, --thermal.  A design flag (e.g.
+  --c-plus 50) gives a constant column the file lacks; a flag may not repeat a column of the
+  file.  Other columns (ids, labels) are copied to the output unchanged.  Blank lines and
+  lines starting with # are skipped.
+
+batch output (--out FILE, or stdout): the input columns (angles in radians, full float64
+  precision), then {", ".join(RESULT_COLUMNS[:3])},
+  {", ".join(RESULT_COLUMNS[3:])} (a name: {", ".join(sj.REGIMES)});
+  only the rows that could be evaluated.  The file is written atomically (whole or not at all).
+  Each bad row is reported on stderr as FILE:LINE: reason.
+
+exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error."""
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` command."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="steady-state steering E_+|-, E_-|+ of one design or of a CSV of designs",
+        description=wrap(
+            "Evaluate the steady-state Reid steering parameters E_+|- (client => server) and "
+            "E_-|+ (server => client) of the cascade in closed form (Eqs. 4-10 of the paper; "
+            "steering when E < 1/2).  The client (-) is first in the cascade, the server (+) "
+            "second.  Rates are gamma/2pi in Hz; angles in radians."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    design = parser.add_argument_group(
+        "design (one design; with --from, a flag fills a column the file lacks)",
+        wrap(f"Angles: {ANGLE_FORMS}."),
+    )
+    design.add_argument(
+        "--theta-plus",
+        dest="theta_plus",
+        metavar="RAD",
+        type=angle_argument,
+        help="interaction angle of the server, theta_+ [rad], in [0, pi/2] (pi/4: QND)",
+    )
+    design.add_argument(
+        "--theta-minus",
+        dest="theta_minus",
+        metavar="RAD",
+        type=angle_argument,
+        help="interaction angle of the client, theta_- [rad], in [0, pi/2]",
+    )
+    design.add_argument(
+        "--c-plus",
+        dest="C_plus",
+        metavar="C",
+        type=_float_argument,
+        help="quantum cooperativity of the server, C_+ = Gamma_+ / (gamma_+,0 (nbar_+ + 1/2)) "
+        "[dimensionless], > 0",
+    )
+    design.add_argument(
+        "--c-minus",
+        dest="C_minus",
+        metavar="C",
+        type=_float_argument,
+        help="quantum cooperativity of the client, C_- [dimensionless], > 0",
+    )
+    design.add_argument(
+        "--eps",
+        dest="eps",
+        metavar="EPS",
+        type=_float_argument,
+        help="power transmission loss between the subsystems [dimensionless], in [0, 1); default 0",
+    )
+    add_thermal_arguments(parser)
+    io = parser.add_argument_group("batch and output")
+    io.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="evaluate every row of this CSV file instead of one design (columns: see below)",
+    )
+    io.add_argument(
+        "--out",
+        metavar="FILE",
+        help="with --from: write the results to this CSV file (atomically) instead of stdout",
+    )
+    io.add_argument("--json", action="store_true", help="one design: print one JSON object instead of text")
+    io.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no notes on stderr (errors still shown)",
+    )
+    parser.set_defaults(func=command(parser, run))
+    return parser
+
+
+def _float_argument(text: str) -> float:
+    try:
+        return parse_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Body of the command (errors are turned into exit statuses by :func:`command`)."""
+    if args.from_file is not None:
+        return run_batch(args)
+    return run_single(args)
+
+
+# ---------------------------------------------------------------------------------------------
+# One design
+# ---------------------------------------------------------------------------------------------
+
+
+def _design_from_args(args: argparse.Namespace) -> sj.Design:
+    missing = [DESIGN_FLAGS[n] for n in DESIGN_FIELDS[:4] if getattr(args, n) is None]
+    if missing:
+        raise UsageError(
+            f"one design needs {', '.join(missing)} (or evaluate a file of designs with --from FILE)"
+        )
+    return sj.Design(
+        theta_plus=args.theta_plus,
+        theta_minus=args.theta_minus,
+        C_plus=args.C_plus,
+        C_minus=args.C_minus,
+        eps=0.0 if args.eps is None else args.eps,
+    )
+
+
+def _as_float(x) -> float:
+    return float(np.asarray(x))
+
+
+def result_record(result: sj.SteeringResult) -> dict:
+    """All fields of a scalar :class:`steerjax.SteeringResult` as floats, plus ``ratio``,
+    ``regime`` (name), ``regime_code`` and the two verdicts."""
+    rec = {f.name: _as_float(getattr(result, f.name)) for f in dataclasses.fields(result)}
+    rec["ratio"] = _as_float(result.ratio)
+    code = int(np.asarray(result.regime))
+    rec["regime"] = sj.regime_name(code)
+    rec["regime_code"] = code
+    rec["steering_plus_given_minus"] = bool(rec["E_plus_given_minus"] < sj.STEERING_BOUND)
+    rec["steering_minus_given_plus"] = bool(rec["E_minus_given_plus"] < sj.STEERING_BOUND)
+    return rec
+
+
+def _fmt_angle(theta: float) -> str:
+    return f"{f'{theta!r} rad ({theta / math.pi:.10g} pi)':<42}"
+
+
+def format_single(args, thermal: sj.Thermal, design: sj.Design, result: sj.SteeringResult) -> str:
+    """The human-readable report of one design."""
+    d = {n: _as_float(getattr(design, n)) for n in DESIGN_FIELDS}
+    t = {n: _as_float(getattr(thermal, n)) for n in THERMAL_FIELDS}
+    r = result_record(result)
+
+    def verdict(e: float) -> str:
+        return "steering" if e < sj.STEERING_BOUND else "no steering"
+
+    lines = [
+        "design (client -, first in the cascade; server +)",
+        f"  theta_+ = {_fmt_angle(d['theta_plus'])}  C_+ = {d['C_plus']:.10g}",
+        f"  theta_- = {_fmt_angle(d['theta_minus'])}  C_- = {d['C_minus']:.10g}",
+        f"  eps     = {d['eps']:.10g}",
+        f"thermal ({describe_thermal_source(args)})",
+        f"  gamma_+,0/2pi = {t['gamma0_plus_hz']:.10g} Hz    nbar_+ = {t['nbar_plus']:.10g}",
+        f"  gamma_-,0/2pi = {t['gamma0_minus_hz']:.10g} Hz    nbar_- = {t['nbar_minus']:.10g}",
+        "steering (Reid: steering when E < 1/2)",
+        f"  E_+|- (client => server) = {r['E_plus_given_minus']:<18.12g} {verdict(r['E_plus_given_minus'])}",
+        f"  E_-|+ (server => client) = {r['E_minus_given_plus']:<18.12g} {verdict(r['E_minus_given_plus'])}",
+        f"  regime: {r['regime']}",
+        "rates and moments",
+        f"  gamma_+/2pi = {r['gamma_plus_hz']:.10g} Hz    gamma_-/2pi = {r['gamma_minus_hz']:.10g} Hz",
+        f"  f = 2R/gamma_+ = {r['f']:.10g}",
+        f"  (Delta X_+)^2 = {r['var_plus']:.10g}    (Delta X_-)^2 = {r['var_minus']:.10g}"
+        f"    <X_+,X_-> = {r['cov']:.10g}",
+    ]
+    return "\n".join(lines)
+
+
+def run_single(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        raise UsageError(
+            "--out is for --from FILE; for one design, redirect stdout (e.g. --json > result.json)"
+        )
+    design = _design_from_args(args)
+    thermal = thermal_from_args(args)
+    try:
+        result = sj.steering(thermal, design)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    fields = [f.name for f in dataclasses.fields(result)]
+    values = {name: _as_float(getattr(result, name)) for name in fields}
+    if not all(math.isfinite(v) for v in values.values()):
+        raise InputError(
+            "no finite result ("
+            + ", ".join(f"{k} = {v!r}" for k, v in values.items() if not math.isfinite(v))
+            + "): the design is at the stability edge to within rounding, or beyond the float64 range"
+        )
+    if args.json:
+        record = {
+            "design": {n: _as_float(getattr(design, n)) for n in DESIGN_FIELDS},
+            "thermal": {
+                "preset": args.thermal,
+                **{n: _as_float(getattr(thermal, n)) for n in THERMAL_FIELDS},
+            },
+            "result": result_record(result),
+            "steering_bound": sj.STEERING_BOUND,
+            "steerjax_version": sj.__version__,
+        }
+        print_stdout(json.dumps(record, indent=2))
+    else:
+        print_stdout(format_single(args, thermal, design, result))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Many designs
+# ---------------------------------------------------------------------------------------------
+
+
+def _steering_nan(thermal: sj.Thermal, design: sj.Design) -> sj.SteeringResult:
+    return sj.steering(thermal, design, on_invalid="nan")
+
+
+_steering_batch = jax.jit(_steering_nan)
+"""The one compiled function that evaluates a batch (invalid rows give NaN)."""
+
+_rates_batch = jax.jit(sj.cascade_rates)
+"""Compiled :func:`steerjax.cascade_rates`, for the vectorised stability check."""
+
+
+def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
+    """Column specs for the table, and the origins of the values flags give:
+    ``(columns, explicit, implicit)``; ``explicit`` maps a column to the flag that sets it,
+    ``implicit`` to the preset or default that fills it only when the file lacks it."""
+    explicit: dict[str, str] = {}
+    implicit: dict[str, str] = {}
+    defaults: dict[str, float] = {}
+    for name in DESIGN_FIELDS:
+        value = getattr(args, name)
+        if value is not None:
+            defaults[name], explicit[name] = float(value), DESIGN_FLAGS[name]
+    if "eps" not in defaults:
+        defaults["eps"], implicit["eps"] = 0.0, "default"
+    for name, (_, origin) in thermal_values_from_args(args).items():
+        (implicit if origin.startswith("--thermal") else explicit)[name] = origin
+    columns = []
+    for name in DESIGN_FIELDS:
+        parse = parse_angle if name.startswith("theta") else parse_number
+        hint = f"or give {DESIGN_FLAGS[name]}"
+        columns.append(Column(name, parse=parse, default=defaults.get(name, REQUIRED), hint=hint))
+    columns += thermal_table_columns()  # resolved row by row with resolve_thermal
+    # phi is recognised (so that a phi column is not silently ignored) but must be 0.
+    columns.append(Column("phi", parse=parse_angle, default=0.0))
+    return columns, explicit, implicit
+
+
+def _stability_reason(side: str, gamma: float, theta: float, C: float, nbar: float) -> str:
+    """Why one oscillator is unstable, with the ranges that would make it stable."""
+    y = C * (nbar + 0.5)
+    c2 = math.cos(2.0 * theta)
+    fixes = []
+    if y > 1:
+        fixes.append(f"theta_{side} in ({0.5 * math.acos(1.0 / y)!r}, pi/2] at this C_{side}")
+    if c2 > 0:
+        fixes.append(f"C_{side} < {1.0 / ((nbar + 0.5) * c2):.6g} at this theta_{side}")
+    return (
+        f"dynamically unstable: gamma_{side}/2pi = {gamma:.6g} Hz <= 0 (theta_{side} = {theta!r}, "
+        f"C_{side} = {C!r}); stability needs cos(2 theta_{side}) < 1/(C_{side} (nbar_{side} + 1/2))"
+        + (f", i.e. {' or '.join(fixes)}" if fixes else "")
+    )
+
+
+def _batch_parameters(values: dict[str, np.ndarray], rows: np.ndarray) -> tuple[sj.Thermal, sj.Design]:
+    thermal = sj.Thermal(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in THERMAL_FIELDS})
+    design = sj.Design(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in DESIGN_FIELDS})
+    return thermal, design
+
+
+def reject_unstable(table: Table) -> None:
+    """Vectorised stability check (gamma_+ > 0 and gamma_- > 0 from
+    :func:`steerjax.cascade_rates`) of the rows that are still good."""
+    rows = np.flatnonzero(table.ok)
+    if rows.size == 0:
+        return
+    rates = _rates_batch(*_batch_parameters(table.values, rows))
+    v = table.values
+    for side, osc in (("minus", rates.minus), ("plus", rates.plus)):
+        gamma = np.asarray(osc.gamma, dtype=np.float64)
+        bad = ~(gamma > 0)
+        for j in np.flatnonzero(bad).tolist():
+            i = int(rows[j])
+            reason = _stability_reason(
+                side,
+                float(gamma[j]),
+                float(v[f"theta_{side}"][i]),
+                float(v[f"C_{side}"][i]),
+                float(v[f"nbar_{side}"][i]),
+            )
+            table.reject([i], reason)
+
+
+def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dict[str, np.ndarray]:
+    """Evaluate the given rows with the compiled batch function; returns result columns
+    (numpy float64 arrays, ``regime`` as names).  More than :data:`CHUNK_ROWS` rows are cut
+    into chunks of that size, the last one padded with copies of its first row, so that every
+    call has the same shape (one compilation)."""
+    n = rows.size
+    fields = NUMERIC_RESULT_COLUMNS
+    out = {name: np.empty(n, dtype=np.float64) for name in fields}
+    if n == 0:
+        out["regime"] = np.asarray([], dtype=object)
+        return out
+    chunk = min(n, CHUNK_ROWS)
+    starts = range(0, n, chunk)
+    with Progress(len(starts), label="evaluating chunks", quiet=quiet or len(starts) == 1) as bar:
+        for start in starts:
+            idx = rows[start : start + chunk]
+            if idx.size < chunk:
+                idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
+            result = _steering_batch(*_batch_parameters(table.values, idx))
+            m = min(chunk, n - start)
+            for name in fields:
+                out[name][start : start + m] = np.asarray(getattr(result, name), dtype=np.float64)[:m]
+            bar.update()
+    codes = np.asarray(sj.classify(out["E_plus_given_minus"], out["E_minus_given_plus"]))
+    names = np.asarray((*sj.REGIMES, "invalid"), dtype=object)
+    out["regime"] = names[codes]  # code -1 (NaN) indexes "invalid"
+    return out
+
+
+def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dict[str, str], *, quiet: bool):
+    """Say where the values of the columns that the file lacks come from."""
+    groups: dict[str, list[str]] = {}
+    for name in filled:
+        values = table.values[name]
+        if name in THERMAL_FIELDS and THERMAL_PRESET_COLUMN in table.in_file:
+            src = f"the {THERMAL_PRESET_COLUMN} column" + (f", else {origin[name]}" if name in origin else "")
+            groups.setdefault(src, []).append(name)
+        else:
+            groups.setdefault(origin[name], []).append(f"{name} = {float(values[0])!r}")
+    note(
+        prog,
+        f"columns not in {table.source}, taken from the command line: "
+        + "; ".join(f"{', '.join(items)} ({src})" for src, items in groups.items()),
+        quiet=quiet,
+    )
+
+
+def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
+    both = [name for name in INPUT_COLUMNS if name in explicit and name in table.in_file]
+    if both:
+        raise UsageError(
+            "; ".join(
+                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
+            )
+            + " -- remove the flag or the column"
+        )
+
+
+def _note_inputs(prog: str, args: argparse.Namespace, table: Table, filled, origin, used) -> None:
+    """Notes on stderr (unless --quiet) about values that did not come from the file."""
+    if not len(table):
+        return
+    if filled:
+        _note_filled_columns(prog, table, filled, origin, quiet=args.quiet)
+    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
+        note(
+            prog,
+            f"--thermal {args.thermal} is not used: {table.source} gives every thermal value",
+            quiet=args.quiet,
+        )
+    for name in table.extra:
+        if name in RESULT_COLUMNS:
+            message = f"column {name!r} of {table.source} is replaced by this run's results"
+        else:
+            message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
+        note(prog, message, quiet=args.quiet)
+
+
+def reject_nonzero_phi(table: Table) -> None:
+    """Rows with phi != 0 (the closed forms hold at phi = 0 only)."""
+    phi = table.values["phi"]
+    table.reject(
+        table.ok & (phi != 0),
+        lambda i: (
+            f"phi = {float(phi[i])!r}: the closed forms (Eqs. 4-10) hold at phi = 0 only "
+            "(steerjax.covariance handles phi != 0)"
+        ),
+    )
+
+
+def reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np.ndarray, dict]:
+    """Safety net: a row that passed the checks must have finite results; others are rejected
+    and removed.  Returns the kept rows and their results."""
+    finite = np.all([np.isfinite(results[name]) for name in NUMERIC_RESULT_COLUMNS], axis=0)
+    if finite.all():
+        return rows, results
+    for j in np.flatnonzero(~finite).tolist():
+        values = ", ".join(f"{name} = {float(results[name][j])!r}" for name in NUMERIC_RESULT_COLUMNS)
+        table.reject(
+            [rows[j]],
+            f"no finite result ({values}): the design is at the stability edge to within rounding, "
+            "or beyond the float64 range",
+        )
+    return rows[finite], {k: v[finite] for k, v in results.items()}
+
+
+def output_columns(table: Table, rows: np.ndarray, filled, results: dict) -> dict[str, np.ndarray]:
+    """The output table: the file's columns (parameters as the floats used, other columns as
+    text), the parameter columns the file lacks, then the results."""
+    out: dict[str, np.ndarray] = {}
+    for name in table.header:
+        if name in table.in_file:
+            column = table.values[name][rows]
+            if column.dtype == object:  # e.g. the thermal column: empty cells stay empty
+                column = np.asarray(["" if v is None else v for v in column], dtype=object)
+        else:
+            column = np.asarray(table.extra[name], dtype=object)[rows]
+        out[name] = column
+    for name in filled:
+        out[name] = table.values[name][rows]
+    for name in RESULT_COLUMNS:  # a result column of the input (a re-run) is replaced
+        out[name] = results[name]
+    return out
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    prog = "steerjax evaluate"
+    if args.json:
+        raise UsageError("--json is for one design; with --from the results are a CSV file")
+    columns, explicit, implicit = _columns_spec(args)
+    table = read_table(args.from_file, columns)
+    _check_conflicts(table, explicit)
+    used = resolve_thermal(table, thermal_values_from_args(args))
+    filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
+    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used)
+
+    reject_out_of_domain(table, INPUT_COLUMNS)
+    reject_nonzero_phi(table)
+    reject_unstable(table)
+    rows = np.flatnonzero(table.ok)
+    rows, results = reject_nonfinite(table, rows, evaluate_rows(table, rows, quiet=args.quiet))
+    for message in table.error_messages():
+        print(message, file=sys.stderr)
+
+    out_columns = output_columns(table, rows, filled, results)
+    n_bad = len(table.problems)
+    if args.out is None:
+        print_stdout(csv_text(out_columns))
+        if n_bad:
+            note(prog, f"{n_bad} of {len(table)} rows could not be evaluated (see above)", quiet=args.quiet)
+        return 1 if n_bad else 0
+    try:
+        write_csv(args.out, out_columns)
+    except OSError as exc:
+        error(prog, f"cannot write {args.out}: {exc.strerror or exc}; nothing was written")
+        return 1
+    note(
+        prog,
+        f"wrote {rows.size} of {len(table)} rows to {args.out}"
+        + (f"; {n_bad} bad row{'s' if n_bad != 1 else ''} (see above)" if n_bad else ""),
+        quiet=args.quiet,
+    )
+    return 1 if n_bad else 0

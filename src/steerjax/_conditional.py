@@ -1,0 +1,378 @@
+r"""Conditional scheme of Sec. VI / Appendix B: homodyne detection of the joint output light.
+
+The light that leaves the server (+) carries information about both oscillators.  Measuring it
+continuously and filtering the record (Kalman-Bucy) gives a *conditional* Gaussian state whose
+covariance Sigma_c is the stabilising solution of a Riccati equation; Reid's E of Sigma_c is
+the conditional steering parameter E_c compared with the unconditional E_u in Fig. 8.
+
+Conventions as in :mod:`steerjax._gaussian`: quadratures ``X = (a + a^dag)/sqrt(2)``,
+``P = (a - a^dag)/(sqrt(2) i)``, symmetrised correlations, vacuum 1/2; the state vector is
+``x = (X_-, P_-, X_+, P_+)`` and the 12 noise quadratures ``w`` are the (x, p) pairs of
+``b_l, b_u, b'_l, b'_u`` and the two thermal baths (:data:`steerjax._gaussian.NOISE_SOURCES`),
+entering ``dx = A x dt + B dw`` with ``<dw dw^T> = diag(v) dt``.  A complex combination
+``c = sum_k alpha_k o_k + beta_k o_k^dag`` has the quadrature pair ``(sqrt(2) Re c, sqrt(2) Im c)
+= sum_k [plain(alpha_k) + conj(beta_k)] (x_k, p_k)`` with the real 2x2 blocks
+``plain(r + i s) = [[r, -s], [s, r]]`` and ``conj(r + i s) = [[r, s], [s, -r]]``.
+
+Output light (notes, "Output light"; ``a_t = sqrt(1 - eps)``; the loss port's amplitude
+sqrt(eps) sits in its variance eps/2 exactly as in the engine):
+
+    b_u,out = e^{i phi} a_t (b_u + i sqrt(G_-P) a_-^dag) + sqrt(eps) b'_u + i sqrt(G_+B) a_+,
+    b_l,out = e^{i phi} a_t (b_l + i sqrt(G_-B) a_-)     + sqrt(eps) b'_l + i sqrt(G_+P) a_+^dag.
+
+Detection.  Homodyne detection at local-oscillator phase psi (``lo_phase``), demodulated at the
+oscillator frequency, gives the commuting pair Re, Im of ``c = b_u,out e^{-i psi} +
+b_l,out^dag e^{i psi}`` (``[c, c^dag] = 0``).  The currents are normalised as
+``y = sqrt(eta) (sqrt(2) Re c, sqrt(2) Im c) + sqrt(1 - eta) (fresh vacuum pair)``, so that
+
+    dy = C x dt + dv,      C = sqrt(eta) M,     dv = F dw + sqrt(1 - eta) dw_fresh,
+    R = <dv dv^T>/dt = F diag(v) F^T + (1 - eta) I = I    (the output is a free field),
+    S = <B dw dv^T>/dt = B diag(v) F^T                   (process noise shared with the light),
+    D = B diag(v) B^T.
+
+Writing ``Delta = phi - psi``, ``s_j = sin(theta_j + pi/4)``, ``c_j = cos(theta_j + pi/4)``
+(``sqrt(G_P) + sqrt(G_B) = sqrt(2 G) s``, ``sqrt(G_P) - sqrt(G_B) = sqrt(2 G) c``), the
+coefficients of ``c`` are ``a_t sqrt(2 G_-) (-s_- sin Delta + i c_- cos Delta)`` on ``a_-^dag``
+and ``sqrt(2 G_+) (s_+ sin psi - i c_+ cos psi)`` on ``a_+``, i.e. (columns X_-, P_-, X_+, P_+)
+
+    C = sqrt(eta) [ a_t sqrt(2 G_-) [[-s_- sin D,  c_- cos D],   sqrt(2 G_+) [[ s_+ sin psi, c_+ cos psi],
+                                     [ c_- cos D,  s_- sin D]],                [-c_+ cos psi, s_+ sin psi]] ],
+
+and the cross-correlation (rows X_-, P_-, X_+, P_+) is
+
+    S_- = sqrt(eta) a_t sqrt(2 G_-)/2 [[-c_- sin D, s_- cos D], [s_- cos D, c_- sin D]],
+    S_+ = sqrt(eta) sqrt(2 G_+)/2     [[ c_+ sin psi, -s_+ cos psi], [s_+ cos psi, c_+ sin psi]]
+
+(S_+ involves only the unit-amplitude field ``e^{i phi} a_t b + sqrt(eps) b'`` reaching the
+server, hence no eps or phi).  Example: for a QND client (theta_- = pi/4, c_- = 0) the light
+carries X_- and P_- with rate ``2 eta a_t^2 G_- sin^2 Delta`` and, for Delta = 0, only the
+back-action noise that drove them (S_- != 0, C_- = 0).  These closed forms are checked against
+the generic construction in the tests.
+
+Filter.  With R = I the conditional covariance solves (:func:`steerjax.solve_riccati_filter`)
+
+    A Sigma + Sigma A^T + D - (Sigma C^T + S)(C Sigma + S^T) = 0.
+
+For eta -> 0, C and S vanish and Sigma is the unconditional covariance.
+
+Quadrature structure.  At phi = 0 the unconditional state has no X-P covariances.  It keeps
+that structure under conditioning when lo_phase is a multiple of pi/2 (then each current
+carries only X's or only P's: C and S above are diagonal or anti-diagonal blocks), but not for
+other lo_phase, where C mixes X and P of each oscillator.  :func:`steerjax.reid_E` (gains on
+X_-, P_- only, as in Eq. 5) is applied to Sigma_c as it stands; with X-P covariances, rotating
+the local quadrature frames could lower E further (not done here).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
+from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
+from ._measures import reid_E
+from ._params import Design, Thermal
+from ._rates import CascadeRates, cascade_rates
+from ._riccati import solve_riccati_filter
+
+__all__ = [
+    "MeasurementModel",
+    "ConditionalSteeringResult",
+    "output_fields_from_rates",
+    "measurement_model",
+    "measurement_model_from_rates",
+    "conditional_covariance",
+    "conditional_covariance_from_rates",
+    "conditional_steering",
+    "conditional_steering_from_rates",
+]
+
+
+class MeasurementModel(eqx.Module):
+    """Linear Gaussian model of the cascade observed through the homodyne currents.
+
+    ``dx = A x dt + B dw``, ``dy = C x dt + F dw + sqrt(1 - eta) dw_fresh``, with
+    ``<dw dw^T> = diag(noise_var) dt`` and a fresh vacuum pair of covariance ``I dt``.
+    Shapes: ``A (..., 4, 4)``, ``B (..., 4, 12)``, ``noise_var (..., 12)``, ``C (..., 2, 4)``,
+    ``F (..., 2, 12)``, ``efficiency (...)``.  Rates in Hz (gamma/2pi), currents in sqrt(Hz).
+    """
+
+    A: Array
+    B: Array
+    noise_var: Array
+    C: Array
+    F: Array
+    efficiency: Array
+
+    @property
+    def D(self) -> Array:
+        """Process diffusion ``B diag(v) B^T`` (``(..., 4, 4)``)."""
+        return (self.B * self.noise_var[..., None, :]) @ jnp.swapaxes(self.B, -1, -2)
+
+    @property
+    def R(self) -> Array:
+        """Measurement-noise covariance rate ``F diag(v) F^T + (1 - eta) I`` (= I)."""
+        eye = jnp.eye(2, dtype=self.F.dtype)
+        return (self.F * self.noise_var[..., None, :]) @ jnp.swapaxes(self.F, -1, -2) + (
+            1.0 - self.efficiency
+        )[..., None, None] * eye
+
+    @property
+    def S(self) -> Array:
+        """Cross-covariance rate ``B diag(v) F^T`` of process and measurement noise (``(..., 4, 2)``)."""
+        return (self.B * self.noise_var[..., None, :]) @ jnp.swapaxes(self.F, -1, -2)
+
+
+def _channel(on_minus, on_plus, on_b, on_bprime, zero, *, source):
+    """Quadratures of one output channel: (2x4 map of x, 2x12 map of w)."""
+    z = _zeros_block(zero)
+    M = jnp.concatenate([on_minus, on_plus], -1)
+    noise = [z] * 6
+    noise[source] = on_b
+    noise[source + 2] = on_bprime
+    return M, jnp.concatenate(noise, -1)
+
+
+def output_fields_from_rates(r: CascadeRates, phi) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """Quadratures (x, p) of the output channels b_u,out and b_l,out after the server.
+
+    Returns ``((M_u, F_u), (M_l, F_l))``: ``(x, p)_out = M x + F w`` with ``M`` of shape
+    ``(..., 2, 4)`` and ``F`` of shape ``(..., 2, 12)`` in the noise order of
+    :data:`steerjax._gaussian.NOISE_SOURCES` (loss-port columns with unit amplitude; their
+    variance eps/2 carries sqrt(eps)).
+    """
+    m, p = r.minus, r.plus
+    phi = jnp.asarray(phi)
+    a = r.transmission_amplitude
+    shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (m.Gamma, p.Gamma, m.theta, p.theta, r.eps, phi)))
+
+    def bc(x):
+        return jnp.broadcast_to(x, shape)
+
+    zero = bc(0.0 * m.Gamma)
+    one = zero + 1.0
+    cphi, sphi = jnp.cos(phi), jnp.sin(phi)
+    sqrt_mB, sqrt_mP = jnp.sqrt(m.Gamma) * jnp.sin(m.theta), jnp.sqrt(m.Gamma) * jnp.cos(m.theta)
+    sqrt_pB, sqrt_pP = jnp.sqrt(p.Gamma) * jnp.sin(p.theta), jnp.sqrt(p.Gamma) * jnp.cos(p.theta)
+    through = _plain(bc(a * cphi), bc(a * sphi))  # e^{i phi} a_t acting on the vacuum input
+    port = _plain(one, zero)  # loss port, amplitude in the variance
+    # u: e^{i phi} a_t (b_u + i sqrt(G_-P) a_-^dag) + b'_u + i sqrt(G_+B) a_+
+    u = _channel(
+        _conj(bc(-a * sqrt_mP * sphi), bc(a * sqrt_mP * cphi)),
+        _plain(zero, bc(sqrt_pB)),
+        through,
+        port,
+        zero,
+        source=1,
+    )
+    # l: e^{i phi} a_t (b_l + i sqrt(G_-B) a_-) + b'_l + i sqrt(G_+P) a_+^dag
+    lo = _channel(
+        _plain(bc(-a * sqrt_mB * sphi), bc(a * sqrt_mB * cphi)),
+        _conj(zero, bc(sqrt_pP)),
+        through,
+        port,
+        zero,
+        source=0,
+    )
+    return u, lo
+
+
+def measurement_model_from_rates(r: CascadeRates, phi, lo_phase, efficiency) -> MeasurementModel:
+    """:class:`MeasurementModel` from cascade rates (pure, jittable, broadcasting).
+
+    Args:
+        r: cascade rates (:func:`steerjax.cascade_rates` or the optimiser's parameterisation).
+        phi: inter-subsystem phase [rad].
+        lo_phase: local-oscillator phase psi of the homodyne detection [rad].
+        efficiency: detection efficiency eta in [0, 1].
+    """
+    A, B, v = drift_noise_input_from_rates(r, phi)
+    (M_u, F_u), (M_l, F_l) = output_fields_from_rates(r, phi)
+    psi = jnp.asarray(lo_phase)
+    eta = jnp.asarray(efficiency)
+    cpsi, spsi = jnp.cos(psi), jnp.sin(psi)
+    L_u = _plain(cpsi, -spsi)  # e^{-i psi} b_u,out
+    L_l = _conj(cpsi, spsi)  # e^{+i psi} b_l,out^dag
+    root_eta = jnp.sqrt(eta)[..., None, None]
+    C = root_eta * (L_u @ M_u + L_l @ M_l)
+    F = root_eta * (L_u @ F_u + L_l @ F_l)
+    batch = jnp.broadcast_shapes(A.shape[:-2], C.shape[:-2], F.shape[:-2], eta.shape)
+    return MeasurementModel(
+        A=jnp.broadcast_to(A, batch + (4, 4)),
+        B=jnp.broadcast_to(B, batch + (4, 12)),
+        noise_var=jnp.broadcast_to(v, batch + (12,)),
+        C=jnp.broadcast_to(C, batch + (2, 4)),
+        F=jnp.broadcast_to(F, batch + (2, 12)),
+        efficiency=jnp.broadcast_to(eta, batch).astype(C.dtype),
+    )
+
+
+def conditional_covariance_from_rates(r: CascadeRates, phi=0.0, lo_phase=0.0, efficiency=1.0) -> Array:
+    """Conditional covariance Sigma_c ``(..., 4, 4)`` from cascade rates (pure, differentiable)."""
+    model = measurement_model_from_rates(r, phi, lo_phase, efficiency)
+    return solve_riccati_filter(model.A, model.D, model.C, model.R, model.S)
+
+
+def conditional_steering_from_rates(
+    r: CascadeRates, phi=0.0, lo_phase=0.0, efficiency=1.0
+) -> tuple[Array, Array]:
+    """Conditional ``(E_{+|-}, E_{-|+})`` from cascade rates: Reid's E (Eq. 5) of Sigma_c."""
+    Sigma = conditional_covariance_from_rates(r, phi, lo_phase, efficiency)
+    return reid_E(Sigma, "plus-given-minus"), reid_E(Sigma, "minus-given-plus")
+
+
+# --------------------------------------------------------------------------- API boundary
+
+
+def _first_bad(values: np.ndarray, bad: np.ndarray):
+    flat = values.reshape(-1)
+    return float(flat[int(np.argmax(bad.reshape(-1)))])
+
+
+def check_measurement(lo_phase, efficiency) -> None:
+    """ValueError for a non-finite ``lo_phase`` or an ``efficiency`` outside [0, 1] (concrete)."""
+    psi = np.asarray(lo_phase, dtype=float)
+    bad = ~np.isfinite(psi)
+    if bad.any():
+        raise ValueError(
+            f"lo_phase = {_first_bad(psi, bad)!r} is not allowed; the local-oscillator phase must be "
+            "a finite angle in radians"
+        )
+    eta = np.asarray(efficiency, dtype=float)
+    bad = ~((eta >= 0) & (eta <= 1))
+    if bad.any():
+        raise ValueError(
+            f"efficiency = {_first_bad(eta, bad)!r} is outside its allowed range [0, 1] "
+            "(detection efficiency of the homodyne measurement)"
+        )
+
+
+def _measurement_mask(lo_phase, efficiency) -> Array:
+    eta = jnp.asarray(efficiency)
+    return jnp.isfinite(jnp.asarray(lo_phase)) & (eta >= 0) & (eta <= 1)
+
+
+_MEASUREMENT_JIT_MESSAGE = (
+    "steerjax: invalid measurement inside jit -- lo_phase must be finite and efficiency in [0, 1]. "
+    "Call outside jit for a detailed message, or pass on_invalid='nan'."
+)
+
+
+def _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid) -> Array:
+    """Validate the inputs, compute Sigma_c and apply the invalid-input policy."""
+    check_on_invalid(on_invalid)
+    r = cascade_rates(thermal, design)
+    if on_invalid == "raise" and is_concrete(thermal, design, lo_phase, efficiency):
+        validate(thermal, design, r, require_phi_zero=False)
+        check_measurement(lo_phase, efficiency)
+        return conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+    design_ok = valid_mask(thermal, design, r, require_phi_zero=False)
+    meas_ok = _measurement_mask(lo_phase, efficiency)
+    Sigma = conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+    if on_invalid == "nan":
+        return apply_policy(Sigma, (design_ok & meas_ok)[..., None, None], on_invalid)
+    Sigma = apply_policy(Sigma, design_ok[..., None, None], on_invalid)
+    bad = jnp.broadcast_to(~meas_ok[..., None, None], Sigma.shape)
+    return eqx.error_if(Sigma, bad, _MEASUREMENT_JIT_MESSAGE)
+
+
+def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0) -> MeasurementModel:
+    """Linear Gaussian measurement model (A, B, v, C, F; properties D, R, S) of a design.
+
+    Concrete inputs are validated (``ValueError`` naming the parameter); traced inputs are
+    not.  See the module docstring for the derivation of ``C``, ``R = I`` and ``S``.
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> mm = sj.measurement_model(sj.HOT, sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0))
+        >>> mm.C.shape, mm.S.shape
+        ((2, 4), (4, 2))
+    """
+    r = cascade_rates(thermal, design)
+    if is_concrete(thermal, design, lo_phase, efficiency):
+        validate(thermal, design, r, require_phi_zero=False)
+        check_measurement(lo_phase, efficiency)
+    return measurement_model_from_rates(r, design.phi, lo_phase, efficiency)
+
+
+def conditional_covariance(
+    thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0, *, on_invalid: str = "raise"
+) -> Array:
+    """Steady-state conditional covariance of (X_-, P_-, X_+, P_+) (Sec. VI, Appendix B).
+
+    The joint output light is detected by homodyne at local-oscillator phase ``lo_phase`` with
+    efficiency ``efficiency``; the record is combined optimally (Kalman-Bucy filter with the
+    process/measurement noise correlation kept).  The model is in the module docstring.
+
+    Args:
+        thermal: thermal parameters (:class:`Thermal`).
+        design: design (:class:`Design`), any ``phi``.
+        lo_phase: local-oscillator phase psi [rad], finite; broadcasts with the design batch.
+        efficiency: detection efficiency eta in [0, 1]; ``0`` gives
+            :func:`steerjax.covariance`.
+        on_invalid: ``"raise"`` (``ValueError`` naming the parameter for concrete inputs,
+            ``equinox.error_if`` under ``jit``) or ``"nan"`` (invalid entries become NaN).
+
+    Returns:
+        Array ``batch + (4, 4)``, symmetrised convention, vacuum 1/2.
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0)
+        >>> Sc = sj.conditional_covariance(sj.HOT, d, lo_phase=math.pi / 2)
+        >>> bool(Sc[0, 0] < sj.covariance(sj.HOT, d)[0, 0])
+        True
+    """
+    return _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid)
+
+
+class ConditionalSteeringResult(eqx.Module):
+    """Conditional steering parameters (Reid's E of the conditional state).
+
+    Attributes:
+        E_plus_given_minus: conditional E_{+|-} (client steers server), shape ``batch``.
+        E_minus_given_plus: conditional E_{-|+}.
+        covariance: conditional covariance ``batch + (4, 4)``.
+        lo_phase: local-oscillator phase [rad] (broadcast to ``batch``).
+        efficiency: detection efficiency (broadcast to ``batch``).
+    """
+
+    E_plus_given_minus: Array
+    E_minus_given_plus: Array
+    covariance: Array
+    lo_phase: Array
+    efficiency: Array
+
+
+def conditional_steering(
+    thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0, *, on_invalid: str = "raise"
+) -> ConditionalSteeringResult:
+    """Conditional E_{+|-} and E_{-|+} with the joint output light measured (Appendix B).
+
+    Reid's parameter (Eq. 5, independently optimised gains on X_- and P_-; see
+    :func:`steerjax.reid_E`) evaluated on :func:`conditional_covariance`.  Conditioning
+    never increases E: ``E_c <= E_u`` in both directions at the same design.
+
+    Args: as :func:`conditional_covariance`.
+
+    Returns:
+        :class:`ConditionalSteeringResult`.
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0)
+        >>> res = sj.conditional_steering(sj.HOT, d, lo_phase=math.pi / 2)
+        >>> bool(res.E_plus_given_minus <= sj.steering(sj.HOT, d).E_plus_given_minus)
+        True
+    """
+    Sigma = conditional_covariance(thermal, design, lo_phase, efficiency, on_invalid=on_invalid)
+    batch = Sigma.shape[:-2]
+    return ConditionalSteeringResult(
+        E_plus_given_minus=reid_E(Sigma, "plus-given-minus"),
+        E_minus_given_plus=reid_E(Sigma, "minus-given-plus"),
+        covariance=Sigma,
+        lo_phase=jnp.broadcast_to(jnp.asarray(lo_phase, dtype=Sigma.dtype), batch),
+        efficiency=jnp.broadcast_to(jnp.asarray(efficiency, dtype=Sigma.dtype), batch),
+    )

@@ -1,0 +1,803 @@
+"""Differentiable design optimisation: optimal steering over the tunable parameters (Sec. V, App. A).
+
+A :class:`Problem` states what is minimised and over what.  The paper's client/server scenario
+is the default: the client's cooperativity ``C_-`` is fixed (a "cheap" node of limited
+tunability), the server's ``C_+`` and both interaction angles are free, and the loss ``eps`` is
+given.  The search runs in an unconstrained space (:mod:`steerjax._reparam`): every point of it
+is a dynamically stable design, so no optimiser step can produce an unstable design or a NaN.
+
+Solvers are small option objects: :class:`ProjectedNewton` (the default; exact Hessian, box
+constraints) and the optax-based :class:`LBFGS` and :class:`Adam`; each local search is a
+``lax.while_loop`` (or ``lax.scan``); multi-start is a ``vmap`` over starting points and a batch of
+problems is a ``vmap`` over problems, all compiled once.
+
+The optimum of the asymmetric scheme is an *infimum* at the client's stability edge
+``gamma_- -> 0+``.  The returned design is a real, strictly stable design (damping ratio
+``~1e-12`` there) whose E is within rounding of that infimum, and ``at_stability_edge`` says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import Array
+
+from ._params import Design, Thermal, check_domain
+from ._rates import CascadeRates, cascade_rates
+from ._reparam import (
+    U_MIN,
+    AngleInterval,
+    angle_interval,
+    oscillator_from_u,
+    u_from_theta,
+)
+from ._steering import SteeringResult, steering_from_rates, steering_result_from_rates
+
+__all__ = [
+    "Problem",
+    "ProjectedNewton",
+    "LBFGS",
+    "Adam",
+    "OptimumResult",
+    "optimize",
+    "DIRECTIONS",
+    "COUPLINGS",
+    "EDGE_DAMPING_RATIO",
+    "rates_from_w",
+    "w_from_design",
+    "design_from_unconstrained",
+    "unconstrained_from_design",
+]
+
+DIRECTIONS = ("plus-given-minus", "minus-given-plus")
+"""Steering directions: E_{+|-} (client steers server) and E_{-|+} (server steers client)."""
+
+COUPLINGS = ("asymmetric", "symmetric")
+"""``asymmetric``: theta_+, theta_-, C_+ free (f != 0 allowed); ``symmetric``: theta_+ = theta_-
+tied (f = 0), C_+ free."""
+
+EDGE_DAMPING_RATIO = 1e-6
+"""A result sits at a stability edge when an oscillator's damping ratio gamma/(gamma_0 + Gamma)
+is below this value."""
+
+_HALF_PI = math.pi / 2
+
+
+def _normalise_direction(direction: str) -> str:
+    key = str(direction).replace("_", "-").lower()
+    aliases = {"+|-": "plus-given-minus", "-|+": "minus-given-plus"}
+    key = aliases.get(key, key)
+    if key not in DIRECTIONS:
+        raise ValueError(f"direction = {direction!r} is not allowed; use one of {DIRECTIONS}")
+    return key
+
+
+def _check_interval(name: str, bounds, lo: float, hi: float) -> np.ndarray:
+    b = np.asarray(bounds, dtype=float)
+    if b.shape[-1:] != (2,):
+        raise ValueError(f"{name} = {bounds!r} must be a pair (low, high)")
+    bad = ~(np.isfinite(b).all(-1) & (b[..., 0] >= lo) & (b[..., 1] <= hi) & (b[..., 0] <= b[..., 1]))
+    if np.any(bad):
+        raise ValueError(f"{name} = {bounds!r} must satisfy {lo} <= low <= high <= {hi}")
+    return b
+
+
+class Problem(eqx.Module):
+    """An optimal-steering problem (or a batch of them: leading axes on the array fields).
+
+    Args:
+        thermal: thermal parameters.
+        C_minus: the client's cooperativity C_- (fixed), > 0.
+        eps: transmission loss in [0, 1) (ignored if ``eps_bounds`` is given: eps then becomes
+            a free parameter within those bounds).
+        direction: ``"plus-given-minus"`` (minimise E_{+|-}, the default client => server
+            scenario) or ``"minus-given-plus"``.  Ignored when ``objective`` is given.
+        coupling: ``"asymmetric"`` (theta_+, theta_- free) or ``"symmetric"`` (theta_+ =
+            theta_- tied, f = 0).
+        objective: optional callable ``(SteeringResult, Design) -> scalar`` to minimise instead
+            of E; it must be a pure JAX function (it is traced and differentiated).
+        theta_plus_bounds, theta_minus_bounds: optional angle intervals [rad] within [0, pi/2]
+            (e.g. a client of limited tunability); the stable part is used.  Equal ends fix the
+            angle.  For symmetric coupling the common angle lies in both intervals.
+        C_plus_bounds: optional absolute bounds on C_+ (default ``C_plus_ratio_bounds * C_-``).
+        C_plus_ratio_bounds: bounds on C_+/C_- used when ``C_plus_bounds`` is not given;
+            default (1e-3, 1e3).
+        eps_bounds: optional (low, high) within [0, 1) making eps free.
+        min_damping_ratio: keep each oscillator's damping ratio gamma/(gamma_0 + Gamma) at or
+            above this value (default 0: the search may approach the stability edge to within
+            ~1e-12, which is where the asymmetric optimum lies).
+
+    Example:
+        >>> import steerjax as sj
+        >>> p = sj.Problem(sj.HOT, C_minus=10.0)
+        >>> p.coupling, p.direction
+        ('asymmetric', 'plus-given-minus')
+    """
+
+    thermal: Thermal
+    C_minus: Array
+    eps: Array
+    theta_plus_bounds: Array
+    theta_minus_bounds: Array
+    C_plus_bounds: Array
+    eps_bounds: Array
+    min_damping_ratio: Array
+    direction: str = eqx.field(static=True)
+    coupling: str = eqx.field(static=True)
+    objective: Callable | None = eqx.field(static=True)
+    free_eps: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        thermal: Thermal,
+        C_minus,
+        *,
+        eps=0.0,
+        direction: str = "plus-given-minus",
+        coupling: str = "asymmetric",
+        objective: Callable | None = None,
+        theta_plus_bounds=None,
+        theta_minus_bounds=None,
+        C_plus_bounds=None,
+        C_plus_ratio_bounds=(1e-3, 1e3),
+        eps_bounds=None,
+        min_damping_ratio=0.0,
+    ):
+        self.direction = _normalise_direction(direction)
+        if coupling not in COUPLINGS:
+            raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
+        self.coupling = coupling
+        if objective is not None and not callable(objective):
+            raise ValueError(f"objective = {objective!r} must be callable (SteeringResult, Design) -> scalar")
+        self.objective = objective
+        self.free_eps = eps_bounds is not None
+        concrete = not any(
+            isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((thermal, C_minus, eps))
+        )
+        if concrete:
+            check_domain(
+                C_minus=C_minus,
+                eps=eps,
+                gamma0_plus_hz=thermal.gamma0_plus_hz,
+                gamma0_minus_hz=thermal.gamma0_minus_hz,
+                nbar_plus=thermal.nbar_plus,
+                nbar_minus=thermal.nbar_minus,
+            )
+        tpb = _check_interval(
+            "theta_plus_bounds",
+            (0.0, _HALF_PI) if theta_plus_bounds is None else theta_plus_bounds,
+            0.0,
+            _HALF_PI,
+        )
+        tmb = _check_interval(
+            "theta_minus_bounds",
+            (0.0, _HALF_PI) if theta_minus_bounds is None else theta_minus_bounds,
+            0.0,
+            _HALF_PI,
+        )
+        epb = _check_interval("eps_bounds", (0.0, 0.0) if eps_bounds is None else eps_bounds, 0.0, 1.0)
+        if eps_bounds is not None and np.any(epb[..., 1] >= 1.0):
+            raise ValueError(f"eps_bounds = {eps_bounds!r}: the upper end must be < 1")
+        rho = np.asarray(min_damping_ratio, dtype=float)
+        if np.any(~np.isfinite(rho) | (rho < 0) | (rho >= 1)):
+            raise ValueError(f"min_damping_ratio = {min_damping_ratio!r} is outside the allowed range [0, 1)")
+        C_minus = jnp.asarray(C_minus)
+        if C_plus_bounds is None:
+            r = np.asarray(C_plus_ratio_bounds, dtype=float)
+            if r.shape != (2,) or not (0 < r[0] <= r[1] < np.inf):
+                raise ValueError(
+                    f"C_plus_ratio_bounds = {C_plus_ratio_bounds!r} must be (low, high), 0 < low <= high"
+                )
+            cpb = jnp.stack([C_minus * r[0], C_minus * r[1]], -1)
+        else:
+            b = np.asarray(C_plus_bounds, dtype=float)
+            if (
+                b.shape[-1:] != (2,)
+                or np.any(~(b[..., 0] > 0))
+                or np.any(~(b[..., 0] <= b[..., 1]))
+                or np.any(~np.isfinite(b))
+            ):
+                raise ValueError(
+                    f"C_plus_bounds = {C_plus_bounds!r} must be (low, high) with 0 < low <= high < inf"
+                )
+            cpb = jnp.asarray(b)
+        leaves = {
+            "C_minus": C_minus,
+            "eps": jnp.asarray(eps),
+            "tpb": jnp.asarray(tpb),
+            "tmb": jnp.asarray(tmb),
+            "cpb": jnp.asarray(cpb),
+            "epb": jnp.asarray(epb),
+            "rho": jnp.asarray(rho),
+        }
+        th_leaves = [thermal.gamma0_plus_hz, thermal.nbar_plus, thermal.gamma0_minus_hz, thermal.nbar_minus]
+        scalar_shapes = [jnp.shape(x) for x in (*th_leaves, leaves["C_minus"], leaves["eps"], leaves["rho"])]
+        pair_shapes = [jnp.shape(leaves[k])[:-1] for k in ("tpb", "tmb", "cpb", "epb")]
+        batch = jnp.broadcast_shapes(*scalar_shapes, *pair_shapes)
+
+        def bc(x, pair=False):
+            return jnp.broadcast_to(x, batch + ((2,) if pair else ()))
+
+        self.thermal = Thermal(*(bc(x) for x in th_leaves))
+        self.C_minus = bc(leaves["C_minus"])
+        self.eps = bc(leaves["eps"])
+        self.theta_plus_bounds = bc(leaves["tpb"], True)
+        self.theta_minus_bounds = bc(leaves["tmb"], True)
+        self.C_plus_bounds = bc(leaves["cpb"], True)
+        self.eps_bounds = bc(leaves["epb"], True)
+        self.min_damping_ratio = bc(leaves["rho"])
+        if concrete:
+            self._check_feasible()
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(jnp.shape(self.C_minus))
+
+    @property
+    def n_variables(self) -> int:
+        """Dimension of the unconstrained search space."""
+        return (3 if self.coupling == "asymmetric" else 2) + (1 if self.free_eps else 0)
+
+    def _check_feasible(self) -> None:
+        # The most permissive C_+ for stability of the server is its lower bound.
+        th = self.thermal
+        iv_m = _interval(self.C_minus, th.nbar_minus, self.theta_minus_bounds, self.min_damping_ratio)
+        iv_p = _interval(
+            self.C_plus_bounds[..., 0], th.nbar_plus, self.theta_plus_bounds, self.min_damping_ratio
+        )
+        if self.coupling == "symmetric":
+            lo = jnp.maximum(iv_m.c_lo, iv_p.c_lo)
+            ok = lo < jnp.minimum(iv_m.c_hi, iv_p.c_hi)
+        else:
+            ok = iv_m.feasible & iv_p.feasible
+        if not bool(jnp.all(ok)):
+            raise ValueError(
+                "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
+                "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
+                f"C_minus = {np.asarray(self.C_minus)!r}; widen theta_*_bounds or lower C_plus_bounds"
+            )
+
+
+def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
+    """Angle interval with an optional margin from the stability edge."""
+    iv = angle_interval(C, nbar, bounds)
+    y = C * (nbar + 0.5)
+    q_edge = 0.5 * (1.0 + 1.0 / y)
+    q_eff = q_edge * (1.0 - min_damping_ratio)
+    has_limit = q_eff < 1.0
+    c_max = jnp.where(has_limit, jnp.sqrt(jnp.minimum(q_eff, 1.0)), 1.0)
+    excess = jnp.where(has_limit, q_edge * min_damping_ratio, 0.5 * (1.0 / y - 1.0))
+    c_hi = jnp.minimum(jnp.cos(bounds[..., 0]), c_max)
+    return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)
+
+
+# ---------------------------------------------------------------------------------------------
+# The map from unconstrained variables to (rates, design) for one problem.
+# ---------------------------------------------------------------------------------------------
+
+
+def _C_plus(problem: Problem, w):
+    lo, hi = jnp.log(problem.C_plus_bounds[..., 0]), jnp.log(problem.C_plus_bounds[..., 1])
+    return jnp.exp(lo + (hi - lo) * w)
+
+
+def _eps(problem: Problem, w):
+    if problem.free_eps:
+        lo, hi = problem.eps_bounds[..., 0], problem.eps_bounds[..., 1]
+        return lo + (hi - lo) * w[-1]
+    return problem.eps
+
+
+def _u(w):
+    """Position in an angle interval, kept U_MIN away from both ends (strict stability)."""
+    return U_MIN + (1.0 - 2.0 * U_MIN) * w
+
+
+def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
+    """Stable cascade rates and the matching design for box coordinates ``w in [0, 1]^n``.
+
+    Coordinates: asymmetric ``(theta_+ position, theta_- position, log C_+ position[, eps])``;
+    symmetric ``(theta position, log C_+ position[, eps])``.  An angle position 0 is the stable
+    end nearest the stability edge (or the smallest allowed angle), 1 the largest allowed angle.
+    """
+    z = w
+    th = problem.thermal
+    eps = _eps(problem, z)
+    C_minus = problem.C_minus
+    if problem.coupling == "asymmetric":
+        C_plus = _C_plus(problem, z[2])
+        iv_p = _interval(C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
+        iv_m = _interval(C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+        plus = oscillator_from_u(th.gamma0_plus_hz, th.nbar_plus, C_plus, iv_p, _u(z[0]))
+        minus = oscillator_from_u(th.gamma0_minus_hz, th.nbar_minus, C_minus, iv_m, _u(z[1]))
+    else:
+        C_plus = _C_plus(problem, z[1])
+        iv_p = _interval(C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
+        iv_m = _interval(C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+        c_lo = jnp.maximum(iv_p.c_lo, iv_m.c_lo)
+        c_hi = jnp.minimum(iv_p.c_hi, iv_m.c_hi)
+        u = _u(z[0])
+        shared_p = AngleInterval(c_lo=c_lo, c_hi=iv_p.c_hi, c_max=iv_p.c_max, excess=iv_p.excess)
+        shared_m = AngleInterval(c_lo=c_lo, c_hi=iv_m.c_hi, c_max=iv_m.c_max, excess=iv_m.excess)
+        plus = oscillator_from_u(th.gamma0_plus_hz, th.nbar_plus, C_plus, shared_p, u, c_shared_hi=c_hi)
+        minus = oscillator_from_u(th.gamma0_minus_hz, th.nbar_minus, C_minus, shared_m, u, c_shared_hi=c_hi)
+    r = CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(eps))
+    design = Design(
+        theta_plus=plus.theta, theta_minus=minus.theta, C_plus=C_plus, C_minus=C_minus, eps=eps, phi=0.0
+    )
+    return r, design
+
+
+def w_from_design(problem: Problem, design: Design) -> Array:
+    """Inverse of :func:`rates_from_w` (for warm starts and round trips); loses relative
+    precision only within ~1e-8 of the stability edge, where ``cos(theta)`` saturates."""
+    th = problem.thermal
+    lo, hi = jnp.log(problem.C_plus_bounds[..., 0]), jnp.log(problem.C_plus_bounds[..., 1])
+    wc = (jnp.log(design.C_plus) - lo) / (hi - lo)
+    iv_p = _interval(design.C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
+    iv_m = _interval(problem.C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+
+    def w_of(u):
+        return jnp.clip((u - U_MIN) / (1.0 - 2.0 * U_MIN), 0.0, 1.0)
+
+    if problem.coupling == "asymmetric":
+        ws = [w_of(u_from_theta(design.theta_plus, iv_p)), w_of(u_from_theta(design.theta_minus, iv_m)), wc]
+    else:
+        c_lo = jnp.maximum(iv_p.c_lo, iv_m.c_lo)
+        c_hi = jnp.minimum(iv_p.c_hi, iv_m.c_hi)
+        shared = AngleInterval(c_lo=c_lo, c_hi=c_hi, c_max=iv_p.c_max, excess=iv_p.excess)
+        ws = [w_of(u_from_theta(design.theta_plus, shared, c_shared_hi=c_hi)), wc]
+    if problem.free_eps:
+        lo_e, hi_e = problem.eps_bounds[..., 0], problem.eps_bounds[..., 1]
+        ws.append(jnp.where(hi_e > lo_e, (design.eps - lo_e) / jnp.where(hi_e > lo_e, hi_e - lo_e, 1.0), 0.5))
+    return jnp.clip(jnp.stack(ws, -1), 0.0, 1.0)
+
+
+def design_from_unconstrained(problem: Problem, z: Array) -> Design:
+    """The stable design at unconstrained coordinates ``z in R^n`` (``w = sigmoid(z)``).
+
+    A bijection onto the designs allowed by ``problem`` (the open interior of each interval,
+    kept ``U_MIN`` from the ends); every ``z`` gives a strictly stable design.  Inverse:
+    :func:`unconstrained_from_design`.
+    """
+    return rates_from_w(problem, jax.nn.sigmoid(z))[1]
+
+
+def unconstrained_from_design(problem: Problem, design: Design) -> Array:
+    """Inverse of :func:`design_from_unconstrained` (``z = logit(w)``)."""
+    return _logit(w_from_design(problem, design))
+
+
+def _objective_value(problem: Problem, r: CascadeRates, design: Design) -> Array:
+    if problem.objective is not None:
+        return problem.objective(steering_result_from_rates(r), design)
+    e_pm, e_mp = steering_from_rates(r)
+    return e_pm if problem.direction == "plus-given-minus" else e_mp
+
+
+def loss(problem: Problem, w: Array) -> Array:
+    """The objective as a function of the box coordinates ``w`` (one problem)."""
+    r, design = rates_from_w(problem, w)
+    return _objective_value(problem, r, design)
+
+
+# ---------------------------------------------------------------------------------------------
+# Solvers.  Each ``run(fun, w0)`` minimises ``fun`` over the box [0, 1]^n starting at ``w0`` and
+# returns ``(w, value, grad_norm, steps)``.
+# ---------------------------------------------------------------------------------------------
+
+
+def _projected_gradient(w, g):
+    return w - jnp.clip(w - g, 0.0, 1.0)
+
+
+class ProjectedNewton(eqx.Module):
+    """Box-constrained Newton method (Bertsekas' projected Newton) -- the default solver.
+
+    Each iteration takes the exact gradient and Hessian (``jax.hessian``; the problems have 2-4
+    variables), fixes the coordinates that sit on a bound with the gradient pushing outwards,
+    takes a Newton step in the others (Hessian eigenvalues floored to keep it a descent
+    direction), projects onto the box and backtracks over ``n_trials`` step sizes
+    1, 1/2, 1/4, ... evaluated at once (Armijo rule).  It stops when the projected gradient is
+    below ``tol`` or no trial decreases the objective.  Optima on a bound -- the client's
+    stability edge, theta = pi/2, a C_+ bound -- are reached in finitely many steps.
+
+    ``grad_norm`` is the norm of the projected gradient in box coordinates; ``converged``
+    means ``grad_norm <= gtol``.
+    """
+
+    max_steps: int = eqx.field(static=True, default=60)
+    tol: float = eqx.field(static=True, default=1e-13)
+    gtol: float = eqx.field(static=True, default=1e-7)
+    n_trials: int = eqx.field(static=True, default=12)
+
+    def run(self, fun: Callable[[Array], Array], w0: Array):
+        value_and_grad = jax.value_and_grad(fun)
+        hessian = jax.hessian(fun)
+        ts = 2.0 ** -jnp.arange(self.n_trials, dtype=w0.dtype)
+        n = w0.shape[-1]
+        eye = jnp.eye(n, dtype=w0.dtype)
+
+        def body(state):
+            w, f, k, _ = state
+            _, g = value_and_grad(w)
+            H = hessian(w)
+            pg = _projected_gradient(w, g)
+            pg_norm = jnp.linalg.norm(pg)
+            delta = jnp.minimum(1e-6, pg_norm)
+            active = ((w <= delta) & (g > 0)) | ((w >= 1.0 - delta) & (g < 0))
+            free = ~active
+            Hm = jnp.where(free[:, None] & free[None, :], H, 0.0) + jnp.diag(active.astype(w.dtype))
+            Hm = 0.5 * (Hm + Hm.T)
+            lam, Q = jnp.linalg.eigh(jnp.where(jnp.isfinite(Hm), Hm, eye))
+            floor = 1e-10 * jnp.max(jnp.abs(lam)) + 1e-300
+            lam = jnp.maximum(jnp.abs(lam), floor)
+            d = -(Q @ ((Q.T @ g) / lam))
+            d = jnp.where(active, -g, d)
+            W = jnp.clip(w[None, :] + ts[:, None] * d[None, :], 0.0, 1.0)
+            fs = jax.vmap(fun)(W)
+            fs = jnp.where(jnp.isnan(fs), jnp.inf, fs)
+            armijo = fs <= f + 1e-4 * ((W - w[None, :]) @ g)
+            k_best = jnp.where(jnp.any(armijo), jnp.argmax(armijo), jnp.argmin(fs))
+            f_new, w_new = fs[k_best], W[k_best]
+            accept = f_new < f
+            done = (pg_norm <= self.tol) | ~accept
+            return jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k + 1, done
+
+        def cond(state):
+            _, _, k, done = state
+            return (k < self.max_steps) & ~done
+
+        f0 = fun(w0)
+        w, f, k, _ = jax.lax.while_loop(cond, body, (w0, f0, jnp.asarray(0), jnp.asarray(False)))
+        g = jax.grad(fun)(w)
+        return w, f, jnp.linalg.norm(_projected_gradient(w, g)), k
+
+
+def _logit(w):
+    w = jnp.clip(w, 1e-15, 1.0 - 1e-15)
+    return jnp.log(w) - jnp.log1p(-w)
+
+
+class LBFGS(eqx.Module):
+    """optax L-BFGS (zoom line search, strong Wolfe) in the unconstrained coordinates
+    ``z = logit(w)``, run until the gradient norm in ``z`` is below ``tol`` or ``max_steps``.
+
+    Bound optima are approached along the logistic tails (about one unit of ``z`` per step),
+    so it needs more steps than :class:`ProjectedNewton` for the asymmetric scheme.
+    """
+
+    max_steps: int = eqx.field(static=True, default=500)
+    tol: float = eqx.field(static=True, default=1e-10)
+    memory_size: int = eqx.field(static=True, default=10)
+    max_linesearch_steps: int = eqx.field(static=True, default=30)
+
+    @property
+    def gtol(self) -> float:
+        return self.tol
+
+    def run(self, fun: Callable[[Array], Array], w0: Array):
+        def fz(z):
+            return fun(jax.nn.sigmoid(z))
+
+        opt = optax.lbfgs(
+            memory_size=self.memory_size,
+            linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps),
+        )
+        value_and_grad = optax.value_and_grad_from_state(fz)
+
+        def step(carry):
+            z, state = carry
+            value, grad = value_and_grad(z, state=state)
+            updates, state = opt.update(grad, state, z, value=value, grad=grad, value_fn=fz)
+            return optax.apply_updates(z, updates), state
+
+        def cond(carry):
+            _, state = carry
+            count = optax.tree.get(state, "count")
+            grad = optax.tree.get(state, "grad")
+            return (count == 0) | ((count < self.max_steps) & (jnp.linalg.norm(grad) >= self.tol))
+
+        z0 = _logit(w0)
+        z, state = jax.lax.while_loop(cond, step, (z0, opt.init(z0)))
+        value, grad = jax.value_and_grad(fz)(z)
+        return jax.nn.sigmoid(z), value, jnp.linalg.norm(grad), optax.tree.get(state, "count")
+
+
+class Adam(eqx.Module):
+    """optax Adam in the coordinates ``z = logit(w)`` for a fixed number of steps; returns the
+    best point seen.  Robust but slow to reach high accuracy; mainly for custom objectives."""
+
+    learning_rate: float = eqx.field(static=True, default=0.05)
+    steps: int = eqx.field(static=True, default=3000)
+    tol: float = eqx.field(static=True, default=1e-6)
+
+    @property
+    def gtol(self) -> float:
+        return self.tol
+
+    def run(self, fun: Callable[[Array], Array], w0: Array):
+        def fz(z):
+            return fun(jax.nn.sigmoid(z))
+
+        opt = optax.adam(self.learning_rate)
+
+        def step(carry, _):
+            z, state, best_z, best_v = carry
+            value, grad = jax.value_and_grad(fz)(z)
+            better = value < best_v
+            best_z = jnp.where(better, z, best_z)
+            best_v = jnp.where(better, value, best_v)
+            updates, state = opt.update(grad, state, z)
+            return (optax.apply_updates(z, updates), state, best_z, best_v), None
+
+        z0 = _logit(w0)
+        init = (z0, opt.init(z0), z0, jnp.asarray(jnp.inf, dtype=z0.dtype))
+        (_, _, best_z, _), _ = jax.lax.scan(step, init, None, length=self.steps)
+        value, grad = jax.value_and_grad(fz)(best_z)
+        return jax.nn.sigmoid(best_z), value, jnp.linalg.norm(grad), jnp.asarray(self.steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results and the driver.
+# ---------------------------------------------------------------------------------------------
+
+
+class OptimumResult(eqx.Module):
+    """Result of :func:`optimize` (batch shape of the problem on every field).
+
+    Attributes:
+        value: the minimised objective at the returned design (E of the chosen direction by
+            default), re-evaluated from the design's angles.
+        E_plus_given_minus, E_minus_given_plus: both steering parameters at the design.
+        design: the optimal :class:`Design` (strictly stable).
+        damping_ratio_plus, damping_ratio_minus: gamma_j/(gamma_j0 + Gamma_j) at the design.
+        gamma_plus_hz, gamma_minus_hz: net damping rates gamma_j/2pi [Hz] at the design,
+            computed without cancellation (exact also at the stability edge).
+        at_stability_edge: True if an oscillator's damping ratio is below
+            :data:`EDGE_DAMPING_RATIO` -- the optimum is then an infimum approached at the
+            edge, and the design is the closest representable stable point.
+        grad_norm: gradient norm at the end of the search (projected gradient in box
+            coordinates for :class:`ProjectedNewton`; in logit coordinates for optax solvers).
+        steps: iterations of the best start.
+        converged: ``grad_norm <= gtol`` of the solver.
+        w: the optimum in box coordinates (for warm starts: pass ``starts=w[None]``).
+        start_values: final objective of every start (shape batch + (n_starts,)).
+    """
+
+    value: Array
+    E_plus_given_minus: Array
+    E_minus_given_plus: Array
+    design: Design
+    damping_ratio_plus: Array
+    damping_ratio_minus: Array
+    gamma_plus_hz: Array
+    gamma_minus_hz: Array
+    at_stability_edge: Array
+    grad_norm: Array
+    steps: Array
+    converged: Array
+    w: Array
+    start_values: Array
+
+    @property
+    def C_plus_over_C_minus(self) -> Array:
+        return self.design.C_plus / self.design.C_minus
+
+    def summary(self) -> str:
+        """Readable summary (scalar results only)."""
+        if jnp.ndim(self.value) != 0:
+            return f"OptimumResult(batch shape {jnp.shape(self.value)})"
+        d = self.design
+        return "\n".join(
+            [
+                f"objective = {float(self.value):.12g}   (E_+|- = {float(self.E_plus_given_minus):.12g}, "
+                f"E_-|+ = {float(self.E_minus_given_plus):.12g})",
+                f"theta_+ = {float(d.theta_plus):.12g} rad = {float(d.theta_plus) / math.pi:.8f} pi",
+                f"theta_- = {float(d.theta_minus):.12g} rad = {float(d.theta_minus) / math.pi:.8f} pi",
+                f"C_+ = {float(d.C_plus):.10g}  (C_+/C_- = {float(self.C_plus_over_C_minus):.8g}),  "
+                f"C_- = {float(d.C_minus):.10g},  eps = {float(d.eps):.6g}",
+                f"damping ratios: plus {float(self.damping_ratio_plus):.3e}, minus "
+                f"{float(self.damping_ratio_minus):.3e}; at stability edge: {bool(self.at_stability_edge)}",
+                f"converged: {bool(self.converged)} "
+                f"(|grad| = {float(self.grad_norm):.2e}, {int(self.steps)} steps)",
+            ]
+        )
+
+
+def _default_starts(problem: Problem, n_starts: int, seed: int, dtype) -> Array:
+    """Deterministic starting points: a few structured guesses, then seeded random ones.
+
+    Structured guesses in box coordinates (0.5 is mid-interval, and C_+ = C_- for the default
+    bounds): all mid-interval; the client close to its stability edge (the paper's optimum);
+    additionally the server well on the cooling side.  Random starts are uniform in the box.
+    """
+    n_vars = problem.n_variables
+    base = np.full(n_vars, 0.5)
+    guesses = [base]
+    if problem.coupling == "asymmetric":
+        edge = base.copy()
+        edge[1] = 1e-3
+        cool = edge.copy()
+        cool[0] = 0.9
+        guesses += [edge, cool]
+    else:
+        for value in (1e-3, 0.9):
+            g = base.copy()
+            g[0] = value
+            guesses.append(g)
+    structured = np.asarray(guesses[:n_starts], dtype=float).reshape(-1, n_vars)
+    n_random = max(0, n_starts - len(structured))
+    rnd = jax.random.uniform(
+        jax.random.PRNGKey(seed), (n_random, n_vars), dtype=dtype, minval=0.02, maxval=0.98
+    )
+    return jnp.concatenate([jnp.asarray(structured, dtype=dtype), rnd], 0)
+
+
+def _solve_one(problem: Problem, starts: Array, solver) -> OptimumResult:
+    def fun(z):
+        return loss(problem, z)
+
+    ws, values, gnorms, steps = jax.vmap(lambda w0: solver.run(fun, w0))(starts)
+    safe = jnp.where(jnp.isnan(values), jnp.inf, values)
+    k = jnp.argmin(safe)
+    w = ws[k]
+    r_opt, design = rates_from_w(problem, w)
+    # Re-evaluate from the design's angles (what a user would do with the returned design).
+    r = cascade_rates(problem.thermal, design)
+    res: SteeringResult = steering_result_from_rates(r)
+    if problem.objective is not None:
+        value = problem.objective(res, design)
+    else:
+        value = res.E_plus_given_minus if problem.direction == "plus-given-minus" else res.E_minus_given_plus
+    rho_p, rho_m = r_opt.plus.damping_ratio, r_opt.minus.damping_ratio
+    return OptimumResult(
+        value=value,
+        E_plus_given_minus=res.E_plus_given_minus,
+        E_minus_given_plus=res.E_minus_given_plus,
+        design=design,
+        damping_ratio_plus=rho_p,
+        damping_ratio_minus=rho_m,
+        gamma_plus_hz=r_opt.plus.gamma,
+        gamma_minus_hz=r_opt.minus.gamma,
+        at_stability_edge=(rho_p < EDGE_DAMPING_RATIO) | (rho_m < EDGE_DAMPING_RATIO),
+        grad_norm=gnorms[k],
+        steps=steps[k],
+        converged=gnorms[k] <= solver.gtol,
+        w=w,
+        start_values=values,
+    )
+
+
+@eqx.filter_jit
+def _solve_batch(problem_flat: Problem, starts: Array, solver) -> OptimumResult:
+    return jax.vmap(_solve_one, in_axes=(0, None, None))(problem_flat, starts, solver)
+
+
+def _flatten(problem: Problem) -> Problem:
+    n = int(np.prod(problem.batch_shape)) if problem.batch_shape else 1
+    bs = len(problem.batch_shape)
+
+    def flat(x):
+        return jnp.reshape(x, (n, *jnp.shape(x)[bs:]))
+
+    return jax.tree_util.tree_map(flat, problem)
+
+
+def _take_rows(tree, start: int, size: int):
+    """Rows ``start:start+size`` of every leaf, padded by repeating the last row."""
+
+    def take(x):
+        rows = x[start : start + size]
+        pad = size - rows.shape[0]
+        return jnp.concatenate([rows, jnp.repeat(rows[-1:], pad, 0)], 0) if pad else rows
+
+    return jax.tree_util.tree_map(take, tree)
+
+
+def _global_array(x, sharding):
+    """A (possibly multi-process) global array from data every process holds in full."""
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def _run_on_devices(problem_flat: Problem, starts: Array, solver, devices) -> OptimumResult:
+    """One compiled batch, its rows split over ``devices`` (a 1-D mesh, axis ``"batch"``)."""
+    if len(devices) == 1:
+        with jax.default_device(devices[0]):
+            return _solve_batch(problem_flat, starts, solver)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+    rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    problem_sharded = jax.tree_util.tree_map(lambda x: _global_array(x, rows), problem_flat)
+    out = _solve_batch(problem_sharded, _global_array(starts, replicated), solver)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        out = multihost_utils.process_allgather(out, tiled=True)
+    return out
+
+
+def optimize(
+    problem: Problem,
+    *,
+    solver: ProjectedNewton | LBFGS | Adam | None = None,
+    n_starts: int = 8,
+    seed: int = 0,
+    starts: Array | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> OptimumResult:
+    """Minimise the problem's objective over its free parameters (Sec. V; Figs. 4-7).
+
+    Every start is a local search (``solver``) over the box coordinates of
+    :func:`rates_from_w` (every point of which is a strictly stable design); the best start
+    wins.  The whole batch of problems and all starts run in one compiled call (``vmap``),
+    its batch axis sharded over ``devices``; the same seed gives the same result.
+
+    Args:
+        problem: a :class:`Problem` or a batch of them.
+        solver: :class:`ProjectedNewton` (default), or the optax-based :class:`LBFGS` or
+            :class:`Adam`.
+        n_starts: number of starting points (structured guesses, then seeded random ones).
+        seed: PRNG seed for the random starts.
+        starts: optional explicit starting points in box coordinates ``[0, 1]^n``, shape
+            ``(n_starts, problem.n_variables)`` (e.g. ``result.w[None]`` to warm-start).
+        devices: devices to split the batch over (default: all of ``jax.devices()``; with
+            several, the batch axis is sharded with ``jax.sharding`` and padded to a multiple
+            of their number).  Results do not depend on the number of devices.
+        chunk_size: optional number of problems per compiled call (bounds memory; every chunk
+            has the same shape, so it compiles once).  Default: the whole batch at once.
+        progress: optional callback ``progress(done, total)`` called after each chunk.
+
+    Returns:
+        :class:`OptimumResult` with the problem's batch shape.
+
+    Example:
+        >>> import jax; jax.config.update("jax_enable_x64", True)
+        >>> import steerjax as sj
+        >>> res = sj.optimize(sj.Problem(sj.HOT, C_minus=10.0))
+        >>> round(float(res.value), 6), bool(res.at_stability_edge)
+        (0.285043, True)
+    """
+    solver = ProjectedNewton() if solver is None else solver
+    if int(n_starts) < 1:
+        raise ValueError(f"n_starts = {n_starts!r} is outside the allowed range [1, inf)")
+    dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
+    if starts is None:
+        starts = _default_starts(problem, int(n_starts), seed, dtype)
+    else:
+        starts = jnp.asarray(starts, dtype=dtype)
+        if starts.ndim != 2 or starts.shape[1] != problem.n_variables:
+            raise ValueError(f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables})")
+        if not bool(jnp.all((starts >= 0) & (starts <= 1))):
+            raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices is empty; pass None for all of jax.devices()")
+    batch = problem.batch_shape
+    flat = _flatten(problem)
+    n = int(np.prod(batch)) if batch else 1
+    size = n if chunk_size is None else int(chunk_size)
+    if size < 1:
+        raise ValueError(f"chunk_size = {chunk_size!r} is outside the allowed range [1, inf)")
+    size = min(size, n)
+    size += (-size) % len(devices)  # every device gets the same number of rows
+    pieces = []
+    for start in range(0, n, size):
+        out = _run_on_devices(_take_rows(flat, start, size), starts, solver, devices)
+        keep = min(size, n - start)
+        pieces.append(jax.tree_util.tree_map(lambda x, keep=keep: x[:keep], out))
+        if progress is not None:
+            progress(min(start + size, n), n)
+    out = (
+        pieces[0] if len(pieces) == 1 else jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, 0), *pieces)
+    )
+    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, batch + jnp.shape(x)[1:]), out)
