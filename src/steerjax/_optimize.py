@@ -51,6 +51,7 @@ __all__ = [
     "EDGE_DAMPING_RATIO",
     "rates_from_w",
     "w_from_design",
+    "default_block_size",
     "design_from_unconstrained",
     "unconstrained_from_design",
 ]
@@ -675,9 +676,15 @@ def _solve_one(problem: Problem, starts: Array, solver) -> OptimumResult:
     )
 
 
+def default_block_size(device: jax.Device | None = None) -> int:
+    """Problems per compiled block: 16 on CPU, 1024 on accelerators (which want wide batches)."""
+    device = jax.devices()[0] if device is None else device
+    return 16 if device.platform == "cpu" else 1024
+
+
 @eqx.filter_jit
-def _solve_batch(problem_flat: Problem, starts: Array, solver) -> OptimumResult:
-    return jax.vmap(_solve_one, in_axes=(0, None, None))(problem_flat, starts, solver)
+def _solve_block(block: Problem, starts: Array, solver) -> OptimumResult:
+    return jax.vmap(_solve_one, in_axes=(0, None, None))(block, starts, solver)
 
 
 def _flatten(problem: Problem) -> Problem:
@@ -701,27 +708,77 @@ def _take_rows(tree, start: int, size: int):
     return jax.tree_util.tree_map(take, tree)
 
 
-def _global_array(x, sharding):
-    """A (possibly multi-process) global array from data every process holds in full."""
-    x = np.asarray(x)
-    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+def _block(tree, k: int, size: int):
+    return jax.tree_util.tree_map(lambda x: x[k * size : (k + 1) * size], tree)
 
 
-def _run_on_devices(problem_flat: Problem, starts: Array, solver, devices) -> OptimumResult:
-    """One compiled batch, its rows split over ``devices`` (a 1-D mesh, axis ``"batch"``)."""
-    if len(devices) == 1:
-        with jax.default_device(devices[0]):
-            return _solve_batch(problem_flat, starts, solver)
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
-    rows = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
-    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    problem_sharded = jax.tree_util.tree_map(lambda x: _global_array(x, rows), problem_flat)
-    out = _solve_batch(problem_sharded, _global_array(starts, replicated), solver)
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
+def _concat(pieces):
+    return (
+        pieces[0] if len(pieces) == 1 else jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, 0), *pieces)
+    )
 
-        out = multihost_utils.process_allgather(out, tiled=True)
-    return out
+
+def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progress) -> OptimumResult:
+    """Solve all rows of ``problem_flat`` in blocks of ``block_size``, spread over ``devices``.
+
+    The rows are padded to whole blocks, equally many on every device, and device ``i`` gets a
+    contiguous run of blocks.  Every block runs the same compiled single-device program
+    (dispatched asynchronously, so all devices work at once), so each row's arithmetic is the
+    same whatever the batch size or the number of devices: results are bitwise independent of
+    both.  (One SPMD-partitioned program would be compiled differently by XLA and differ at
+    the rounding level.)  Blocks also stop iterating as soon as their own slowest problem has
+    converged, and one compilation serves every batch size.  The per-device results are
+    assembled into global arrays whose batch axis is sharded over a 1-D mesh (axis
+    ``"batch"``, ``jax.sharding.NamedSharding``).  With several processes (``jax.distributed``)
+    each process computes the blocks of its own devices and the results are all-gathered, so
+    every process returns the whole batch.
+    """
+    n = int(jnp.shape(problem_flat.C_minus)[0])
+    nd = len(devices)
+    blocks_per_device = -(-n // (block_size * nd))
+    per_device = blocks_per_device * block_size
+    padded = jax.tree_util.tree_map(np.asarray, _take_rows(problem_flat, 0, per_device * nd))
+    local = {}
+    for i, device in enumerate(devices):
+        if device.process_index != jax.process_index():
+            continue
+        s = jax.device_put(starts, device)
+        local[i] = [
+            _solve_block(
+                jax.device_put(
+                    _take_rows(padded, (i * blocks_per_device + b) * block_size, block_size), device
+                ),
+                s,
+                solver,
+            )
+            for b in range(blocks_per_device)
+        ]
+    total = len(local) * blocks_per_device
+    done = 0
+    for i in sorted(local):  # wait in order, to report progress
+        for piece in local[i]:
+            jax.block_until_ready(piece)
+            done += 1
+            if progress is not None:
+                progress(min(n, round(n * done / total)), n)
+    per = {i: _concat(local[i]) for i in local}
+    if nd == 1:
+        out = per[0]
+    else:
+        mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+
+        def assemble(*leaves):
+            return jax.make_array_from_single_device_arrays(
+                (per_device * nd, *leaves[0].shape[1:]), sharding, list(leaves)
+            )
+
+        out = jax.tree_util.tree_map(assemble, *[per[i] for i in sorted(per)])
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            out = multihost_utils.process_allgather(out, tiled=True)
+    return jax.tree_util.tree_map(lambda x: x[:n], out)
 
 
 def optimize(
@@ -732,15 +789,16 @@ def optimize(
     seed: int = 0,
     starts: Array | None = None,
     devices: Sequence[jax.Device] | None = None,
-    chunk_size: int | None = None,
+    block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> OptimumResult:
     """Minimise the problem's objective over its free parameters (Sec. V; Figs. 4-7).
 
     Every start is a local search (``solver``) over the box coordinates of
     :func:`rates_from_w` (every point of which is a strictly stable design); the best start
-    wins.  The whole batch of problems and all starts run in one compiled call (``vmap``),
-    its batch axis sharded over ``devices``; the same seed gives the same result.
+    wins.  Problems run in compiled blocks of ``block_size`` (``vmap`` over problems and
+    starts), spread over ``devices``; the same seed gives the same result, bit for bit, on
+    any number of devices.
 
     Args:
         problem: a :class:`Problem` or a batch of them.
@@ -750,12 +808,11 @@ def optimize(
         seed: PRNG seed for the random starts.
         starts: optional explicit starting points in box coordinates ``[0, 1]^n``, shape
             ``(n_starts, problem.n_variables)`` (e.g. ``result.w[None]`` to warm-start).
-        devices: devices to split the batch over (default: all of ``jax.devices()``; with
-            several, the batch axis is sharded with ``jax.sharding`` and padded to a multiple
-            of their number).  Results do not depend on the number of devices.
-        chunk_size: optional number of problems per compiled call (bounds memory; every chunk
-            has the same shape, so it compiles once).  Default: the whole batch at once.
-        progress: optional callback ``progress(done, total)`` called after each chunk.
+        devices: devices to spread the batch over (default: all of ``jax.devices()``; the
+            batch axis of the result is then sharded over them with ``jax.sharding``).
+        block_size: problems per compiled block (default :func:`default_block_size`: 16 on
+            CPU, 1024 on GPU/TPU).  Results depend on it only at the rounding level.
+        progress: optional callback ``progress(done, total)`` called as blocks finish.
 
     Returns:
         :class:`OptimumResult` with the problem's batch shape.
@@ -779,25 +836,12 @@ def optimize(
             raise ValueError(f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables})")
         if not bool(jnp.all((starts >= 0) & (starts <= 1))):
             raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
-    devices = list(jax.devices() if devices is None else devices)
+    devices = sorted(jax.devices() if devices is None else devices, key=lambda d: (d.process_index, d.id))
     if not devices:
         raise ValueError("devices is empty; pass None for all of jax.devices()")
+    block_size = default_block_size(devices[0]) if block_size is None else int(block_size)
+    if block_size < 1:
+        raise ValueError(f"block_size = {block_size!r} is outside the allowed range [1, inf)")
     batch = problem.batch_shape
-    flat = _flatten(problem)
-    n = int(np.prod(batch)) if batch else 1
-    size = n if chunk_size is None else int(chunk_size)
-    if size < 1:
-        raise ValueError(f"chunk_size = {chunk_size!r} is outside the allowed range [1, inf)")
-    size = min(size, n)
-    size += (-size) % len(devices)  # every device gets the same number of rows
-    pieces = []
-    for start in range(0, n, size):
-        out = _run_on_devices(_take_rows(flat, start, size), starts, solver, devices)
-        keep = min(size, n - start)
-        pieces.append(jax.tree_util.tree_map(lambda x, keep=keep: x[:keep], out))
-        if progress is not None:
-            progress(min(start + size, n), n)
-    out = (
-        pieces[0] if len(pieces) == 1 else jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, 0), *pieces)
-    )
+    out = _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress)
     return jax.tree_util.tree_map(lambda x: jnp.reshape(x, batch + jnp.shape(x)[1:]), out)

@@ -131,7 +131,7 @@ def optimal_sweep(
     n_starts: int = 8,
     seed: int = 0,
     devices: Sequence[jax.Device] | None = None,
-    chunk_size: int | None = None,
+    block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     **problem_options,
 ) -> OptimalSweep:
@@ -144,7 +144,7 @@ def optimal_sweep(
         eps: transmission loss(es) in [0, 1).
         coupling: ``"asymmetric"`` or ``"symmetric"``.
         direction: ``"plus-given-minus"`` (E_{+|-}) or ``"minus-given-plus"`` (E_{-|+}).
-        solver, n_starts, seed, devices, chunk_size, progress: as for
+        solver, n_starts, seed, devices, block_size, progress: as for
             :func:`~steerjax.optimize` (the batch is sharded over all devices by default).
         **problem_options: further :class:`~steerjax.Problem` keywords (angle or C_+ bounds,
             ``objective``, ``eps_bounds``, ``min_damping_ratio``).
@@ -168,7 +168,7 @@ def optimal_sweep(
         n_starts=n_starts,
         seed=seed,
         devices=devices,
-        chunk_size=chunk_size,
+        block_size=block_size,
         progress=progress,
     )
     return OptimalSweep(problem=problem, result=result)
@@ -207,6 +207,7 @@ def loss_tolerance(
     seed: int = 0,
     solver=None,
     devices: Sequence[jax.Device] | None = None,
+    block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LossTolerance:
     """Loss tolerance ``eps_max(C_-)``: the largest eps with optimised E < 1/2 (Fig. 5).
@@ -223,7 +224,7 @@ def loss_tolerance(
         coupling, direction: as for :class:`~steerjax.Problem`.
         eps_tol: width of the final bracket (> 0).
         eps_ceiling: the largest loss tested (< 1); steering there counts as "all eps < 1".
-        n_starts, seed, solver, devices: as for :func:`~steerjax.optimize`.
+        n_starts, seed, solver, devices, block_size: as for :func:`~steerjax.optimize`.
         progress: optional callback ``progress(done, total)`` over bisection steps.
 
     Example:
@@ -245,7 +246,9 @@ def loss_tolerance(
 
     def optimum(eps):
         problem = Problem(thermal, C, eps=eps, coupling=coupling, direction=direction)
-        return optimize(problem, solver=solver, n_starts=n_starts, seed=seed, devices=devices).value
+        return optimize(
+            problem, solver=solver, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size
+        ).value
 
     zero = jnp.zeros_like(C)
     E0 = optimum(zero)
