@@ -254,7 +254,7 @@ class Problem(eqx.Module):
         )
         if self.coupling == "symmetric":
             lo = jnp.maximum(iv_m.c_lo, iv_p.c_lo)
-            ok = lo < jnp.minimum(iv_m.c_hi, iv_p.c_hi)
+            ok = (lo <= jnp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < jnp.minimum(iv_m.c_max, iv_p.c_max))
         else:
             ok = iv_m.feasible & iv_p.feasible
         if not bool(jnp.all(ok)):

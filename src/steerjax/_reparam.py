@@ -50,7 +50,7 @@ class AngleInterval(eqx.Module):
         c_hi: min(cos of the smallest allowed angle, c_max).
         c_max: stability limit min(1, sqrt(q_edge)).
         excess: ``q_edge - c_max^2`` evaluated exactly (0 when the edge exists, else (1/y-1)/2).
-        feasible: ``c_lo < c_hi`` (some allowed angle is stable).
+        feasible: some allowed angle is strictly stable (``c_lo <= c_hi`` and ``c_lo < c_max``).
     """
 
     c_lo: Array
@@ -60,7 +60,8 @@ class AngleInterval(eqx.Module):
 
     @property
     def feasible(self) -> Array:
-        return self.c_lo < self.c_hi
+        # c_lo == c_hi is a fixed angle: allowed when it is strictly stable
+        return (self.c_lo <= self.c_hi) & (self.c_lo < self.c_max)
 
 
 def _stability(C, nbar):

@@ -271,7 +271,7 @@ def loss_tolerance(
     all_eps = E_top < STEERING_BOUND
     eps_max = jnp.where(all_eps, 1.0, jnp.where(steers_at_zero, lo, jnp.nan))
     E_at = jnp.where(all_eps, E_top, jnp.where(steers_at_zero, E_lo, jnp.nan))
-    shape = jnp.shape(C_minus)
+    shape = np.shape(np.asarray(C_minus))
     return LossTolerance(
         C_minus=jnp.reshape(C, shape),
         eps_max=jnp.reshape(eps_max, shape),
