@@ -62,9 +62,7 @@ from ._optimize import (
     w_from_design,
 )
 from ._params import (
-    HOT,
     THERMAL_PRESETS,
-    VACUUM_SERVER,
     Design,
     Thermal,
     thermal_preset,
@@ -88,6 +86,15 @@ from ._steering import (
 )
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
 from ._version import __version__
+
+
+def __getattr__(name: str):
+    # HOT and VACUUM_SERVER are built on access, in the precision in force at that moment.
+    if name in ("HOT", "VACUUM_SERVER"):
+        from . import _params
+
+        return getattr(_params, name)
+    raise AttributeError(f"module 'steerjax' has no attribute {name!r}")
 
 
 def enable_x64(enable: bool = True) -> None:

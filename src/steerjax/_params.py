@@ -21,6 +21,8 @@ the arithmetic entirely.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -30,8 +32,6 @@ from jax import Array
 __all__ = [
     "Thermal",
     "Design",
-    "HOT",
-    "VACUUM_SERVER",
     "THERMAL_PRESETS",
     "thermal_preset",
 ]
@@ -108,24 +108,35 @@ class Design(eqx.Module):
     phi: Array = eqx.field(converter=_as_array, default=0.0)
 
 
-# The presets' numbers as Python floats.  HOT and VACUUM_SERVER are built on import, i.e. in
-# float32 when x64 is not yet enabled (the ``steerjax`` console script imports the package before
-# it enables x64, and 0.1 then becomes 0.10000000149...); thermal_preset() builds a fresh Thermal
-# from these numbers, in the precision in force when it is called.
+# The presets' numbers as Python floats.  thermal_preset() builds a fresh Thermal from them, in
+# the precision in force when it is called; ``HOT`` and ``VACUUM_SERVER`` are built lazily on
+# attribute access (module ``__getattr__``), so enabling x64 after ``import steerjax`` still gives
+# float64 presets (a Thermal built at import time would hold 0.1 as 0.10000000149 in float32).
 _PRESET_VALUES: dict[str, dict[str, float]] = {
     "hot": {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5},
     "vacuum-server": {"gamma0_plus_hz": 2e4, "nbar_plus": 0.0, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5},
 }
 
-HOT = Thermal(**_PRESET_VALUES["hot"])
-"""The paper's "hot" thermal set (thick blue curves of Figs. 4-8): both oscillators with
-gamma_0/2pi = 0.1 Hz and nbar = 1e5, so gamma_tilde_0/2pi ~ 10 kHz."""
+THERMAL_PRESETS: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {k: MappingProxyType(v) for k, v in _PRESET_VALUES.items()}
+)
+"""The paper's thermal sets by name (values as Python floats; rates gamma/2pi in Hz):
 
-VACUUM_SERVER = Thermal(**_PRESET_VALUES["vacuum-server"])
-"""The paper's asymmetric set (thin orange curves of Figs. 4-8): a hot client (0.1 Hz,
-nbar = 1e5) and a server coupled to a vacuum bath (gamma_0/2pi = 20 kHz, nbar = 0)."""
+* ``"hot"`` (thick blue curves of Figs. 4-8): both oscillators with gamma_0/2pi = 0.1 Hz and
+  nbar = 1e5, so gamma_tilde_0/2pi ~ 10 kHz;
+* ``"vacuum-server"`` (thin orange curves): a hot client (0.1 Hz, nbar = 1e5) and a server
+  coupled to a vacuum bath (gamma_0/2pi = 20 kHz, nbar = 0).
 
-THERMAL_PRESETS: dict[str, Thermal] = {"hot": HOT, "vacuum-server": VACUUM_SERVER}
+``steerjax.HOT`` and ``steerjax.VACUUM_SERVER`` are the same as ``thermal_preset("hot")`` and
+``thermal_preset("vacuum-server")``, built on each access."""
+
+_LAZY_PRESETS = {"HOT": "hot", "VACUUM_SERVER": "vacuum-server"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_PRESETS:
+        return thermal_preset(_LAZY_PRESETS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def thermal_preset(name: str) -> Thermal:
@@ -133,7 +144,7 @@ def thermal_preset(name: str) -> Thermal:
     ``"vacuum-server"`` (``"vacuum_server"`` is accepted too).
 
     The :class:`Thermal` is built on each call, so it has float64 fields whenever x64 is
-    enabled at that moment (unlike :data:`HOT`/:data:`VACUUM_SERVER`, built on import)."""
+    enabled at that moment.  Values: :data:`THERMAL_PRESETS`."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in _PRESET_VALUES:
         raise ValueError(f"thermal = {name!r} is not a known preset; allowed: {sorted(_PRESET_VALUES)}")
