@@ -8,7 +8,9 @@ import textwrap
 
 
 def _run(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip()
 
