@@ -23,7 +23,6 @@ Hot thermal set (gamma_0/2pi = 0.1 Hz, nbar = 1e5 for both oscillators), eps = 0
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -344,10 +343,4 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="figures", help="output folder (default: figures)")
-    parser.add_argument("--quick", action="store_true", help="coarse grids (seconds)")
-    args = parser.parse_args()
-    sj.enable_x64()
-    meta = main(args.out, quick=args.quick)
-    print(f"{FIGURE}: wrote {', '.join(meta['files'])} to {args.out} in {meta['runtime_s']['total']:.1f} s")
+    sjp.run_as_script(main, FIGURE, __doc__)

@@ -26,12 +26,23 @@ What lives here:
   sizes and a user's overrides, rejecting unknown names.
 * **Progress.**  :func:`report_progress` forwards ``(done, total)`` to an optional callback, the
   ``progress`` argument of the scripts' ``main`` (``steerjax figures`` draws it as a bar).
+* **Optimal steering on grids (Figs. 4-7).**  :func:`optimal_steering_grid` optimises every
+  combination of thermal set, loss, coupling, direction and ``C_-`` (one compiled call per
+  coupling and direction) into one flat table, with diagnostics: whether the optimum steers,
+  whether ``C_+`` sits on its search bound or does not matter at all; :func:`table_rows` selects
+  one curve of it and :func:`optimal_grid_summary` condenses it for the JSON files.  Curve
+  styles: :data:`OPTIMUM_STYLES` (hot/vacuum-server x asymmetric/symmetric, as in the paper),
+  :data:`DIRECTION_LINESTYLES`, :func:`optimum_legend_handles`.
+* **Scripts.**  :func:`run_as_script` is the ``if __name__ == "__main__":`` entry point of the
+  experiment scripts (``--out``, ``--quick``; float64 on).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import io
+import math
 import os
 import platform
 import subprocess
@@ -52,8 +63,10 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ._io import atomic_write_bytes, write_csv, write_json
 from ._measures import REGIMES, classify
-from ._params import Design, Thermal
+from ._optimize import COUPLINGS, DIRECTIONS
+from ._params import Design, Thermal, thermal_preset
 from ._steering import STEERING_BOUND, steering
+from ._sweeps import optimal_sweep
 from ._version import __version__
 
 __all__ = [
@@ -85,6 +98,23 @@ __all__ = [
     "resolve_parameters",
     "report_progress",
     "ProgressCallback",
+    "OPTIMUM_STYLES",
+    "DIRECTION_LINESTYLES",
+    "THERMAL_LABELS",
+    "COUPLING_LABELS",
+    "STEERING_MARGIN",
+    "optimum_style",
+    "optimum_legend_handles",
+    "optimum_color_handles",
+    "direction_handles",
+    "gaps_at_jumps",
+    "pale",
+    "thermal_batch",
+    "optimal_steering_grid",
+    "table_rows",
+    "optimal_grid_summary",
+    "interpolated_crossings",
+    "run_as_script",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -742,3 +772,489 @@ def report_progress(progress: ProgressCallback | None, done: int, total: int) ->
     """Call ``progress(done, total)`` if a callback is given (scripts call this after each step)."""
     if progress is not None:
         progress(int(done), int(total))
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimal steering on grids of C_- (Figs. 4-7)
+# ---------------------------------------------------------------------------------------------
+
+OPTIMUM_STYLES: dict[tuple[str, str], dict[str, object]] = {
+    ("hot", "asymmetric"): {"color": _E_COLOR, "lw": 2.2},  # thick blue
+    ("vacuum-server", "asymmetric"): {"color": _BARE_COLOR, "lw": 2.2},  # thick orange
+    ("hot", "symmetric"): {"color": "#c62828", "lw": 1.1},  # thin red
+    ("vacuum-server", "symmetric"): {"color": "#111111", "lw": 1.1},  # thin black
+}
+"""Line colour and width per (thermal preset, coupling), as in the paper's Figs. 4, 6, 7: f != 0
+(asymmetric) thick blue for the hot set and thick orange for the vacuum server, f = 0
+(symmetric) thin red and thin black."""
+
+DIRECTION_LINESTYLES: dict[str, str] = dict(_LINESTYLE)
+"""E_{+|-} (client steers server) dashed, E_{-|+} solid -- as throughout the paper."""
+
+THERMAL_LABELS: dict[str, str] = {"hot": "hot", "vacuum-server": "vacuum server"}
+COUPLING_LABELS: dict[str, str] = {"asymmetric": r"$f \neq 0$", "symmetric": r"$f = 0$"}
+
+STEERING_MARGIN = 1e-12
+"""An optimum counts as steering when E < 1/2 - STEERING_MARGIN: values within rounding of 1/2
+(e.g. E_{+|-} = 1/2 exactly for a vacuum server at theta_+ = pi/2, whatever C_+) do not."""
+
+_THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
+
+
+def _preset_key(name) -> str:
+    return str(name).strip().lower().replace("_", "-")
+
+
+def optimum_style(thermal: str, coupling: str) -> dict[str, object]:
+    """Matplotlib keywords (``color``, ``lw``) of an optimum curve (:data:`OPTIMUM_STYLES`)."""
+    return dict(OPTIMUM_STYLES.get((_preset_key(thermal), coupling), {"color": "#555555", "lw": 1.5}))
+
+
+def optimum_color_handles(thermal_sets: Sequence[str], couplings: Sequence[str] = COUPLINGS) -> list:
+    """Legend entries for the colours of optimum curves: one per (thermal set, coupling)."""
+    return [
+        Line2D(
+            [],
+            [],
+            ls="-",
+            **optimum_style(t, c),
+            label=f"{THERMAL_LABELS.get(_preset_key(t), t)}, {COUPLING_LABELS[c]}",
+        )
+        for c in couplings
+        for t in thermal_sets
+    ]
+
+
+def direction_handles(directions: Sequence[str] = DIRECTIONS, *, bound: bool = True) -> list:
+    """Legend entries for the line styles of optimum curves (one per direction, black) and the
+    steering bound (dotted) if ``bound``."""
+    handles = [
+        Line2D([], [], color="#333333", lw=1.4, ls=DIRECTION_LINESTYLES[d], label=f"optimal {E_LABELS[d]}")
+        for d in directions
+    ]
+    if bound:
+        handles.append(Line2D([], [], color="#444444", lw=0.9, ls=":", label=f"bound {STEERING_BOUND:g}"))
+    return handles
+
+
+def optimum_legend_handles(
+    thermal_sets: Sequence[str],
+    couplings: Sequence[str] = COUPLINGS,
+    directions: Sequence[str] = DIRECTIONS,
+    *,
+    bound: bool = True,
+) -> list:
+    """Legend entries for optimum curves: :func:`optimum_color_handles` then
+    :func:`direction_handles`."""
+    return optimum_color_handles(thermal_sets, couplings) + direction_handles(directions, bound=bound)
+
+
+def pale(color, strength: float = 0.3) -> tuple[float, float, float]:
+    """``color`` mixed with white: ``strength`` 1 keeps it, 0 gives white.  Unlike transparency,
+    overlapping pale curves do not add up to a dark one.
+
+    Example:
+        >>> import steerjax.plotting as sjp
+        >>> sjp.pale("#000000", 0.25)
+        (0.75, 0.75, 0.75)
+    """
+    from matplotlib.colors import to_rgb
+
+    s = float(strength)
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"pale: strength = {strength!r} is outside the allowed range [0, 1]")
+    return tuple(float(1.0 - s + s * c) for c in to_rgb(color))
+
+
+def gaps_at_jumps(x, y, max_jump: float, *, log: bool = False, by=None) -> tuple[np.ndarray, np.ndarray]:
+    """Insert a NaN between neighbouring samples that differ by more than ``max_jump``, so that
+    a plotted curve shows a gap at a discontinuity -- e.g. where an optimum switches between
+    two local optima -- instead of a steep line.
+
+    The jumps are looked for in ``y`` (in ``log10 y`` if ``log``), or in ``by`` if given: an
+    array or a sequence of arrays of the same length (a jump in any of them counts), e.g. the
+    optimal angles when ``y`` is another property of the same optima.
+
+    Returns:
+        ``(x, y)`` with NaN inserted (in both) at every jump.
+
+    Example:
+        >>> import numpy as np, steerjax.plotting as sjp
+        >>> sjp.gaps_at_jumps(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.1, 1.0]), 0.5)[1].tolist()
+        [0.0, 0.1, nan, 1.0]
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if by is None:
+        series = [np.log10(y) if log else y]
+    else:
+        series = [np.asarray(b, dtype=float) for b in (by if isinstance(by, (list, tuple)) else [by])]
+    jump = np.zeros(max(x.size - 1, 0), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for v in series:
+            if v.shape != x.shape:
+                raise ValueError(f"gaps_at_jumps: a series has shape {v.shape}, expected {x.shape}")
+            jump |= np.abs(np.diff(v)) > max_jump
+    cut = np.flatnonzero(jump) + 1
+    return np.insert(x, cut, np.nan), np.insert(y, cut, np.nan)
+
+
+def thermal_batch(names: Sequence[str]) -> Thermal:
+    """The presets ``names`` (see :func:`steerjax.thermal_preset`) stacked into one
+    :class:`~steerjax.Thermal` with a leading axis of length ``len(names)``.
+
+    Example:
+        >>> import steerjax.plotting as sjp
+        >>> sjp.thermal_batch(["hot", "vacuum-server"]).nbar_plus.tolist()
+        [100000.0, 0.0]
+    """
+    presets = [thermal_preset(n) for n in names]
+    return Thermal(**{f: jnp.stack([jnp.asarray(getattr(p, f)) for p in presets]) for f in _THERMAL_FIELDS})
+
+
+def _grid_inputs(figure, thermal_sets, eps_values, C_minus, couplings, directions, n_starts):
+    """Plain checks of :func:`optimal_steering_grid`'s arguments (ValueError naming each)."""
+
+    def bad(name, value, allowed):
+        raise ValueError(f"{figure}: {name} = {value!r} is outside the allowed range {allowed}")
+
+    names = [thermal_sets] if isinstance(thermal_sets, str) else list(np.atleast_1d(thermal_sets))
+    if not names:
+        bad("thermal_sets", thermal_sets, "one or more preset names")
+    for n in names:
+        try:
+            thermal_preset(n)
+        except ValueError:
+            bad("thermal_sets", thermal_sets, "preset names 'hot', 'vacuum-server'")
+    names = [_preset_key(n) for n in names]
+    if len(set(names)) != len(names):
+        bad("thermal_sets", thermal_sets, "distinct preset names")
+    try:
+        eps = np.atleast_1d(np.asarray(eps_values, dtype=float))
+    except (TypeError, ValueError):
+        bad("eps_values", eps_values, "one or more losses in [0, 1)")
+    if eps.ndim != 1 or eps.size == 0 or np.any(~((eps >= 0) & (eps < 1))):
+        bad("eps_values", eps_values, "one or more losses in [0, 1)")
+    try:
+        C = np.atleast_1d(np.asarray(C_minus, dtype=float))
+    except (TypeError, ValueError):
+        bad("C_minus", C_minus, "one or more values in (0, inf)")
+    if C.ndim != 1 or C.size == 0 or np.any(~((C > 0) & np.isfinite(C))):
+        bad("C_minus", C_minus, "one or more values in (0, inf)")
+    chosen = {}
+    for name, given, allowed in (("couplings", couplings, COUPLINGS), ("directions", directions, DIRECTIONS)):
+        items = [given] if isinstance(given, str) else list(given)
+        if not items or any(x not in allowed for x in items) or len(set(items)) != len(items):
+            bad(name, given, f"a selection of {allowed}")
+        chosen[name] = items
+    try:
+        whole = int(n_starts) == n_starts
+    except (TypeError, ValueError):
+        whole = False
+    if not whole or int(n_starts) < 1:
+        bad("n_starts", n_starts, "integers >= 1")
+    return names, eps, C, chosen["couplings"], chosen["directions"]
+
+
+def optimal_steering_grid(
+    thermal_sets: Sequence[str],
+    eps_values,
+    C_minus,
+    *,
+    couplings: Sequence[str] = COUPLINGS,
+    directions: Sequence[str] = DIRECTIONS,
+    n_starts: int = 8,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    figure: str = "optimal_steering_grid",
+) -> dict[str, np.ndarray]:
+    """Optimal steering for every thermal set x loss x coupling x direction x C_- (Figs. 4-7).
+
+    For each (coupling, direction) one :func:`steerjax.optimal_sweep` solves the whole grid of
+    (thermal set, eps, C_-) at once -- one compilation per (coupling, direction), shared by
+    every later call in the process with any grid size.  Each optimum minimises E of its
+    direction over theta_+, theta_- (tied for symmetric coupling) and C_+ within the default
+    bounds C_+/C_- in [1e-3, 1e3], at fixed C_- and eps (Sec. V).
+
+    Args:
+        thermal_sets: preset names (``"hot"``, ``"vacuum-server"``).
+        eps_values: transmission losses in [0, 1).
+        C_minus: client cooperativities (1-D).
+        couplings, directions: which of :data:`steerjax.COUPLINGS` / :data:`steerjax.DIRECTIONS`.
+        n_starts, seed: as for :func:`steerjax.optimize`.
+        progress: optional ``progress(done, total)`` over all optima.
+        figure: name used in error messages.
+
+    Returns:
+        A flat table (column name -> 1-D numpy array, one row per optimum, C_- varying fastest,
+        then eps, thermal set, direction, coupling): ``thermal`` (preset name), every column of
+        :meth:`steerjax.OptimalSweep.table` (``C_minus, eps``, the thermal values, ``coupling,
+        direction, E, E_plus_given_minus, E_minus_given_plus, theta_plus, theta_minus`` [rad],
+        ``C_plus, C_plus_over_C_minus, gamma_plus_hz, gamma_minus_hz, converged,
+        at_stability_edge, grad_norm, steps``), then diagnostics evaluated at the optimal design
+        with :func:`steerjax.steering`: ``f`` (= 2R/gamma_+), ``bare_var_plus``,
+        ``bare_var_minus`` (Eq. 9), ``C_plus_irrelevant`` (E changes by less than 1e-9
+        relative when C_+ is doubled or halved at the same angles: C_+ is not determined, e.g.
+        theta = pi/2 with symmetric coupling), ``steers`` (E < 1/2 - :data:`STEERING_MARGIN`)
+        and ``C_plus_at_bound`` (C_+ within 1e-6 of a search bound: the optimum lies beyond it).
+
+    Raises:
+        ValueError: an argument outside its allowed range (named as the figure's parameter).
+
+    Example:
+        >>> import jax; jax.config.update("jax_enable_x64", True)
+        >>> import steerjax.plotting as sjp
+        >>> t = sjp.optimal_steering_grid(["hot"], [0.0], [10.0], couplings=["asymmetric"],
+        ...                               directions=["plus-given-minus"])
+        >>> round(float(t["E"][0]), 4), bool(t["steers"][0]), bool(t["at_stability_edge"][0])
+        (0.285, True, True)
+    """
+    names, eps, C, couplings, directions = _grid_inputs(
+        figure, thermal_sets, eps_values, C_minus, couplings, directions, n_starts
+    )
+    thermal = thermal_batch(names)
+    thermal = Thermal(**{f: getattr(thermal, f)[:, None, None] for f in _THERMAL_FIELDS})
+    per_config = len(names) * eps.size * C.size
+    configs = [(c, d) for c in couplings for d in directions]
+    total = len(configs) * per_config
+    report_progress(progress, 0, total)
+    parts, lower, upper = [], [], []
+    for k, (coupling, direction) in enumerate(configs):
+
+        def relay(done, _n, k=k):
+            report_progress(progress, k * per_config + done, total)
+
+        sweep = optimal_sweep(
+            thermal,
+            C[None, None, :],
+            eps=eps[None, :, None],
+            coupling=coupling,
+            direction=direction,
+            n_starts=int(n_starts),
+            seed=int(seed),
+            progress=None if progress is None else relay,
+        )
+        table = sweep.table()
+        parts.append({"thermal": np.repeat(np.asarray(names, dtype=object), eps.size * C.size), **table})
+        bounds = np.asarray(sweep.problem.C_plus_bounds).reshape(-1, 2)
+        lower.append(bounds[:, 0])
+        upper.append(bounds[:, 1])
+        report_progress(progress, (k + 1) * per_config, total)
+    table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    table.update(_optimum_diagnostics(table, np.concatenate(lower), np.concatenate(upper)))
+    return table
+
+
+_CHUNK = 4096
+
+
+def _steering_in_chunks(thermal: Thermal, *columns: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`steering_sweep` of 1-D design columns in chunks of exactly :data:`_CHUNK` points
+    (the last one padded), so that every call, whatever the number of rows, reuses one
+    compilation."""
+    n = columns[0].size
+    pieces = []
+    for start in range(0, max(n, 1), _CHUNK):
+        chunk = [c[start : start + _CHUNK] for c in columns]
+        pad = _CHUNK - chunk[0].size
+        chunk = [np.concatenate([c, np.full(pad, c[-1] if c.size else 1.0)]) for c in chunk]
+        pieces.append(steering_sweep(thermal, *chunk))
+    return {k: np.concatenate([p[k] for p in pieces])[:n] for k in pieces[0]}
+
+
+def _optimum_diagnostics(table: Mapping[str, np.ndarray], lower, upper) -> dict[str, np.ndarray]:
+    """f, bare variances and the flags of :func:`optimal_steering_grid`, per row."""
+    n = table["E"].size
+    out = {
+        "f": np.full(n, np.nan),
+        "bare_var_plus": np.full(n, np.nan),
+        "bare_var_minus": np.full(n, np.nan),
+        "C_plus_irrelevant": np.zeros(n, dtype=bool),
+    }
+    plus = np.asarray(table["direction"]) == "plus-given-minus"
+    for name in dict.fromkeys(table["thermal"]):
+        rows = np.flatnonzero(np.asarray(table["thermal"]) == name)
+        m = rows.size
+        tp, tm, Cp, Cm, eps = (
+            np.asarray(table[k][rows], dtype=float)
+            for k in ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
+        )
+        # The optimum, and C_+ doubled and halved at the same angles.
+        both = _steering_in_chunks(
+            thermal_preset(name),
+            np.tile(tp, 3),
+            np.tile(tm, 3),
+            np.concatenate([Cp, 2.0 * Cp, 0.5 * Cp]),
+            np.tile(Cm, 3),
+            np.tile(eps, 3),
+        )
+        for key in ("f", "bare_var_plus", "bare_var_minus"):
+            out[key][rows] = both[key][:m]
+        E_dir = np.where(np.tile(plus[rows], 3), both["E_plus_given_minus"], both["E_minus_given_plus"])
+        E_dir = E_dir.reshape(3, m)
+        with np.errstate(invalid="ignore"):
+            flat = np.all(np.abs(E_dir[1:] - E_dir[0]) <= 1e-9 * np.abs(E_dir[0]), axis=0)
+        out["C_plus_irrelevant"][rows] = flat & np.all(np.isfinite(E_dir), axis=0)
+    E = np.asarray(table["E"], dtype=float)
+    out["steers"] = E < STEERING_BOUND - STEERING_MARGIN
+    Cp = np.asarray(table["C_plus"], dtype=float)
+    out["C_plus_at_bound"] = (Cp >= upper * (1.0 - 1e-6)) | (Cp <= lower * (1.0 + 1e-6))
+    return out
+
+
+def table_rows(table: Mapping[str, np.ndarray], **where) -> dict[str, np.ndarray]:
+    """The rows of a flat table whose columns equal the given values (e.g.
+    ``thermal="hot", eps=0.2, coupling="asymmetric", direction="plus-given-minus"``), as a new
+    table in the original order.
+
+    Example:
+        >>> import numpy as np, steerjax.plotting as sjp
+        >>> t = {"a": np.array(["x", "y", "x"], dtype=object), "b": np.arange(3)}
+        >>> sjp.table_rows(t, a="x")["b"].tolist()
+        [0, 2]
+    """
+    unknown = sorted(set(where) - set(table))
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ValueError(f"table_rows: no column {names}; columns: {', '.join(table)}")
+    mask = np.ones(len(next(iter(table.values()))), dtype=bool)
+    for key, value in where.items():
+        mask &= np.asarray(table[key]) == value
+    return {k: np.asarray(v)[mask] for k, v in table.items()}
+
+
+def interpolated_crossings(x, y, level: float = STEERING_BOUND, *, log_x: bool = True) -> list[dict]:
+    """Where sampled values ``y(x)`` cross ``level``, by linear interpolation between the two
+    neighbouring samples (in ``log x`` if ``log_x``); the accuracy is that of the grid (for
+    smooth curves, second order in the grid step).  NaN samples are skipped.
+
+    Returns:
+        A list of ``{"x": crossing, "rising": bool}`` (rising: y goes from below to above).
+
+    Example:
+        >>> import numpy as np, steerjax.plotting as sjp
+        >>> sjp.interpolated_crossings(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0]), 0.5,
+        ...                            log_x=False)
+        [{'x': 1.5, 'rising': False}, {'x': 2.5, 'rising': True}]
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float) - level
+    ok = np.isfinite(y) & np.isfinite(x)
+    x, y = x[ok], y[ok]
+    t = np.log(x) if log_x else x
+    out = []
+    for i in np.flatnonzero((y[:-1] < 0) != (y[1:] < 0)):
+        s = t[i] + (t[i + 1] - t[i]) * y[i] / (y[i] - y[i + 1])
+        out.append({"x": float(math.exp(s) if log_x else s), "rising": bool(y[i] < 0)})
+    return out
+
+
+def _rounded_list(values, digits: int = 4) -> list[float]:
+    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
+
+
+def _angle_jumps(C, theta_plus, theta_minus, threshold: float) -> list[dict]:
+    """Places where an optimal angle jumps by more than ``threshold`` [rad] between neighbouring
+    grid points (a switch between two local optima: a kink in E)."""
+    jumps = []
+    for i in range(len(C) - 1):
+        d_plus = float(theta_plus[i + 1] - theta_plus[i])
+        d_minus = float(theta_minus[i + 1] - theta_minus[i])
+        if max(abs(d_plus), abs(d_minus)) > threshold:
+            jumps.append(
+                {
+                    "C_minus_between": _rounded_list([C[i], C[i + 1]], 5),
+                    "theta_plus_over_pi": _rounded_list(
+                        [theta_plus[i] / math.pi, theta_plus[i + 1] / math.pi]
+                    ),
+                    "theta_minus_over_pi": _rounded_list(
+                        [theta_minus[i] / math.pi, theta_minus[i + 1] / math.pi]
+                    ),
+                }
+            )
+    return jumps
+
+
+def optimal_grid_summary(table: Mapping[str, np.ndarray], *, jump_threshold: float = 0.05 * math.pi) -> list:
+    """Condensed results of :func:`optimal_steering_grid`, one dict per curve (thermal set, eps,
+    coupling, direction), for a figure's JSON file.
+
+    Each dict has the curve's identity, ``n``, ``n_steering``, ``steering_threshold_C_minus``
+    (where the optimal E crosses 1/2 - :data:`STEERING_MARGIN`, interpolated on the grid in
+    log C_-; empty if it never does), E, C_+/C_- and the angles (in units of pi) at the smallest
+    and largest C_-, and the diagnostics: the C_- where the optimiser reported ``converged =
+    False`` (with E and the gradient norm), how many optima sit at the stability edge, the C_-
+    where C_+ is on its search bound or irrelevant, and jumps of the optimal angles by more than
+    ``jump_threshold`` [rad] between neighbouring C_- (switches between local optima, which make
+    kinks in E).
+    """
+    keys = ("thermal", "eps", "coupling", "direction")
+    combos = list(dict.fromkeys(zip(*(np.asarray(table[k]).tolist() for k in keys), strict=True)))
+    summary = []
+    for thermal, eps, coupling, direction in combos:
+        t = table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
+        C, E = t["C_minus"], t["E"]
+        nc = ~t["converged"]
+        ends = {}
+        for label, i in (("at_C_minus_min", 0), ("at_C_minus_max", -1)):
+            ends[label] = {
+                "C_minus": float(C[i]),
+                "E": float(E[i]),
+                "E_plus_given_minus": float(t["E_plus_given_minus"][i]),
+                "E_minus_given_plus": float(t["E_minus_given_plus"][i]),
+                "C_plus_over_C_minus": float(t["C_plus_over_C_minus"][i]),
+                "theta_plus_over_pi": float(t["theta_plus"][i] / math.pi),
+                "theta_minus_over_pi": float(t["theta_minus"][i] / math.pi),
+                "f": float(t["f"][i]),
+            }
+        summary.append(
+            {
+                "thermal": str(thermal),
+                "eps": float(eps),
+                "coupling": str(coupling),
+                "direction": str(direction),
+                "n": int(C.size),
+                "n_steering": int(np.sum(t["steers"])),
+                "steering_threshold_C_minus": [
+                    c["x"] for c in interpolated_crossings(C, E, STEERING_BOUND - STEERING_MARGIN)
+                ],
+                **ends,
+                "not_converged": {
+                    "C_minus": _rounded_list(C[nc]),
+                    "E": _rounded_list(E[nc], 6),
+                    "grad_norm": _rounded_list(t["grad_norm"][nc], 3),
+                },
+                "n_at_stability_edge": int(np.sum(t["at_stability_edge"])),
+                "n_steering_at_stability_edge": int(np.sum(t["at_stability_edge"] & t["steers"])),
+                "C_plus_at_bound_C_minus": _rounded_list(C[t["C_plus_at_bound"]]),
+                "n_steering_with_C_plus_at_bound": int(np.sum(t["C_plus_at_bound"] & t["steers"])),
+                "C_plus_irrelevant_C_minus": _rounded_list(C[t["C_plus_irrelevant"]]),
+                "angle_jumps": _angle_jumps(C, t["theta_plus"], t["theta_minus"], jump_threshold),
+            }
+        )
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Script entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def run_as_script(main: Callable[..., dict], figure: str, doc: str | None, argv: Sequence[str] | None = None):
+    """The ``if __name__ == "__main__":`` block of an experiment script: parse ``--out`` and
+    ``--quick``, switch JAX to float64 (scripts never do that on import), run ``main`` and print
+    what was written.  Returns the metadata ``main`` returned.
+
+    Usage (last lines of ``experiments/figN_*.py``)::
+
+        if __name__ == "__main__":
+            sjp.run_as_script(main, FIGURE, __doc__)
+    """
+    parser = argparse.ArgumentParser(description=(doc or figure).split("\n")[0])
+    parser.add_argument("--out", default="figures", help="output folder (default: figures)")
+    parser.add_argument("--quick", action="store_true", help="coarse grids (seconds)")
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    meta = main(args.out, quick=args.quick)
+    print(f"{figure}: wrote {', '.join(meta['files'])} to {args.out} in {meta['runtime_s']['total']:.1f} s")
+    return meta
