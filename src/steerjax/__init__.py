@@ -34,6 +34,7 @@ from ._figures import (
     select_figures,
 )
 from ._gaussian import QUADRATURE_ORDER, covariance, covariance_from_rates, drift_diffusion
+from ._improvement import ConditionalImprovement, conditional_improvement
 from ._lyapunov import solve_lyapunov
 from ._measures import (
     REGIMES,
@@ -47,6 +48,7 @@ from ._measures import (
 )
 from ._moments import Moments, moments
 from ._optimize import (
+    CONDITIONAL_WARM_PHASES,
     COUPLINGS,
     DIRECTIONS,
     EDGE_DAMPING_RATIO,
@@ -55,7 +57,9 @@ from ._optimize import (
     OptimumResult,
     Problem,
     ProjectedNewton,
+    default_block_size,
     design_from_unconstrained,
+    lo_phase_from_w,
     optimize,
     rates_from_w,
     unconstrained_from_design,
@@ -159,6 +163,9 @@ __all__ = [
     "w_from_design",
     "design_from_unconstrained",
     "unconstrained_from_design",
+    "lo_phase_from_w",
+    "CONDITIONAL_WARM_PHASES",
+    "default_block_size",
     # sweeps over C_- and the loss tolerance (Figs. 4-7)
     "OptimalSweep",
     "optimal_sweep",
@@ -175,6 +182,8 @@ __all__ = [
     "ConditionalSteeringResult",
     "conditional_steering",
     "conditional_steering_from_rates",
+    "ConditionalImprovement",
+    "conditional_improvement",
     # figures (experiment scripts; plotting helpers are in the submodule steerjax.plotting)
     "FigureScript",
     "FigureOutcome",

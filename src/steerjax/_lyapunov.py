@@ -35,12 +35,15 @@ def _kron_sum(A: Array) -> Array:
     return op.reshape(*A.shape[:-2], n * n, n * n)
 
 
-def solve_lyapunov(A: Array, Q: Array) -> Array:
+def solve_lyapunov(A: Array, Q: Array, *, linear_solve=None) -> Array:
     """Solve ``A X + X A^T + Q = 0`` for X (shape ``(..., n, n)``).
 
     ``A`` must be Hurwitz (all eigenvalues with negative real part) for the solution to be the
     steady-state covariance of ``dx = A x dt + noise`` with diffusion ``Q``.  The returned
     matrix is symmetrised.
+
+    ``linear_solve(M, b)`` solves the ``n^2 x n^2`` system (default ``jnp.linalg.solve``, LU
+    by LAPACK on CPU); the Riccati solver passes :func:`steerjax._linsolve.solve_small`.
 
     Example:
         >>> import jax.numpy as jnp
@@ -57,6 +60,7 @@ def solve_lyapunov(A: Array, Q: Array) -> Array:
     rhs = -Q.reshape(*Q.shape[:-2], n * n, 1)
     row_max = jax.lax.stop_gradient(jnp.max(jnp.abs(op), axis=-1, keepdims=True))
     scale = 1.0 / jnp.where(row_max > 0, row_max, 1.0)
-    x = jnp.linalg.solve(op * scale, rhs * scale)[..., 0]
+    solve = jnp.linalg.solve if linear_solve is None else linear_solve
+    x = solve(op * scale, rhs * scale)[..., 0]
     X = x.reshape(*Q.shape[:-2], n, n)
     return 0.5 * (X + jnp.swapaxes(X, -1, -2))

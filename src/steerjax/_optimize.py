@@ -14,10 +14,18 @@ problems is a ``vmap`` over problems, all compiled once.
 The optimum of the asymmetric scheme is an *infimum* at the client's stability edge
 ``gamma_- -> 0+``.  The returned design is a real, strictly stable design (damping ratio
 ``~1e-12`` there) whose E is within rounding of that infimum, and ``at_stability_edge`` says so.
+
+Conditional mode (``Problem(..., conditional=True)``; Sec. VI and Appendix B): the joint output
+light is also measured (homodyne, local-oscillator phase ``lo_phase``, efficiency ``efficiency``)
+and the objective is the conditional E of :func:`steerjax.conditional_steering_from_rates`
+(Kalman-Bucy filter, a Riccati solve per evaluation).  The local-oscillator phase becomes one more
+search coordinate, the last one, within ``lo_phase_bounds`` (default ``[0, pi]``: the detected
+currents only change sign when the phase moves by pi).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
@@ -28,6 +36,7 @@ import numpy as np
 import optax
 from jax import Array
 
+from ._conditional import check_measurement, conditional_steering_from_rates
 from ._params import Design, Thermal, check_domain
 from ._rates import CascadeRates, cascade_rates
 from ._reparam import (
@@ -51,6 +60,7 @@ __all__ = [
     "EDGE_DAMPING_RATIO",
     "rates_from_w",
     "w_from_design",
+    "lo_phase_from_w",
     "default_block_size",
     "design_from_unconstrained",
     "unconstrained_from_design",
@@ -113,12 +123,25 @@ class Problem(eqx.Module):
         min_damping_ratio: keep each oscillator's damping ratio gamma/(gamma_0 + Gamma) at or
             above this value (default 0: the search may approach the stability edge to within
             ~1e-12, which is where the asymmetric optimum lies).
+        conditional: minimise the *conditional* E (Sec. VI, Appendix B): the output light is
+            measured by homodyne detection and filtered optimally
+            (:func:`steerjax.conditional_steering_from_rates` at phi = 0).  The
+            local-oscillator phase is then a free parameter (one more search coordinate, the
+            last).  Not combinable with ``objective``.
+        efficiency: detection efficiency eta in [0, 1] of the conditional scheme (default 1;
+            only with ``conditional=True``).  ``0`` reproduces the unconditional problem.
+        lo_phase_bounds: (low, high) interval [rad] of the local-oscillator phase (only with
+            ``conditional=True``; default ``(0, pi)``, a full period: the homodyne currents
+            only change sign under ``lo_phase -> lo_phase + pi``).  Equal ends fix the phase.
 
     Example:
         >>> import steerjax as sj
         >>> p = sj.Problem(sj.HOT, C_minus=10.0)
         >>> p.coupling, p.direction
         ('asymmetric', 'plus-given-minus')
+        >>> q = sj.Problem(sj.HOT, C_minus=10.0, conditional=True, efficiency=0.9)
+        >>> q.n_variables  # theta_+, theta_-, log C_+ and the local-oscillator phase
+        4
     """
 
     thermal: Thermal
@@ -129,10 +152,13 @@ class Problem(eqx.Module):
     C_plus_bounds: Array
     eps_bounds: Array
     min_damping_ratio: Array
+    efficiency: Array
+    lo_phase_bounds: Array
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
     objective: Callable | None = eqx.field(static=True)
     free_eps: bool = eqx.field(static=True)
+    conditional: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -149,6 +175,9 @@ class Problem(eqx.Module):
         C_plus_ratio_bounds=(1e-3, 1e3),
         eps_bounds=None,
         min_damping_ratio=0.0,
+        conditional: bool = False,
+        efficiency=None,
+        lo_phase_bounds=None,
     ):
         self.direction = _normalise_direction(direction)
         if coupling not in COUPLINGS:
@@ -158,6 +187,8 @@ class Problem(eqx.Module):
             raise ValueError(f"objective = {objective!r} must be callable (SteeringResult, Design) -> scalar")
         self.objective = objective
         self.free_eps = eps_bounds is not None
+        self.conditional = _check_conditional(conditional, objective, efficiency, lo_phase_bounds)
+        eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
         concrete = not any(
             isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((thermal, C_minus, eps))
         )
@@ -216,10 +247,14 @@ class Problem(eqx.Module):
             "cpb": jnp.asarray(cpb),
             "epb": jnp.asarray(epb),
             "rho": jnp.asarray(rho),
+            "eta": jnp.asarray(eta),
+            "lpb": jnp.asarray(lpb),
         }
         th_leaves = [thermal.gamma0_plus_hz, thermal.nbar_plus, thermal.gamma0_minus_hz, thermal.nbar_minus]
-        scalar_shapes = [jnp.shape(x) for x in (*th_leaves, leaves["C_minus"], leaves["eps"], leaves["rho"])]
-        pair_shapes = [jnp.shape(leaves[k])[:-1] for k in ("tpb", "tmb", "cpb", "epb")]
+        scalar_shapes = [
+            jnp.shape(x) for x in (*th_leaves, leaves["C_minus"], leaves["eps"], leaves["rho"], leaves["eta"])
+        ]
+        pair_shapes = [jnp.shape(leaves[k])[:-1] for k in ("tpb", "tmb", "cpb", "epb", "lpb")]
         batch = jnp.broadcast_shapes(*scalar_shapes, *pair_shapes)
 
         def bc(x, pair=False):
@@ -233,6 +268,8 @@ class Problem(eqx.Module):
         self.C_plus_bounds = bc(leaves["cpb"], True)
         self.eps_bounds = bc(leaves["epb"], True)
         self.min_damping_ratio = bc(leaves["rho"])
+        self.efficiency = bc(leaves["eta"])
+        self.lo_phase_bounds = bc(leaves["lpb"], True)
         if concrete:
             self._check_feasible()
 
@@ -243,7 +280,12 @@ class Problem(eqx.Module):
     @property
     def n_variables(self) -> int:
         """Dimension of the unconstrained search space."""
-        return (3 if self.coupling == "asymmetric" else 2) + (1 if self.free_eps else 0)
+        return self._n_design + (1 if self.free_eps else 0) + (1 if self.conditional else 0)
+
+    @property
+    def _n_design(self) -> int:
+        """Number of design coordinates before the optional eps and lo_phase coordinates."""
+        return 3 if self.coupling == "asymmetric" else 2
 
     def _check_feasible(self) -> None:
         # The most permissive C_+ for stability of the server is its lower bound.
@@ -278,6 +320,44 @@ def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
     return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)
 
 
+_DEFAULT_LO_PHASE_BOUNDS = (0.0, math.pi)
+
+
+def _check_conditional(conditional, objective, efficiency, lo_phase_bounds) -> bool:
+    """Validate the conditional-mode switches (plain Python; ValueError naming the argument)."""
+    if not isinstance(conditional, (bool, np.bool_)):
+        raise ValueError(f"conditional = {conditional!r} is not allowed; use True or False")
+    conditional = bool(conditional)
+    if not conditional:
+        for name, value in (("efficiency", efficiency), ("lo_phase_bounds", lo_phase_bounds)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} = {value!r} is only used by the conditional scheme; pass conditional=True"
+                )
+    elif objective is not None:
+        raise ValueError(
+            "objective is not supported with conditional=True (the conditional objective is the "
+            "conditional E of the chosen direction)"
+        )
+    return conditional
+
+
+def _measurement_leaves(efficiency, lo_phase_bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``(efficiency, lo_phase_bounds)`` arrays (defaults 1 and (0, pi))."""
+    eta = np.asarray(1.0 if efficiency is None else efficiency, dtype=float)
+    bounds = _DEFAULT_LO_PHASE_BOUNDS if lo_phase_bounds is None else lo_phase_bounds
+    lpb = np.asarray(bounds, dtype=float)
+    if lpb.shape[-1:] != (2,):
+        raise ValueError(f"lo_phase_bounds = {lo_phase_bounds!r} must be a pair (low, high) [rad]")
+    bad = ~(np.isfinite(lpb).all(-1) & (lpb[..., 0] <= lpb[..., 1]))
+    if np.any(bad):
+        raise ValueError(
+            f"lo_phase_bounds = {lo_phase_bounds!r} must be finite angles [rad] with low <= high"
+        )
+    check_measurement(lpb[..., 0], eta)  # efficiency in [0, 1] (message names it)
+    return eta, lpb
+
+
 # ---------------------------------------------------------------------------------------------
 # The map from unconstrained variables to (rates, design) for one problem.
 # ---------------------------------------------------------------------------------------------
@@ -291,8 +371,17 @@ def _C_plus(problem: Problem, w):
 def _eps(problem: Problem, w):
     if problem.free_eps:
         lo, hi = problem.eps_bounds[..., 0], problem.eps_bounds[..., 1]
-        return lo + (hi - lo) * w[-1]
+        return lo + (hi - lo) * w[problem._n_design]
     return problem.eps
+
+
+def lo_phase_from_w(problem: Problem, w: Array) -> Array:
+    """Local-oscillator phase [rad] at box coordinates ``w`` of a conditional problem (the last
+    coordinate, mapped linearly onto ``lo_phase_bounds``); NaN for an unconditional problem."""
+    if not problem.conditional:
+        return jnp.full(jnp.shape(w)[:-1], jnp.nan, dtype=jnp.result_type(w, float))
+    lo, hi = problem.lo_phase_bounds[..., 0], problem.lo_phase_bounds[..., 1]
+    return lo + (hi - lo) * w[..., -1]
 
 
 def _u(w):
@@ -303,9 +392,11 @@ def _u(w):
 def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
     """Stable cascade rates and the matching design for box coordinates ``w in [0, 1]^n``.
 
-    Coordinates: asymmetric ``(theta_+ position, theta_- position, log C_+ position[, eps])``;
-    symmetric ``(theta position, log C_+ position[, eps])``.  An angle position 0 is the stable
-    end nearest the stability edge (or the smallest allowed angle), 1 the largest allowed angle.
+    Coordinates: asymmetric ``(theta_+ position, theta_- position, log C_+ position[, eps][,
+    lo_phase])``; symmetric ``(theta position, log C_+ position[, eps][, lo_phase])``.  An angle
+    position 0 is the stable end nearest the stability edge (or the smallest allowed angle), 1
+    the largest allowed angle.  The design does not depend on the lo_phase coordinate of a
+    conditional problem (:func:`lo_phase_from_w` gives the phase).
     """
     z = w
     th = problem.thermal
@@ -335,9 +426,14 @@ def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
     return r, design
 
 
-def w_from_design(problem: Problem, design: Design) -> Array:
+def w_from_design(problem: Problem, design: Design, lo_phase=None) -> Array:
     """Inverse of :func:`rates_from_w` (for warm starts and round trips); loses relative
-    precision only within ~1e-8 of the stability edge, where ``cos(theta)`` saturates."""
+    precision only within ~1e-8 of the stability edge, where ``cos(theta)`` saturates.
+
+    For a conditional problem ``lo_phase`` [rad] is required; it is first moved by a multiple
+    of pi (the period of the homodyne phase) to the nearest period starting at the lower bound,
+    then clipped into ``lo_phase_bounds``.
+    """
     th = problem.thermal
     lo, hi = jnp.log(problem.C_plus_bounds[..., 0]), jnp.log(problem.C_plus_bounds[..., 1])
     wc = (jnp.log(design.C_plus) - lo) / (hi - lo)
@@ -357,7 +453,16 @@ def w_from_design(problem: Problem, design: Design) -> Array:
     if problem.free_eps:
         lo_e, hi_e = problem.eps_bounds[..., 0], problem.eps_bounds[..., 1]
         ws.append(jnp.where(hi_e > lo_e, (design.eps - lo_e) / jnp.where(hi_e > lo_e, hi_e - lo_e, 1.0), 0.5))
-    return jnp.clip(jnp.stack(ws, -1), 0.0, 1.0)
+    if problem.conditional:
+        if lo_phase is None:
+            raise ValueError("lo_phase is required for a conditional problem (w has a lo_phase coordinate)")
+        lo_p, hi_p = problem.lo_phase_bounds[..., 0], problem.lo_phase_bounds[..., 1]
+        psi = lo_p + jnp.mod(jnp.asarray(lo_phase) - lo_p, math.pi)
+        span = hi_p - lo_p
+        ws.append(jnp.where(span > 0, (psi - lo_p) / jnp.where(span > 0, span, 1.0), 0.5))
+    elif lo_phase is not None:
+        raise ValueError(f"lo_phase = {lo_phase!r} is only used by a conditional problem")
+    return jnp.clip(jnp.stack(jnp.broadcast_arrays(*ws), -1), 0.0, 1.0)
 
 
 def design_from_unconstrained(problem: Problem, z: Array) -> Design:
@@ -375,16 +480,21 @@ def unconstrained_from_design(problem: Problem, design: Design) -> Array:
     return _logit(w_from_design(problem, design))
 
 
-def _objective_value(problem: Problem, r: CascadeRates, design: Design) -> Array:
-    if problem.objective is not None:
+def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase=None) -> Array:
+    if problem.conditional:
+        e_pm, e_mp = conditional_steering_from_rates(r, 0.0, lo_phase, problem.efficiency)
+    elif problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
-    e_pm, e_mp = steering_from_rates(r)
+    else:
+        e_pm, e_mp = steering_from_rates(r)
     return e_pm if problem.direction == "plus-given-minus" else e_mp
 
 
 def loss(problem: Problem, w: Array) -> Array:
     """The objective as a function of the box coordinates ``w`` (one problem)."""
     r, design = rates_from_w(problem, w)
+    if problem.conditional:
+        return _objective_value(problem, r, design, lo_phase_from_w(problem, w))
     return _objective_value(problem, r, design)
 
 
@@ -553,10 +663,22 @@ class Adam(eqx.Module):
 class OptimumResult(eqx.Module):
     """Result of :func:`optimize` (batch shape of the problem on every field).
 
+    In conditional mode (``problem.conditional``) ``value``, ``E_plus_given_minus`` and
+    ``E_minus_given_plus`` are the *conditional* steering parameters (output light measured at
+    ``lo_phase`` with the problem's efficiency); the unconditional ones at the same design are
+    ``E_u_plus_given_minus`` and ``E_u_minus_given_plus``.
+
     Attributes:
         value: the minimised objective at the returned design (E of the chosen direction by
-            default), re-evaluated from the design's angles.
-        E_plus_given_minus, E_minus_given_plus: both steering parameters at the design.
+            default; the conditional E in conditional mode), re-evaluated from the design's
+            angles.
+        E_plus_given_minus, E_minus_given_plus: both steering parameters at the design
+            (conditional ones in conditional mode, at ``lo_phase``).
+        E_u_plus_given_minus, E_u_minus_given_plus: both *unconditional* steering parameters
+            at the design (equal to the two above when the problem is not conditional).
+        lo_phase: the optimal local-oscillator phase [rad] of a conditional problem, within
+            ``lo_phase_bounds`` (defined modulo pi); NaN when the problem is not conditional
+            (nothing is measured).
         design: the optimal :class:`Design` (strictly stable).
         damping_ratio_plus, damping_ratio_minus: gamma_j/(gamma_j0 + Gamma_j) at the design.
         gamma_plus_hz, gamma_minus_hz: net damping rates gamma_j/2pi [Hz] at the design,
@@ -575,6 +697,9 @@ class OptimumResult(eqx.Module):
     value: Array
     E_plus_given_minus: Array
     E_minus_given_plus: Array
+    E_u_plus_given_minus: Array
+    E_u_minus_given_plus: Array
+    lo_phase: Array
     design: Design
     damping_ratio_plus: Array
     damping_ratio_minus: Array
@@ -596,10 +721,22 @@ class OptimumResult(eqx.Module):
         if jnp.ndim(self.value) != 0:
             return f"OptimumResult(batch shape {jnp.shape(self.value)})"
         d = self.design
+        conditional = bool(jnp.isfinite(self.lo_phase))
+        extra = (
+            [
+                f"conditional: lo_phase = {float(self.lo_phase):.12g} rad = "
+                f"{float(self.lo_phase) / math.pi:.8f} pi; unconditional at this design: "
+                f"E_+|- = {float(self.E_u_plus_given_minus):.12g}, "
+                f"E_-|+ = {float(self.E_u_minus_given_plus):.12g}"
+            ]
+            if conditional
+            else []
+        )
         return "\n".join(
             [
                 f"objective = {float(self.value):.12g}   (E_+|- = {float(self.E_plus_given_minus):.12g}, "
                 f"E_-|+ = {float(self.E_minus_given_plus):.12g})",
+                *extra,
                 f"theta_+ = {float(d.theta_plus):.12g} rad = {float(d.theta_plus) / math.pi:.8f} pi",
                 f"theta_- = {float(d.theta_minus):.12g} rad = {float(d.theta_minus) / math.pi:.8f} pi",
                 f"C_+ = {float(d.C_plus):.10g}  (C_+/C_- = {float(self.C_plus_over_C_minus):.8g}),  "
@@ -633,6 +770,13 @@ def _default_starts(problem: Problem, n_starts: int, seed: int, dtype) -> Array:
             g = base.copy()
             g[0] = value
             guesses.append(g)
+    if problem.conditional:
+        # the lo_phase coordinate (last): mid-interval in the guesses above, then the client-edge
+        # guess again at the lower end of the phase interval (for the default bounds, phase 0:
+        # there the detected quadratures are pure X or pure P, see steerjax._conditional)
+        low_end = guesses[1].copy()
+        low_end[-1] = 0.0
+        guesses.insert(2, low_end)
     structured = np.asarray(guesses[:n_starts], dtype=float).reshape(-1, n_vars)
     n_random = max(0, n_starts - len(structured))
     rnd = jax.random.uniform(
@@ -653,15 +797,23 @@ def _solve_one(problem: Problem, starts: Array, solver) -> OptimumResult:
     # Re-evaluate from the design's angles (what a user would do with the returned design).
     r = cascade_rates(problem.thermal, design)
     res: SteeringResult = steering_result_from_rates(r)
+    lo_phase = lo_phase_from_w(problem, w)
+    if problem.conditional:
+        e_pm, e_mp = conditional_steering_from_rates(r, 0.0, lo_phase, problem.efficiency)
+    else:
+        e_pm, e_mp = res.E_plus_given_minus, res.E_minus_given_plus
     if problem.objective is not None:
         value = problem.objective(res, design)
     else:
-        value = res.E_plus_given_minus if problem.direction == "plus-given-minus" else res.E_minus_given_plus
+        value = e_pm if problem.direction == "plus-given-minus" else e_mp
     rho_p, rho_m = r_opt.plus.damping_ratio, r_opt.minus.damping_ratio
     return OptimumResult(
         value=value,
-        E_plus_given_minus=res.E_plus_given_minus,
-        E_minus_given_plus=res.E_minus_given_plus,
+        E_plus_given_minus=e_pm,
+        E_minus_given_plus=e_mp,
+        E_u_plus_given_minus=res.E_plus_given_minus,
+        E_u_minus_given_plus=res.E_minus_given_plus,
+        lo_phase=lo_phase,
         design=design,
         damping_ratio_plus=rho_p,
         damping_ratio_minus=rho_m,
@@ -685,6 +837,13 @@ def default_block_size(device: jax.Device | None = None) -> int:
 @eqx.filter_jit
 def _solve_block(block: Problem, starts: Array, solver) -> OptimumResult:
     return jax.vmap(_solve_one, in_axes=(0, None, None))(block, starts, solver)
+
+
+@eqx.filter_jit
+def _solve_block_own_starts(block_and_starts: tuple[Problem, Array], solver) -> OptimumResult:
+    """As :func:`_solve_block`, with starting points of its own for every problem."""
+    block, starts = block_and_starts
+    return jax.vmap(_solve_one, in_axes=(0, 0, None))(block, starts, solver)
 
 
 def _flatten(problem: Problem) -> Problem:
@@ -735,24 +894,26 @@ def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progres
     """
     n = int(jnp.shape(problem_flat.C_minus)[0])
     nd = len(devices)
+    own_starts = jnp.ndim(starts) == 3  # (n, n_starts, n_variables): a start set per problem
     blocks_per_device = -(-n // (block_size * nd))
     per_device = blocks_per_device * block_size
-    padded = jax.tree_util.tree_map(np.asarray, _take_rows(problem_flat, 0, per_device * nd))
+    rows = (problem_flat, starts) if own_starts else problem_flat
+    padded = jax.tree_util.tree_map(np.asarray, _take_rows(rows, 0, per_device * nd))
     local = {}
     for i, device in enumerate(devices):
         if device.process_index != jax.process_index():
             continue
-        s = jax.device_put(starts, device)
-        local[i] = [
-            _solve_block(
-                jax.device_put(
-                    _take_rows(padded, (i * blocks_per_device + b) * block_size, block_size), device
-                ),
-                s,
-                solver,
+
+        def block(b, i=i, device=device):
+            return jax.device_put(
+                _take_rows(padded, (i * blocks_per_device + b) * block_size, block_size), device
             )
-            for b in range(blocks_per_device)
-        ]
+
+        if own_starts:
+            local[i] = [_solve_block_own_starts(block(b), solver) for b in range(blocks_per_device)]
+        else:
+            s = jax.device_put(starts, device)
+            local[i] = [_solve_block(block(b), s, solver) for b in range(blocks_per_device)]
     total = len(local) * blocks_per_device
     done = 0
     for i in sorted(local):  # wait in order, to report progress
@@ -781,6 +942,46 @@ def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progres
     return jax.tree_util.tree_map(lambda x: x[:n], out)
 
 
+CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
+"""Local-oscillator phases [rad] (offsets from the lower phase bound, taken modulo pi) at which
+the default starts of a conditional problem warm-start from the unconditional optimum."""
+
+
+def _unconditional_twin(problem: Problem) -> Problem:
+    """The same problem with ``conditional=False`` (same bounds, same design coordinates)."""
+    twin = object.__new__(Problem)
+    for field in dataclasses.fields(Problem):
+        object.__setattr__(twin, field.name, getattr(problem, field.name))
+    object.__setattr__(twin, "conditional", False)
+    return twin
+
+
+def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices, block_size) -> Array:
+    """Default starts of a conditional problem, one set per problem (shape ``(n, 2, k)``): the
+    unconditional optimum (found with ``n_starts`` starts) at each phase of
+    :data:`CONDITIONAL_WARM_PHASES`.
+
+    No cold starts, on purpose.  Where the detected quadrature barely sees the slow client mode
+    (phase near pi/2 at the stability edge) the float64 Riccati solution carries errors of
+    ~1e-4 relative, and a cold start can settle in such a numerical dip: measured at
+    C_- = 1000 (hot set), a cold start reported 0.03158271 during the search, 0.03158998 when
+    its design was re-evaluated, while the warm start from the unconditional optimum at phase 0
+    gave 0.03158331, which the 50-digit check confirms.  A local search from the warm starts
+    never ends above its start, so E_c* <= E_c(unconditional optimum) always holds.
+    """
+    twin = _unconditional_twin(problem)
+    flat = _flatten(problem)
+    twin_starts = _default_starts(twin, n_starts, seed, dtype)
+    base = _solve_on_devices(_flatten(twin), twin_starts, solver, devices, block_size, None)
+    low, high = flat.lo_phase_bounds[..., 0], flat.lo_phase_bounds[..., 1]
+    span = jnp.where(high > low, high - low, 1.0)
+    warm = [
+        jnp.concatenate([base.w, jnp.clip(math.fmod(psi, math.pi) / span, 0.0, 1.0)[:, None]], -1)
+        for psi in CONDITIONAL_WARM_PHASES
+    ]
+    return jnp.stack(warm, 1).astype(dtype)
+
+
 def optimize(
     problem: Problem,
     *,
@@ -805,9 +1006,14 @@ def optimize(
         solver: :class:`ProjectedNewton` (default), or the optax-based :class:`LBFGS` or
             :class:`Adam`.
         n_starts: number of starting points (structured guesses, then seeded random ones).
+            For a conditional problem the search instead starts from the unconditional optimum
+            (itself found with ``n_starts`` starts) at each phase of
+            :data:`CONDITIONAL_WARM_PHASES` (see ``_conditional_starts`` for why).
         seed: PRNG seed for the random starts.
         starts: optional explicit starting points in box coordinates ``[0, 1]^n``, shape
-            ``(n_starts, problem.n_variables)`` (e.g. ``result.w[None]`` to warm-start).
+            ``(n_starts, problem.n_variables)`` (the same for every problem), or
+            ``problem.batch_shape + (n_starts, problem.n_variables)`` (a set per problem, e.g.
+            ``result.w[..., None, :]`` to warm-start every problem from an earlier result).
         devices: devices to spread the batch over (default: all of ``jax.devices()``; the
             batch axis of the result is then sharded over them with ``jax.sharding``).
         block_size: problems per compiled block (default :func:`default_block_size`: 16 on
@@ -828,20 +1034,31 @@ def optimize(
     if int(n_starts) < 1:
         raise ValueError(f"n_starts = {n_starts!r} is outside the allowed range [1, inf)")
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
-    if starts is None:
-        starts = _default_starts(problem, int(n_starts), seed, dtype)
-    else:
-        starts = jnp.asarray(starts, dtype=dtype)
-        if starts.ndim != 2 or starts.shape[1] != problem.n_variables:
-            raise ValueError(f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables})")
-        if not bool(jnp.all((starts >= 0) & (starts <= 1))):
-            raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
     devices = sorted(jax.devices() if devices is None else devices, key=lambda d: (d.process_index, d.id))
     if not devices:
         raise ValueError("devices is empty; pass None for all of jax.devices()")
     block_size = default_block_size(devices[0]) if block_size is None else int(block_size)
     if block_size < 1:
         raise ValueError(f"block_size = {block_size!r} is outside the allowed range [1, inf)")
+    if starts is None and problem.conditional:
+        starts = _conditional_starts(problem, int(n_starts), seed, dtype, solver, devices, block_size)
+    elif starts is None:
+        starts = _default_starts(problem, int(n_starts), seed, dtype)
+    else:
+        starts = jnp.asarray(starts, dtype=dtype)
+        batch = problem.batch_shape
+        shared = starts.ndim == 2 and starts.shape[1] == problem.n_variables
+        own = starts.ndim == len(batch) + 2 and starts.shape[: len(batch)] == batch
+        own = own and starts.shape[-1] == problem.n_variables and len(batch) > 0
+        if not (shared or own):
+            raise ValueError(
+                f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables}) or "
+                f"{(*batch, 'n_starts', problem.n_variables)} (a set per problem)"
+            )
+        if own:
+            starts = jnp.reshape(starts, (-1, *starts.shape[-2:]))
+        if not bool(jnp.all((starts >= 0) & (starts <= 1))):
+            raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
     batch = problem.batch_shape
     out = _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress)
     return jax.tree_util.tree_map(lambda x: jnp.reshape(x, batch + jnp.shape(x)[1:]), out)

@@ -39,7 +39,8 @@ change is below ``sqrt(machine epsilon)`` or the trace stops decreasing (the rou
 of an ill-conditioned problem: monotone decrease is exact otherwise); two more Newton steps
 follow.  Typical counts: 6-20 Lyapunov solves away from the stability edge, ~45 at a damping
 ratio of 1e-12 (hot set); at most 100.  Each step is one :func:`steerjax.solve_lyapunov`
-(a 16 x 16 LU solve for n = 4).
+(a 16 x 16 solve for n = 4) by Gauss-Jordan elimination in plain JAX operations
+(:mod:`steerjax._linsolve`), not LAPACK: see there for the deadlock this avoids.
 
 Derivative (implicit function theorem, ``jax.custom_jvp``).  Differentiating the Riccati
 equation at its solution gives a Lyapunov equation with the closed-loop matrix:
@@ -59,6 +60,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from ._linsolve import solve_small
 from ._lyapunov import solve_lyapunov
 
 __all__ = ["solve_riccati_filter", "riccati_filter_residual", "kalman_gain"]
@@ -67,6 +69,12 @@ _MAX_ITER = 100
 _POLISH_STEPS = 2
 _SCALE_GROWTH = 4.0
 _MIN_SCALE = 1e-30
+
+
+def _lyapunov(A: Array, Q: Array) -> Array:
+    """The Lyapunov solve of this module: LAPACK-free (see :mod:`steerjax._linsolve`; nested in
+    the optimiser's while loop a batched LAPACK solve deadlocked jaxlib 0.10.2 on CPU)."""
+    return solve_lyapunov(A, Q, linear_solve=solve_small)
 
 
 def _mT(X: Array) -> Array:
@@ -91,7 +99,7 @@ def _newton_step(Sigma, A, D, C, R, S):
     A_cl = A - K @ C
     KS = K @ _mT(S)
     Q = D - KS - _mT(KS) + K @ R @ _mT(K)
-    return solve_lyapunov(A_cl, Q)
+    return _lyapunov(A_cl, Q)
 
 
 def _relative_change(new, old):
@@ -118,7 +126,7 @@ def _initial_measurement_scale(Sigma_u, A, C, R, S):
 
 def _solve_newton_kleinman(A, D, C, R, S):
     tol = math.sqrt(float(jnp.finfo(A.dtype).eps))
-    Sigma0 = solve_lyapunov(A, D)  # gain K = 0: the unconditional covariance
+    Sigma0 = _lyapunov(A, D)  # gain K = 0: the unconditional covariance
     t0 = _initial_measurement_scale(Sigma0, A, C, R, S)
 
     def pending(t, change, stalled):
@@ -166,7 +174,7 @@ def _riccati_jvp(primals, tangents):
     dA_Sigma = dA @ Sigma
     cross = (Sigma @ _mT(dC) + dS) @ _mT(K)
     Q = dA_Sigma + _mT(dA_Sigma) + dD - cross - _mT(cross) + K @ dR @ _mT(K)
-    return Sigma, solve_lyapunov(A_cl, Q)
+    return Sigma, _lyapunov(A_cl, Q)
 
 
 # compiled once per shape and dtype, also when called outside jit (the while loop is traced anyway)

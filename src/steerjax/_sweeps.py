@@ -43,6 +43,10 @@ def log_grid(start: float, stop: float, num: int) -> np.ndarray:
         raise ValueError(f"log_grid: start = {start!r} and stop = {stop!r} must be finite and > 0")
     if num < 1:
         raise ValueError(f"log_grid: num = {num!r} is outside the allowed range [1, inf)")
+    if num == 1:
+        if start != stop:
+            raise ValueError(f"log_grid: num = 1 needs start == stop; got start = {start!r}, stop = {stop!r}")
+        return np.array([start])
     out = np.logspace(math.log10(start), math.log10(stop), num)
     out[0], out[-1] = start, stop  # exact ends
     return out
