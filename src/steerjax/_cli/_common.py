@@ -7,8 +7,9 @@ What lives here, and which command uses it:
   cannot be used, exit status 1).  :func:`command` wraps a command's body so that both are
   printed as ``steerjax <command>: error: ...`` on stderr and turned into the exit status.
 * **Parsing text.**  :func:`parse_angle` (radians, or multiples of pi such as ``0.35pi``,
-  ``0.35*pi``, ``pi/4``), :func:`parse_number`, :func:`parse_preset_name`, and
-  :func:`angle_argument` (the same as an argparse ``type=``).
+  ``0.35*pi``, ``pi/4``), :func:`parse_number`, :func:`parse_preset_name`,
+  :func:`angle_argument` (the same as an argparse ``type=``), and :func:`parse_lo_phase` (a
+  local-oscillator phase: a finite angle or the word ``optimal``).
 * **Thermal parameters from flags.**  :func:`add_thermal_arguments` adds ``--thermal`` and the
   four explicit flags; :func:`thermal_values_from_args` says which values the flags give and
   where each came from; :func:`thermal_from_args` builds a complete :class:`steerjax.Thermal`.
@@ -55,6 +56,9 @@ __all__ = [
     "parse_number",
     "parse_preset_name",
     "angle_argument",
+    "LO_PHASE_OPTIMAL",
+    "LO_PHASE_FORMS",
+    "parse_lo_phase",
     "THERMAL_FIELDS",
     "THERMAL_FLAGS",
     "add_thermal_arguments",
@@ -216,6 +220,33 @@ def angle_argument(text: str) -> float:
         return parse_angle(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+LO_PHASE_OPTIMAL = "optimal"
+"""The word that asks for the local-oscillator phase to be optimised (``--lo-phase optimal``)."""
+
+LO_PHASE_FORMS = f"a finite angle in {ANGLE_FORMS}, or the word {LO_PHASE_OPTIMAL!r}"
+"""How a local-oscillator phase may be written (for help texts and messages)."""
+
+
+def parse_lo_phase(text: str) -> float | None:
+    """A local-oscillator phase from text: ``optimal`` (any case) -> None (the phase is to be
+    optimised); otherwise a finite angle in radians, in any form :func:`parse_angle` accepts.
+
+    Raises:
+        ValueError: not an angle, or not finite; the message quotes the text and says what is
+            allowed.
+    """
+    s = str(text).strip()
+    if s.lower() == LO_PHASE_OPTIMAL:
+        return None
+    try:
+        value = parse_angle(s)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or the word {LO_PHASE_OPTIMAL!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{s!r} is not a finite angle; allowed: {LO_PHASE_FORMS}")
+    return value
 
 
 def _number_argument(text: str) -> float:

@@ -25,6 +25,27 @@ evaluated together by one jitted call of ``steerjax.steering(..., on_invalid="na
 of :data:`CHUNK_ROWS` rows for very large files, padded so that one compilation serves all
 chunks), and written atomically with full float64 precision.  Each bad row is reported on
 stderr as ``FILE:LINE: reason``; the exit status is then 1.
+
+Conditional mode (``--conditional``; Sec. VI and Appendix B): the output light is measured by
+homodyne detection with efficiency ``--efficiency`` (eta in [0, 1], default 1) at the
+local-oscillator phase ``--lo-phase`` (radians, ``0.35pi`` style accepted, or ``optimal``, the
+default), and the conditional Reid parameters E_c are evaluated as well
+(:func:`steerjax.conditional_steering`: Reid's E of the stabilising solution of the filter's
+Riccati equation, solved per design).  A batch file may instead have the columns ``lo_phase``
+(radians, or ``optimal``; empty: optimal) and ``efficiency`` (empty: 1); a flag may not repeat a
+column of the file, and without ``--conditional`` these flags and columns are usage errors (exit
+status 2).  The columns :data:`CONDITIONAL_RESULT_COLUMNS` are added after
+:data:`RESULT_COLUMNS`: the phase used for each direction, the efficiency, and E_c of each
+direction.  For a fixed phase both phase columns equal it.  For ``optimal`` the phase is
+optimised separately for each direction: E_c is periodic in the phase with period pi, so it is
+evaluated on :data:`LO_PHASE_GRID` equally spaced phases in [0, pi), then
+:data:`LO_PHASE_POLISH_STEPS` golden-section steps refine the best grid point within its two
+neighbours, keeping the best value found (the result is never worse than the best grid point);
+the phases written are in [0, pi).  All rows with an optimised phase are evaluated by one jitted
+call, and all rows with a fixed phase by another (chunks of :data:`CONDITIONAL_CHUNK_ROWS` rows,
+padded to a multiple of :data:`CONDITIONAL_PAD_ROWS`, so that one compilation serves all
+calls).  An out-of-range ``--efficiency`` is a bad value (exit status 1, as ``--eps``); a
+``--lo-phase`` that is not a finite angle or ``optimal`` is a usage error (exit status 2).
 """
 
 from __future__ import annotations
@@ -36,6 +57,7 @@ import math
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import steerjax as sj
@@ -43,6 +65,7 @@ import steerjax as sj
 from .._io import csv_text, write_csv
 from ._common import (
     ANGLE_FORMS,
+    LO_PHASE_OPTIMAL,
     REQUIRED,
     THERMAL_FIELDS,
     THERMAL_PRESET_COLUMN,
@@ -58,6 +81,7 @@ from ._common import (
     error,
     note,
     parse_angle,
+    parse_lo_phase,
     parse_number,
     print_stdout,
     read_table,
@@ -76,6 +100,13 @@ __all__ = [
     "NUMERIC_RESULT_COLUMNS",
     "RESULT_COLUMNS",
     "CHUNK_ROWS",
+    "CONDITIONAL_INPUT_COLUMNS",
+    "CONDITIONAL_RESULT_COLUMNS",
+    "LO_PHASE_GRID",
+    "LO_PHASE_POLISH_STEPS",
+    "CONDITIONAL_CHUNK_ROWS",
+    "CONDITIONAL_PAD_ROWS",
+    "evaluate_conditional",
 ]
 
 DESIGN_FIELDS = ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
@@ -93,6 +124,34 @@ RESULT_COLUMNS = (*NUMERIC_RESULT_COLUMNS, "regime")
 CHUNK_ROWS = 1 << 16
 """Largest number of rows evaluated by one call of the compiled function."""
 
+CONDITIONAL_INPUT_COLUMNS = ("lo_phase", "efficiency")
+"""Optional ``--from`` columns of the conditional scheme (only with ``--conditional``):
+local-oscillator phase [rad] or ``optimal`` (empty: optimal), detection efficiency in [0, 1]
+(empty: 1)."""
+
+CONDITIONAL_RESULT_COLUMNS = (
+    "lo_phase_plus_given_minus",
+    "lo_phase_minus_given_plus",
+    "efficiency",
+    "E_c_plus_given_minus",
+    "E_c_minus_given_plus",
+)
+"""Columns added after :data:`RESULT_COLUMNS` with ``--conditional``: the local-oscillator phase
+[rad] used for E_c of each direction (the optimised one for ``optimal``, else the given phase),
+the detection efficiency, and the conditional E_{+|-}, E_{-|+}."""
+
+LO_PHASE_GRID = 64
+"""Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts."""
+
+LO_PHASE_POLISH_STEPS = 20
+"""Golden-section steps that refine the best grid phase (bracket shrinks by 0.618 per step)."""
+
+CONDITIONAL_CHUNK_ROWS = 1 << 13
+"""Largest number of rows evaluated by one call of a compiled conditional function."""
+
+CONDITIONAL_PAD_ROWS = 8
+"""Row counts of the conditional calls are padded to a multiple of this (fewer compilations)."""
+
 DESIGN_FLAGS = {
     "theta_plus": "--theta-plus",
     "theta_minus": "--theta-minus",
@@ -101,12 +160,17 @@ DESIGN_FLAGS = {
     "eps": "--eps",
 }
 
+CONDITIONAL_FLAGS = {"lo_phase": "--lo-phase", "efficiency": "--efficiency"}
+
 _EPILOG = f"""\
 examples:
   steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi --c-plus 100 --c-minus 50
   steerjax evaluate --thermal vacuum-server --theta-plus 0.4pi --theta-minus 0.35pi \\
       --c-plus 100 --c-minus 50 --eps 0.1 --json
   steerjax evaluate --from designs.csv --out results.csv --thermal hot
+  steerjax evaluate --thermal hot --theta-plus 0.4149pi --theta-minus 0.25pi \\
+      --c-plus 17.67 --c-minus 10 --conditional --efficiency 0.9
+  steerjax evaluate --from designs.csv --out results.csv --thermal hot --conditional
 
 batch input (--from FILE): a CSV file with a header row and the columns
   theta_plus, theta_minus   [rad]  numbers, or multiples of pi such as 0.35pi
@@ -126,6 +190,16 @@ batch output (--out FILE, or stdout): the input columns (angles in radians, full
   {", ".join(RESULT_COLUMNS[3:])} (a name: {", ".join(sj.REGIMES)});
   only the rows that could be evaluated.  The file is written atomically (whole or not at all).
   Each bad row is reported on stderr as FILE:LINE: reason.
+
+conditional scheme (--conditional; Sec. VI, Appendix B): the output light is measured by
+  homodyne detection (efficiency --efficiency [dimensionless] in [0, 1], default 1) at the
+  local-oscillator phase --lo-phase [rad] (or 'optimal', the default), and the conditional
+  E_c is evaluated too.  Batch columns (only with --conditional): lo_phase [rad] or 'optimal'
+  (empty: optimal), efficiency (empty: 1).  Added output columns, after the ones above:
+  {", ".join(CONDITIONAL_RESULT_COLUMNS[:2])} [rad] (the phase used for each
+  direction: the given one, or for 'optimal' the phase in [0, pi) that minimises that
+  direction's E_c, optimised separately per direction: a grid of {LO_PHASE_GRID} phases, then
+  {LO_PHASE_POLISH_STEPS} golden-section steps), {", ".join(CONDITIONAL_RESULT_COLUMNS[2:])}.
 
 exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error."""
 
@@ -185,6 +259,35 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="power transmission loss between the subsystems [dimensionless], in [0, 1); default 0",
     )
     add_thermal_arguments(parser)
+    cond = parser.add_argument_group(
+        "conditional scheme (Sec. VI, Appendix B)",
+        wrap(
+            "Also evaluate the conditional E_c: the output light is measured by homodyne detection "
+            "and the steering is conditioned on the record (Kalman-Bucy filter)."
+        ),
+    )
+    cond.add_argument(
+        "--conditional",
+        action="store_true",
+        help="also evaluate the conditional E_c,+|- and E_c,-|+ (columns: see below)",
+    )
+    cond.add_argument(
+        "--efficiency",
+        metavar="ETA",
+        type=_float_argument,
+        help="detection efficiency eta [dimensionless], in [0, 1] (0: no measurement, E_c = E); "
+        "default 1; needs --conditional",
+    )
+    cond.add_argument(
+        "--lo-phase",
+        dest="lo_phase",
+        metavar="PHASE",
+        default=_UNSET,
+        type=_lo_phase_argument,
+        help="local-oscillator phase of the homodyne detection [rad] (0.35pi style accepted), or "
+        "'optimal' (the default: optimised in [0, pi) for each direction separately); "
+        "needs --conditional",
+    )
     io = parser.add_argument_group("batch and output")
     io.add_argument(
         "--from",
@@ -215,8 +318,44 @@ def _float_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+_UNSET = object()
+"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""
+
+
+def _lo_phase_argument(text: str) -> float | None:
+    """:func:`steerjax._cli._common.parse_lo_phase` as an argparse ``type=`` (status 2)."""
+    try:
+        return parse_lo_phase(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def conditional_settings(args: argparse.Namespace) -> tuple[bool, float | None, float | None]:
+    """``(--conditional, lo_phase, efficiency)`` from the flags: ``lo_phase`` is None for
+    ``optimal`` (also when not given), ``efficiency`` 1 when not given; both None without
+    ``--conditional``.
+
+    Raises:
+        UsageError: ``--lo-phase`` or ``--efficiency`` without ``--conditional``.
+        InputError: ``--efficiency`` outside [0, 1] (a bad value, like ``--eps``).
+    """
+    conditional = bool(getattr(args, "conditional", False))
+    lo_phase = getattr(args, "lo_phase", _UNSET)
+    efficiency = getattr(args, "efficiency", None)
+    if not conditional:
+        for flag, given in (("--lo-phase", lo_phase is not _UNSET), ("--efficiency", efficiency is not None)):
+            if given:
+                raise UsageError(f"{flag} is a setting of the conditional scheme: add --conditional")
+        return False, None, None
+    eta = 1.0 if efficiency is None else float(efficiency)
+    if not (0.0 <= eta <= 1.0):
+        raise InputError(f"efficiency = {eta!r} (--efficiency) is outside the allowed range [0, 1]")
+    return True, (None if lo_phase is _UNSET else lo_phase), eta
+
+
 def run(args: argparse.Namespace) -> int:
     """Body of the command (errors are turned into exit statuses by :func:`command`)."""
+    conditional_settings(args)  # flag errors first, in both modes
     if args.from_file is not None:
         return run_batch(args)
     return run_single(args)
@@ -263,8 +402,11 @@ def _fmt_angle(theta: float) -> str:
     return f"{f'{theta!r} rad ({theta / math.pi:.10g} pi)':<42}"
 
 
-def format_single(args, thermal: sj.Thermal, design: sj.Design, result: sj.SteeringResult) -> str:
-    """The human-readable report of one design."""
+def format_single(
+    args, thermal: sj.Thermal, design: sj.Design, result: sj.SteeringResult, conditional: dict | None = None
+) -> str:
+    """The human-readable report of one design (``conditional``: the record of
+    :func:`_conditional_record`, with ``--conditional``)."""
     d = {n: _as_float(getattr(design, n)) for n in DESIGN_FIELDS}
     t = {n: _as_float(getattr(thermal, n)) for n in THERMAL_FIELDS}
     r = result_record(result)
@@ -290,7 +432,34 @@ def format_single(args, thermal: sj.Thermal, design: sj.Design, result: sj.Steer
         f"  (Delta X_+)^2 = {r['var_plus']:.10g}    (Delta X_-)^2 = {r['var_minus']:.10g}"
         f"    <X_+,X_-> = {r['cov']:.10g}",
     ]
+    if conditional is not None:
+        c = conditional
+        how = "optimised for each direction" if c["lo_phase"] == LO_PHASE_OPTIMAL else "given"
+        lines += [
+            "conditional steering (homodyne detection of the output light; Sec. VI)",
+            f"  efficiency eta = {c['efficiency']:.10g}    lo_phase: {how}",
+        ]
+        for key, label in (
+            ("plus_given_minus", "E_c,+|- (client => server)"),
+            ("minus_given_plus", "E_c,-|+ (server => client)"),
+        ):
+            e, psi = c[f"E_c_{key}"], c[f"lo_phase_{key}"]
+            lines.append(
+                f"  {label} = {e:<18.12g} {verdict(e):<12} "
+                f"at lo_phase = {psi!r} rad ({psi / math.pi:.10g} pi)"
+            )
     return "\n".join(lines)
+
+
+def _conditional_record(lo_phase: float | None, values: dict[str, np.ndarray]) -> dict:
+    """One design's conditional results (from :func:`evaluate_conditional`) as a JSON-ready
+    dict: the columns :data:`CONDITIONAL_RESULT_COLUMNS`, the requested ``lo_phase`` (a number
+    or ``"optimal"``) and the verdicts."""
+    rec = {name: float(values[name][0]) for name in CONDITIONAL_RESULT_COLUMNS}
+    rec["lo_phase"] = LO_PHASE_OPTIMAL if lo_phase is None else float(lo_phase)
+    for key in ("plus_given_minus", "minus_given_plus"):
+        rec[f"steering_c_{key}"] = bool(rec[f"E_c_{key}"] < sj.STEERING_BOUND)
+    return rec
 
 
 def run_single(args: argparse.Namespace) -> int:
@@ -298,6 +467,7 @@ def run_single(args: argparse.Namespace) -> int:
         raise UsageError(
             "--out is for --from FILE; for one design, redirect stdout (e.g. --json > result.json)"
         )
+    conditional, lo_phase, efficiency = conditional_settings(args)
     design = _design_from_args(args)
     thermal = thermal_from_args(args)
     try:
@@ -306,6 +476,14 @@ def run_single(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     fields = [f.name for f in dataclasses.fields(result)]
     values = {name: _as_float(getattr(result, name)) for name in fields}
+    cond = None
+    if conditional and all(math.isfinite(v) for v in values.values()):
+        params = {n: np.asarray([_as_float(getattr(design, n))]) for n in DESIGN_FIELDS}
+        params |= {n: np.asarray([_as_float(getattr(thermal, n))]) for n in THERMAL_FIELDS}
+        params["lo_phase"] = np.asarray([math.nan if lo_phase is None else lo_phase])
+        params["efficiency"] = np.asarray([efficiency])
+        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0]), quiet=True))
+        values |= {n: cond[n] for n in CONDITIONAL_RESULT_COLUMNS}
     if not all(math.isfinite(v) for v in values.values()):
         raise InputError(
             "no finite result ("
@@ -323,9 +501,12 @@ def run_single(args: argparse.Namespace) -> int:
             "steering_bound": sj.STEERING_BOUND,
             "steerjax_version": sj.__version__,
         }
+        if cond is not None:
+            record["conditional"] = {"lo_phase": cond["lo_phase"], "efficiency": efficiency}
+            record["result"] |= {k: v for k, v in cond.items() if k != "lo_phase"}
         print_stdout(json.dumps(record, indent=2))
     else:
-        print_stdout(format_single(args, thermal, design, result))
+        print_stdout(format_single(args, thermal, design, result, cond))
     return 0
 
 
@@ -344,6 +525,126 @@ _steering_batch = jax.jit(_steering_nan)
 _rates_batch = jax.jit(sj.cascade_rates)
 """Compiled :func:`steerjax.cascade_rates`, for the vectorised stability check."""
 
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _conditional_fixed(thermal: sj.Thermal, design: sj.Design, lo_phase, efficiency):
+    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` at the given phase (invalid rows give NaN)."""
+    res = sj.conditional_steering(thermal, design, lo_phase, efficiency, on_invalid="nan")
+    return lo_phase, lo_phase, res.E_plus_given_minus, res.E_minus_given_plus
+
+
+def _reduce_phase(x):
+    """``x`` mod pi, in [0, pi) (E_c has period pi in the phase)."""
+    m = jnp.mod(x, jnp.pi)
+    return jnp.where(m >= jnp.pi, jnp.zeros_like(m), m)  # mod can round up to pi
+
+
+def _conditional_optimal(thermal: sj.Thermal, design: sj.Design, efficiency):
+    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` with the phase optimised for each direction.
+
+    E_c is evaluated on :data:`LO_PHASE_GRID` phases in [0, pi) (``lax.map`` over the grid, each
+    step one batched solve of all rows); then, for each row and direction separately,
+    :data:`LO_PHASE_POLISH_STEPS` golden-section steps search the bracket between the grid
+    neighbours of the best grid phase.  Every phase evaluated is reduced to [0, pi) first, and
+    the best (phase, value) pair seen is returned, so the value is exactly E_c at the returned
+    phase and never above the best grid value.  Nothing assumes where the minimum lies."""
+    r = sj.cascade_rates(thermal, design)
+    eta = jnp.asarray(efficiency)
+
+    def both(psi):  # one phase for all rows -> (2,) + batch
+        return jnp.stack(sj.conditional_steering_from_rates(r, 0.0, psi, eta))
+
+    def each(x):  # x: (2,) + batch, one phase per direction -> (2,) + batch
+        psi = _reduce_phase(x)
+        return jnp.stack([sj.conditional_steering_from_rates(r, 0.0, psi[k], eta)[k] for k in (0, 1)])
+
+    step = math.pi / LO_PHASE_GRID
+    grid = jnp.arange(LO_PHASE_GRID, dtype=eta.dtype) * step
+    values = jax.lax.map(both, grid)  # (K, 2) + batch
+    k = jnp.argmin(values, axis=0)
+    best_f = jnp.take_along_axis(values, k[None], axis=0)[0]
+    best_x = grid[k]
+
+    def keep_best(bx, bf, x, f):
+        better = f < bf
+        return jnp.where(better, _reduce_phase(x), bx), jnp.where(better, f, bf)
+
+    a, b = best_x - step, best_x + step
+    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+    fc, fd = each(c), each(d)
+    best_x, best_f = keep_best(best_x, best_f, c, fc)
+    best_x, best_f = keep_best(best_x, best_f, d, fd)
+
+    def golden_step(_, state):
+        a, b, c, d, fc, fd, bx, bf = state
+        left = fc < fd  # the minimum is in [a, d]: drop (d, b]; else in [c, b]: drop [a, c)
+        a, b = jnp.where(left, a, c), jnp.where(left, d, b)
+        x = jnp.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
+        fx = each(x)
+        c, d, fc, fd = (
+            jnp.where(left, x, d),
+            jnp.where(left, c, x),
+            jnp.where(left, fx, fd),
+            jnp.where(left, fc, fx),
+        )
+        bx, bf = keep_best(bx, bf, x, fx)
+        return a, b, c, d, fc, fd, bx, bf
+
+    state = jax.lax.fori_loop(0, LO_PHASE_POLISH_STEPS, golden_step, (a, b, c, d, fc, fd, best_x, best_f))
+    best_x, best_f = state[-2], state[-1]
+    return best_x[0], best_x[1], best_f[0], best_f[1]
+
+
+_conditional_fixed_batch = jax.jit(_conditional_fixed)
+"""The compiled function for rows with a given local-oscillator phase."""
+
+_conditional_optimal_batch = jax.jit(_conditional_optimal)
+"""The compiled function for rows whose local-oscillator phase is optimised."""
+
+
+def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, quiet: bool = False):
+    """Conditional results of the given rows: the columns :data:`CONDITIONAL_RESULT_COLUMNS`
+    as float64 arrays.  ``values`` maps the names of :data:`INPUT_COLUMNS` and
+    :data:`CONDITIONAL_INPUT_COLUMNS` to per-row arrays (``lo_phase`` NaN: optimal; the
+    efficiency must be given, in [0, 1]).  The rows with a fixed phase are evaluated by one
+    call of :data:`_conditional_fixed_batch`, those with ``optimal`` by one call of
+    :data:`_conditional_optimal_batch` (more than :data:`CONDITIONAL_CHUNK_ROWS` rows: chunks
+    of that size; each call padded with copies of its first row to a multiple of
+    :data:`CONDITIONAL_PAD_ROWS`)."""
+    n = rows.size
+    out = {name: np.full(n, np.nan) for name in CONDITIONAL_RESULT_COLUMNS}
+    out["efficiency"] = np.asarray(values["efficiency"][rows], dtype=np.float64)
+    optimal = np.isnan(np.asarray(values["lo_phase"][rows], dtype=np.float64))
+    groups = [(np.flatnonzero(~optimal), False), (np.flatnonzero(optimal), True)]
+    plans = []
+    for where, is_optimal in groups:
+        if where.size == 0:
+            continue
+        pad = CONDITIONAL_PAD_ROWS
+        chunk = min(-(-where.size // pad) * pad, CONDITIONAL_CHUNK_ROWS)
+        plans += [(where[start : start + chunk], chunk, is_optimal) for start in range(0, where.size, chunk)]
+    label = "evaluating conditional chunks"
+    with Progress(len(plans), label=label, quiet=quiet or len(plans) <= 1) as bar:
+        for where, chunk, is_optimal in plans:
+            idx = rows[where]
+            if idx.size < chunk:
+                idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
+            thermal, design = _batch_parameters(values, idx)
+            eta = np.asarray(values["efficiency"][idx], dtype=np.float64)
+            if is_optimal:
+                result = _conditional_optimal_batch(thermal, design, eta)
+            else:
+                psi = np.asarray(values["lo_phase"][idx], dtype=np.float64)
+                result = _conditional_fixed_batch(thermal, design, psi, eta)
+            m = where.size
+            names = ("lo_phase_plus_given_minus", "lo_phase_minus_given_plus")
+            names += ("E_c_plus_given_minus", "E_c_minus_given_plus")
+            for name, column in zip(names, result, strict=True):
+                out[name][where] = np.asarray(column, dtype=np.float64)[:m]
+            bar.update()
+    return out
+
 
 def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
     """Column specs for the table, and the origins of the values flags give:
@@ -360,6 +661,12 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
         defaults["eps"], implicit["eps"] = 0.0, "default"
     for name, (_, origin) in thermal_values_from_args(args).items():
         (implicit if origin.startswith("--thermal") else explicit)[name] = origin
+    conditional, lo_phase, efficiency = conditional_settings(args)
+    if conditional:
+        for name in CONDITIONAL_INPUT_COLUMNS:
+            flag = CONDITIONAL_FLAGS[name]
+            given = getattr(args, name) is not (_UNSET if name == "lo_phase" else None)
+            (explicit if given else implicit)[name] = flag if given else "default"
     columns = []
     for name in DESIGN_FIELDS:
         parse = parse_angle if name.startswith("theta") else parse_number
@@ -368,7 +675,23 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
     columns += thermal_table_columns()  # resolved row by row with resolve_thermal
     # phi is recognised (so that a phi column is not silently ignored) but must be 0.
     columns.append(Column("phi", parse=parse_angle, default=0.0))
+    # The conditional settings are recognised in every mode (without --conditional they are an
+    # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
+    lo_default = math.nan if lo_phase is None else lo_phase
+    columns.append(Column("lo_phase", parse=_lo_phase_cell, default=lo_default, allow_empty=True))
+    columns.append(Column("efficiency", default=1.0 if efficiency is None else efficiency, allow_empty=True))
     return columns, explicit, implicit
+
+
+def _lo_phase_cell(text: str) -> float:
+    """A ``lo_phase`` cell: a finite angle [rad], or ``optimal`` -> NaN."""
+    value = parse_lo_phase(text)
+    return math.nan if value is None else value
+
+
+def _lo_phase_text(values: np.ndarray) -> np.ndarray:
+    """``lo_phase`` values for output: the angle, or ``optimal`` for NaN."""
+    return np.asarray([LO_PHASE_OPTIMAL if math.isnan(v) else v for v in values.tolist()], dtype=object)
 
 
 def _stability_reason(side: str, gamma: float, theta: float, C: float, nbar: float) -> str:
@@ -464,7 +787,8 @@ def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dic
 
 
 def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    both = [name for name in INPUT_COLUMNS if name in explicit and name in table.in_file]
+    names = (*INPUT_COLUMNS, *CONDITIONAL_INPUT_COLUMNS)
+    both = [name for name in names if name in explicit and name in table.in_file]
     if both:
         raise UsageError(
             "; ".join(
@@ -474,12 +798,56 @@ def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
         )
 
 
-def _note_inputs(prog: str, args: argparse.Namespace, table: Table, filled, origin, used) -> None:
+def check_conditional_columns(table: Table, conditional: bool) -> None:
+    """Without ``--conditional`` the file may not have the columns
+    :data:`CONDITIONAL_INPUT_COLUMNS` (a usage error, as the flags)."""
+    present = [name for name in CONDITIONAL_INPUT_COLUMNS if name in table.in_file]
+    if present and not conditional:
+        raise UsageError(
+            f"column{'s' if len(present) > 1 else ''} {', '.join(present)} of {table.source} "
+            f"{'are settings' if len(present) > 1 else 'is a setting'} of the conditional scheme: "
+            "add --conditional (or remove the column)"
+        )
+
+
+def reject_bad_conditional(table: Table) -> None:
+    """Conditional rows: an empty ``efficiency`` cell is 1 (an empty ``lo_phase`` cell is
+    already NaN, i.e. optimal); an efficiency outside [0, 1] rejects the row."""
+    eta = table.values["efficiency"]
+    if "efficiency" in table.empty:
+        eta = np.where(table.empty["efficiency"], 1.0, eta)
+        table.values["efficiency"] = eta
+    table.reject(
+        table.ok & ~((eta >= 0) & (eta <= 1)),
+        lambda i: f"efficiency = {float(eta[i])!r} is outside the allowed range [0, 1]",
+    )
+
+
+def _note_conditional(prog: str, args: argparse.Namespace, table: Table, origin: dict[str, str]) -> None:
+    parts = []
+    for name in CONDITIONAL_INPUT_COLUMNS:
+        if name not in table.in_file:
+            value = float(table.values[name][0])
+            text = LO_PHASE_OPTIMAL if math.isnan(value) else repr(value)
+            parts.append(f"{name} = {text} ({origin[name]})")
+    if parts:
+        note(
+            prog,
+            f"conditional settings not in {table.source}, taken from the command line: " + "; ".join(parts),
+            quiet=args.quiet,
+        )
+
+
+def _note_inputs(
+    prog: str, args: argparse.Namespace, table: Table, filled, origin, used, result_columns=RESULT_COLUMNS
+) -> None:
     """Notes on stderr (unless --quiet) about values that did not come from the file."""
     if not len(table):
         return
     if filled:
         _note_filled_columns(prog, table, filled, origin, quiet=args.quiet)
+    if args.conditional:
+        _note_conditional(prog, args, table, origin)
     if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
         note(
             prog,
@@ -487,7 +855,7 @@ def _note_inputs(prog: str, args: argparse.Namespace, table: Table, filled, orig
             quiet=args.quiet,
         )
     for name in table.extra:
-        if name in RESULT_COLUMNS:
+        if name in result_columns:
             message = f"column {name!r} of {table.source} is replaced by this run's results"
         else:
             message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
@@ -506,14 +874,16 @@ def reject_nonzero_phi(table: Table) -> None:
     )
 
 
-def reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np.ndarray, dict]:
-    """Safety net: a row that passed the checks must have finite results; others are rejected
-    and removed.  Returns the kept rows and their results."""
-    finite = np.all([np.isfinite(results[name]) for name in NUMERIC_RESULT_COLUMNS], axis=0)
+def reject_nonfinite(
+    table: Table, rows: np.ndarray, results: dict, names=NUMERIC_RESULT_COLUMNS
+) -> tuple[np.ndarray, dict]:
+    """Safety net: a row that passed the checks must have finite results (the columns
+    ``names``); others are rejected and removed.  Returns the kept rows and their results."""
+    finite = np.all([np.isfinite(results[name]) for name in names], axis=0)
     if finite.all():
         return rows, results
     for j in np.flatnonzero(~finite).tolist():
-        values = ", ".join(f"{name} = {float(results[name][j])!r}" for name in NUMERIC_RESULT_COLUMNS)
+        values = ", ".join(f"{name} = {float(results[name][j])!r}" for name in names)
         table.reject(
             [rows[j]],
             f"no finite result ({values}): the design is at the stability edge to within rounding, "
@@ -522,21 +892,27 @@ def reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np.
     return rows[finite], {k: v[finite] for k, v in results.items()}
 
 
-def output_columns(table: Table, rows: np.ndarray, filled, results: dict) -> dict[str, np.ndarray]:
-    """The output table: the file's columns (parameters as the floats used, other columns as
-    text), the parameter columns the file lacks, then the results."""
+def output_columns(
+    table: Table, rows: np.ndarray, filled, results: dict, result_columns=RESULT_COLUMNS
+) -> dict[str, np.ndarray]:
+    """The output table: the file's columns (parameters as the floats used, ``lo_phase`` as
+    the angle or ``optimal``, other columns as text), the parameter columns the file lacks,
+    then the results (a result column that the file has, e.g. ``efficiency``, keeps its
+    place)."""
     out: dict[str, np.ndarray] = {}
     for name in table.header:
         if name in table.in_file:
             column = table.values[name][rows]
             if column.dtype == object:  # e.g. the thermal column: empty cells stay empty
                 column = np.asarray(["" if v is None else v for v in column], dtype=object)
+            elif name == "lo_phase":
+                column = _lo_phase_text(column)
         else:
             column = np.asarray(table.extra[name], dtype=object)[rows]
         out[name] = column
     for name in filled:
         out[name] = table.values[name][rows]
-    for name in RESULT_COLUMNS:  # a result column of the input (a re-run) is replaced
+    for name in result_columns:  # a result column of the input (a re-run) is replaced
         out[name] = results[name]
     return out
 
@@ -545,22 +921,32 @@ def run_batch(args: argparse.Namespace) -> int:
     prog = "steerjax evaluate"
     if args.json:
         raise UsageError("--json is for one design; with --from the results are a CSV file")
+    conditional = bool(args.conditional)
     columns, explicit, implicit = _columns_spec(args)
     table = read_table(args.from_file, columns)
+    check_conditional_columns(table, conditional)
     _check_conflicts(table, explicit)
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
-    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used)
+    result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS) if conditional else RESULT_COLUMNS
+    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
 
     reject_out_of_domain(table, INPUT_COLUMNS)
     reject_nonzero_phi(table)
+    if conditional:
+        reject_bad_conditional(table)
     reject_unstable(table)
     rows = np.flatnonzero(table.ok)
-    rows, results = reject_nonfinite(table, rows, evaluate_rows(table, rows, quiet=args.quiet))
+    results = evaluate_rows(table, rows, quiet=args.quiet)
+    numeric = NUMERIC_RESULT_COLUMNS
+    if conditional:
+        results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
+        numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
+    rows, results = reject_nonfinite(table, rows, results, numeric)
     for message in table.error_messages():
         print(message, file=sys.stderr)
 
-    out_columns = output_columns(table, rows, filled, results)
+    out_columns = output_columns(table, rows, filled, results, result_columns)
     n_bad = len(table.problems)
     if args.out is None:
         print_stdout(csv_text(out_columns))
