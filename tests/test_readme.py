@@ -24,3 +24,16 @@ def test_python_quick_start_runs(tmp_path, monkeypatch, capsys):
     assert "two-way" in out and "0.285043" in out
     assert (tmp_path / "optimal_E_minus_given_plus.csv").exists()
     assert abs(float(namespace["tol"].eps_max[1]) - 0.9) < 0.01
+
+
+def test_conditional_example_runs_and_prints_what_the_readme_says(tmp_path, monkeypatch, capsys):
+    """The conditional section's snippet continues the quick-start (same namespace)."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_python_blocks("Python quick-start")[0], str(README), "exec"), namespace)  # noqa: S102
+    capsys.readouterr()
+    (block,) = _python_blocks("The conditional scheme (Appendix B, Fig. 8)")
+    exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+    assert abs(float(namespace["best"].value) - 0.28202373) < 1e-8
+    d = namespace["imp"].d
+    assert [round(float(x), 5) for x in d] == [0.02698, 0.01059, 0.00123]
