@@ -32,7 +32,6 @@ import math
 import time
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 from matplotlib.lines import Line2D
 
@@ -98,34 +97,6 @@ def _thermal_column(names) -> sj.Thermal:
     return sj.Thermal(**{f: getattr(thermal, f)[:, None] for f in fields})
 
 
-def _eps_max_wide(thermal, C, eps_tol, ratio_max, n_starts) -> np.ndarray:
-    """eps_max by bisection on the optimised E, as :func:`steerjax.loss_tolerance` does but with
-    C_+/C_- allowed up to ``ratio_max``; ``thermal`` and ``C`` broadcast to the batch shape of
-    ``C``.  1.0 where E < 1/2 still at eps = 1 - 1e-6; NaN where there is no steering at eps = 0."""
-
-    def optimum(eps):
-        sweep = sj.optimal_sweep(
-            thermal,
-            C,
-            eps=jnp.asarray(eps),
-            coupling=_COUPLING,
-            direction=_DIRECTION,
-            n_starts=n_starts,
-            C_plus_ratio_bounds=(1e-3, ratio_max),
-        )
-        return np.asarray(sweep.E)
-
-    ceiling = 1.0 - 1e-6
-    lo, hi = np.zeros(C.shape), np.full(C.shape, ceiling)
-    steers_at_zero = optimum(lo) < sj.STEERING_BOUND
-    all_eps = optimum(hi) < sj.STEERING_BOUND
-    for _ in range(max(1, math.ceil(math.log2(ceiling / eps_tol)))):
-        mid = 0.5 * (lo + hi)
-        below = optimum(mid) < sj.STEERING_BOUND
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.where(all_eps, 1.0, np.where(steers_at_zero, lo, np.nan))
-
-
 def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     """All data of Fig. 5: the optimised E_{+|-} on the eps grid for every thermal set and C_-,
     and eps_max (two estimates).
@@ -167,7 +138,15 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     thermal = _thermal_column(names)
     C = np.broadcast_to(cases[None, :], (len(names), cases.size))
     eps_tol = float(params["eps_tol"])
-    wide = _eps_max_wide(thermal, C, eps_tol, float(params["wide_C_plus_ratio_max"]), n_starts)
+    wide = sj.loss_tolerance(
+        thermal,
+        C,
+        coupling=_COUPLING,
+        direction=_DIRECTION,
+        eps_tol=eps_tol,
+        n_starts=n_starts,
+        C_plus_ratio_bounds=(1e-3, float(params["wide_C_plus_ratio_max"])),
+    ).eps_max
     sjp.report_progress(progress, n_curve_steps + 1, total)
     tol = sj.loss_tolerance(
         thermal, C, coupling=_COUPLING, direction=_DIRECTION, eps_tol=eps_tol, n_starts=n_starts

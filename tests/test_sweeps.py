@@ -132,3 +132,17 @@ def test_loss_tolerance_rejects_bad_options():
         sj.loss_tolerance(HOT, [2.0], eps_ceiling=1.0)
     with pytest.raises(ValueError, match="direction"):
         sj.loss_tolerance(HOT, [2.0], direction="up")
+
+
+def test_loss_tolerance_passes_problem_options_and_the_C_plus_bound_limits_it():
+    """The options reach the Problem: with C_+/C_- allowed up to 1e7 the hot set's eps_max rises
+    above the value found with the default bound 1e3, to within 1e-5 of 1 - 1/C_- (an empirical
+    pattern of the optima, measured 0.500004 and 0.8999997; not derived in the paper)."""
+    hot = sj.thermal_preset("hot")
+    C = np.array([2.0, 10.0])
+    narrow = sj.loss_tolerance(hot, C, eps_tol=1e-7)
+    wide = sj.loss_tolerance(hot, C, eps_tol=1e-7, C_plus_ratio_bounds=(1e-3, 1e7))
+    assert np.all(np.asarray(wide.eps_max) > np.asarray(narrow.eps_max))
+    np.testing.assert_allclose(np.asarray(wide.eps_max), 1.0 - 1.0 / C, atol=1e-5)
+    with pytest.raises(ValueError, match="eps"):
+        sj.loss_tolerance(hot, C, eps=0.1)

@@ -213,6 +213,7 @@ def loss_tolerance(
     devices: Sequence[jax.Device] | None = None,
     block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **problem_options,
 ) -> LossTolerance:
     """Loss tolerance ``eps_max(C_-)``: the largest eps with optimised E < 1/2 (Fig. 5).
 
@@ -230,6 +231,10 @@ def loss_tolerance(
         eps_ceiling: the largest loss tested (< 1); steering there counts as "all eps < 1".
         n_starts, seed, solver, devices, block_size: as for :func:`~steerjax.optimize`.
         progress: optional callback ``progress(done, total)`` over bisection steps.
+        **problem_options: further :class:`~steerjax.Problem` keywords, e.g.
+            ``C_plus_ratio_bounds=(1e-3, 1e7)``: eps_max of the hot set is limited by the C_+
+            search bound (0.49900, 0.89988, 0.98999 at C_- = 2, 10, 100 with the default
+            ``(1e-3, 1e3)``; 0.500004, 0.8999997, 0.9899997 with ``(1e-3, 1e7)``).
 
     Example:
         >>> import jax; jax.config.update("jax_enable_x64", True)
@@ -242,6 +247,8 @@ def loss_tolerance(
         raise ValueError(f"eps_tol = {eps_tol!r} is outside the allowed range (0, 1)")
     if not (0.0 < float(eps_ceiling) < 1.0):
         raise ValueError(f"eps_ceiling = {eps_ceiling!r} is outside the allowed range (0, 1)")
+    if "eps" in problem_options or "eps_bounds" in problem_options:
+        raise ValueError("loss_tolerance chooses eps itself; do not pass eps or eps_bounds")
     if direction not in DIRECTIONS:
         Problem(thermal, 1.0, direction=direction)  # raises the standard error
     C = jnp.atleast_1d(jnp.asarray(C_minus))
@@ -249,7 +256,7 @@ def loss_tolerance(
     total = n_bisect + 2
 
     def optimum(eps):
-        problem = Problem(thermal, C, eps=eps, coupling=coupling, direction=direction)
+        problem = Problem(thermal, C, eps=eps, coupling=coupling, direction=direction, **problem_options)
         return optimize(
             problem, solver=solver, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size
         ).value
