@@ -149,3 +149,16 @@ def test_zero_efficiency_gives_back_the_unconditional_optimum():
 def test_lo_phase_starts_must_not_be_empty():
     with pytest.raises(ValueError, match="lo_phase_starts"):
         sj.conditional_improvement(sj.HOT, [10.0], lo_phase_starts=())
+
+
+def test_conditional_objective_has_no_lapack_call():
+    """The conditional objective runs inside two nested while loops (optimiser, Riccati), where
+    a batched LAPACK solve deadlocked jaxlib 0.10.2 on CPU (16 problems x 8 starts); its value
+    and Hessian must lower to plain XLA operations (steerjax._linsolve)."""
+    from steerjax._optimize import loss
+
+    p = sj.Problem(sj.HOT, C_minus=10.0, conditional=True)
+    w = jnp.full(4, 0.3)
+    for fn in (lambda w: loss(p, w), jax.hessian(lambda w: loss(p, w))):
+        text = jax.jit(fn).lower(w).as_text()
+        assert "lapack" not in text.lower()

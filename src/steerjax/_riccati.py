@@ -83,8 +83,13 @@ def _mT(X: Array) -> Array:
 
 def kalman_gain(Sigma: Array, C: Array, R: Array, S: Array) -> Array:
     """Kalman gain ``K = (Sigma C^T + S) R^{-1}`` (shape ``(..., n, m)``)."""
-    # K R = Sigma C^T + S  <=>  R^T K^T = (Sigma C^T + S)^T ; R is symmetric.
-    return _mT(jnp.linalg.solve(R, _mT(Sigma @ _mT(C) + S)))
+    # K R = Sigma C^T + S  <=>  R^T K^T = (Sigma C^T + S)^T ; R is symmetric.  LAPACK-free
+    # like the Lyapunov steps (:mod:`steerjax._linsolve`): this runs inside the solver's loop.
+    rhs = _mT(Sigma @ _mT(C) + S)  # (..., m, n)
+    batch = jnp.broadcast_shapes(R.shape[:-2], rhs.shape[:-2])
+    R = jnp.broadcast_to(R, batch + R.shape[-2:])
+    rhs = jnp.broadcast_to(rhs, batch + rhs.shape[-2:])
+    return _mT(solve_small(R, rhs))
 
 
 def riccati_filter_residual(Sigma: Array, A: Array, D: Array, C: Array, R: Array, S: Array) -> Array:
