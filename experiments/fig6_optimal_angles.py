@@ -85,34 +85,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     """
     params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    C = sj.log_grid(*(float(v) for v in params["C_minus_range"]), int(params["n_C"]))
-    table = sjp.optimal_steering_grid(
-        params["thermal_sets"],
-        params["eps_values"],
-        C,
-        n_starts=params["n_starts"],
-        progress=progress,
-        figure=FIGURE,
-    )
-    thermal_sets = list(dict.fromkeys(table["thermal"]))
-    eps_values = list(dict.fromkeys(float(e) for e in table["eps"]))
-    return {
-        "figure": FIGURE,
-        "parameters": dict(params),
-        "grid": {
-            "C_minus": int(C.size),
-            "thermal_sets": len(thermal_sets),
-            "eps_values": len(eps_values),
-            "couplings": 2,
-            "directions": 2,
-            "optima": int(table["E"].size),
-        },
-        "thermal_sets": thermal_sets,
-        "eps_values": eps_values,
-        "C_minus": C,
-        "table": table,
-        "summary": sjp.optimal_grid_summary(table),
-    }
+    return sjp.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def _plot_curve(ax, x, y, steers, angles, *, marker=None, markevery=None, zorder=2, **style) -> None:

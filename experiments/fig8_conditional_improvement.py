@@ -225,7 +225,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
         files=[*files, out_dir / f"{FIGURE}.json"],
         results={
             "dtype": str(np.asarray(data["table"]["d"]).dtype),
-            "lo_phase_starts_rad": [0.0, math.pi / 4],
+            "lo_phase_starts_rad": list(sj.CONDITIONAL_WARM_PHASES),
             "curves": data["summary"],
         },
         script=__file__,

@@ -19,7 +19,6 @@ that fixed-design value (``E_c_at_unconditional_design``) as a floor on ``d``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -28,7 +27,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from ._conditional import conditional_steering_from_rates
-from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, optimize
+from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, conditional_warm_starts, optimize
 from ._params import Thermal
 from ._rates import cascade_rates
 
@@ -118,13 +117,7 @@ def conditional_improvement(
     unc = Problem(thermal, C_minus=C_minus, **kwargs)
     res_u = optimize(unc, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size)
     cond = Problem(thermal, C_minus=C_minus, conditional=True, efficiency=efficiency, **kwargs)
-    low, high = cond.lo_phase_bounds[..., 0], cond.lo_phase_bounds[..., 1]
-    span = jnp.where(high > low, high - low, 1.0)
-    starts = []
-    for psi in lo_phase_starts:
-        w_psi = jnp.clip(jnp.mod(psi - low, math.pi) / span, 0.0, 1.0)
-        starts.append(jnp.concatenate([res_u.w, w_psi[..., None]], axis=-1))
-    starts = jnp.stack(starts, axis=-2)  # batch + (n_starts, n_variables)
+    starts = conditional_warm_starts(cond, res_u.w, lo_phase_starts)  # batch + (n_starts, n)
     res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size)
     rates = cascade_rates(thermal, res_u.design)
     e_pm, e_mp = conditional_steering_from_rates(rates, 0.0, 0.0, cond.efficiency)

@@ -943,8 +943,24 @@ def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progres
 
 
 CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
-"""Local-oscillator phases [rad] (offsets from the lower phase bound, taken modulo pi) at which
-the default starts of a conditional problem warm-start from the unconditional optimum."""
+"""Local-oscillator phases [rad] at which the default starts of a conditional problem
+warm-start from the unconditional optimum (mapped into ``lo_phase_bounds`` modulo pi, as
+:func:`w_from_design` does)."""
+
+
+def conditional_warm_starts(problem: Problem, w_design: Array, lo_phases=CONDITIONAL_WARM_PHASES) -> Array:
+    """Starts of a conditional problem from box coordinates ``w_design`` of its design variables
+    (e.g. ``result.w`` of the unconditional twin problem), one per phase of ``lo_phases`` [rad].
+
+    Returns shape ``w_design.shape[:-1] + (len(lo_phases), problem.n_variables)``.
+    """
+    low, high = problem.lo_phase_bounds[..., 0], problem.lo_phase_bounds[..., 1]
+    span = jnp.where(high > low, high - low, 1.0)
+    starts = [
+        jnp.concatenate([w_design, jnp.clip(jnp.mod(psi - low, math.pi) / span, 0.0, 1.0)[..., None]], -1)
+        for psi in lo_phases
+    ]
+    return jnp.stack(starts, axis=-2)
 
 
 def _unconditional_twin(problem: Problem) -> Problem:
@@ -970,16 +986,9 @@ def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices
     never ends above its start, so E_c* <= E_c(unconditional optimum) always holds.
     """
     twin = _unconditional_twin(problem)
-    flat = _flatten(problem)
     twin_starts = _default_starts(twin, n_starts, seed, dtype)
     base = _solve_on_devices(_flatten(twin), twin_starts, solver, devices, block_size, None)
-    low, high = flat.lo_phase_bounds[..., 0], flat.lo_phase_bounds[..., 1]
-    span = jnp.where(high > low, high - low, 1.0)
-    warm = [
-        jnp.concatenate([base.w, jnp.clip(math.fmod(psi, math.pi) / span, 0.0, 1.0)[:, None]], -1)
-        for psi in CONDITIONAL_WARM_PHASES
-    ]
-    return jnp.stack(warm, 1).astype(dtype)
+    return conditional_warm_starts(_flatten(problem), base.w).astype(dtype)
 
 
 def optimize(

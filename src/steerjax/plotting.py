@@ -66,7 +66,7 @@ from ._measures import REGIMES, classify
 from ._optimize import COUPLINGS, DIRECTIONS
 from ._params import Design, Thermal, thermal_preset
 from ._steering import STEERING_BOUND, steering
-from ._sweeps import optimal_sweep
+from ._sweeps import log_grid, optimal_sweep
 from ._version import __version__
 
 __all__ = [
@@ -113,6 +113,7 @@ __all__ = [
     "optimal_steering_grid",
     "table_rows",
     "optimal_grid_summary",
+    "optimal_grid_data",
     "interpolated_crossings",
     "run_as_script",
 ]
@@ -1100,6 +1101,46 @@ def _optimum_diagnostics(table: Mapping[str, np.ndarray], lower, upper) -> dict[
     Cp = np.asarray(table["C_plus"], dtype=float)
     out["C_plus_at_bound"] = (Cp >= upper * (1.0 - 1e-6)) | (Cp <= lower * (1.0 + 1e-6))
     return out
+
+
+def optimal_grid_data(figure: str, params: Mapping[str, object], *, progress=None) -> dict:
+    """The data dict of Figs. 4, 6 and 7 from their resolved parameters (``thermal_sets``,
+    ``eps_values``, ``C_minus_range``, ``n_C``, ``n_starts``): every optimum of
+    :func:`optimal_steering_grid` on the log grid of C_-, with grid sizes and
+    :func:`optimal_grid_summary`.
+
+    Returns:
+        A dict with ``figure``, ``parameters``, ``grid``, ``thermal_sets``, ``eps_values``,
+        ``C_minus`` (the grid), ``table`` (one row per optimum, angles in rad) and ``summary``.
+    """
+    C = log_grid(*(float(v) for v in params["C_minus_range"]), int(params["n_C"]))
+    table = optimal_steering_grid(
+        params["thermal_sets"],
+        params["eps_values"],
+        C,
+        n_starts=params["n_starts"],
+        progress=progress,
+        figure=figure,
+    )
+    thermal_sets = list(dict.fromkeys(table["thermal"]))
+    eps_values = list(dict.fromkeys(float(e) for e in table["eps"]))
+    return {
+        "figure": figure,
+        "parameters": dict(params),
+        "grid": {
+            "C_minus": int(C.size),
+            "thermal_sets": len(thermal_sets),
+            "eps_values": len(eps_values),
+            "couplings": 2,
+            "directions": 2,
+            "optima": int(table["E"].size),
+        },
+        "thermal_sets": thermal_sets,
+        "eps_values": eps_values,
+        "C_minus": C,
+        "table": table,
+        "summary": optimal_grid_summary(table),
+    }
 
 
 def table_rows(table: Mapping[str, np.ndarray], **where) -> dict[str, np.ndarray]:
