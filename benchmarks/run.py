@@ -131,24 +131,26 @@ def fig4_problems(C_grid: np.ndarray) -> dict[tuple[str, str], sj.Problem]:
     }
 
 
-def solve_fig4(C_grid: np.ndarray, block_size: int | None) -> dict[tuple[str, str], sj.OptimumResult]:
+def solve_fig4(
+    C_grid: np.ndarray, block_size: int | None, lanes: int | None = None
+) -> dict[tuple[str, str], sj.OptimumResult]:
     """All optima of Fig. 4 (problems built inside: that is part of a user's cost)."""
     results = {
-        key: sj.optimize(problem, n_starts=N_STARTS, block_size=block_size)
+        key: sj.optimize(problem, n_starts=N_STARTS, block_size=block_size, lanes=lanes)
         for key, problem in fig4_problems(C_grid).items()
     }
     return jax.block_until_ready(results)
 
 
-def time_fig4(C_grid: np.ndarray, reps: int, block_size: int | None):
+def time_fig4(C_grid: np.ndarray, reps: int, block_size: int | None, lanes: int | None = None):
     """First call (compiles) and ``reps`` steady-state calls; returns (results, timings)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    solve_fig4(C_grid, block_size)
+    solve_fig4(C_grid, block_size, lanes)
     first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     walls, cpus, results = [], [], None
     for _ in range(reps):
         t0, c0 = time.perf_counter(), time.process_time()
-        results = solve_fig4(C_grid, block_size)
+        results = solve_fig4(C_grid, block_size, lanes)
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     med = _median(walls)
@@ -505,11 +507,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--block-size", type=int, default=None, help="steerjax block size (default: library's)"
     )
+    parser.add_argument(
+        "--lanes", type=int, default=None, help="steerjax searches in flight per block (default: library's)"
+    )
     args = parser.parse_args(argv)
     if args.reps is not None and args.reps < 1:
         parser.error(f"--reps = {args.reps} is outside the allowed range [1, inf)")
     if args.block_size is not None and args.block_size < 1:
         parser.error(f"--block-size = {args.block_size} is outside the allowed range [1, inf)")
+    if args.lanes is not None and args.lanes < 1:
+        parser.error(f"--lanes = {args.lanes} is outside the allowed range [1, inf)")
     return args
 
 
@@ -524,7 +531,7 @@ def main(argv=None) -> int:
     C_grid = sj.log_grid(*C_RANGE, sizes["n_c"])
 
     print(f"(a) Fig. 4 with steerjax ({16 * sizes['n_c']} optima; compiling 4 programs) ...", flush=True)
-    results, fig4 = time_fig4(C_grid, sizes["reps"], args.block_size)
+    results, fig4 = time_fig4(C_grid, sizes["reps"], args.block_size, args.lanes)
     quality = fig4_quality(results)
     n_optima = sum(int(np.size(r.value)) for r in results.values())
 
@@ -579,6 +586,7 @@ def main(argv=None) -> int:
         "n_starts": N_STARTS,
         "solver": "ProjectedNewton",
         "block_size": args.block_size or sj.default_block_size(jax.devices()[0]),
+        "lanes": args.lanes or sj.default_lanes(jax.devices()[0]),
         "fig4_seconds_runs": fig4["seconds_runs"],
         "fig4_first_call_seconds": fig4["first_call_seconds"],
         "fig4_cpu_over_wall": fig4["cpu_seconds_runs"][med_idx] / fig4["seconds_runs"][med_idx],

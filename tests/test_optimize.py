@@ -187,6 +187,26 @@ def test_results_do_not_depend_on_batch_composition(small_problem):
     assert jnp.shape(single.value) == ()
 
 
+def test_search_pool_matches_lockstep_searches(small_problem):
+    """The pooled driver (lanes refilled from a task queue) runs the same searches as a vmap of
+    whole searches: with 2 lanes for 3 x 8 searches every lane is refilled many times, and a
+    block twice the batch leaves padding rows that must not be solved or returned."""
+    from steerjax import _optimize as opt
+
+    pooled = sj.optimize(small_problem, lanes=2, block_size=6)
+    wide = sj.optimize(small_problem, lanes=10_000)
+    starts = opt._default_starts(small_problem, 8, 0, jnp.float64)
+    solver = sj.ProjectedNewton()
+    lockstep = opt._solve_block(opt._flatten(small_problem), starts, solver)
+    for other in (wide, lockstep):
+        np.testing.assert_allclose(np.asarray(pooled.value), np.asarray(other.value), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(np.asarray(pooled.w), np.asarray(other.w), atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(pooled.start_values), np.asarray(other.start_values), rtol=1e-12, atol=0
+        )
+    assert pooled.value.shape == (3,) and np.all(np.isfinite(np.asarray(pooled.start_values)))
+
+
 def test_optax_solvers_reach_the_same_optimum(small_problem):
     newton = sj.optimize(small_problem, n_starts=3)
     lbfgs = sj.optimize(small_problem, solver=sj.LBFGS(), n_starts=3)
@@ -251,3 +271,5 @@ def test_bad_solver_options_raise(small_problem):
         sj.optimize(small_problem, starts=jnp.ones((2, 5)))
     with pytest.raises(ValueError, match="block_size"):
         sj.optimize(small_problem, block_size=0)
+    with pytest.raises(ValueError, match="lanes = 0"):
+        sj.optimize(small_problem, lanes=0)

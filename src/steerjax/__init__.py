@@ -58,6 +58,7 @@ from ._optimize import (
     Problem,
     ProjectedNewton,
     default_block_size,
+    default_lanes,
     design_from_unconstrained,
     lo_phase_from_w,
     optimize,
@@ -166,6 +167,7 @@ __all__ = [
     "lo_phase_from_w",
     "CONDITIONAL_WARM_PHASES",
     "default_block_size",
+    "default_lanes",
     # sweeps over C_- and the loss tolerance (Figs. 4-7)
     "OptimalSweep",
     "optimal_sweep",

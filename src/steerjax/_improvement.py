@@ -84,6 +84,7 @@ def conditional_improvement(
     seed: int = 0,
     devices: Sequence[jax.Device] | None = None,
     block_size: int | None = None,
+    lanes: int | None = None,
 ) -> ConditionalImprovement:
     """Optimal unconditional and conditional steering and their relative difference d (Fig. 8).
 
@@ -97,7 +98,7 @@ def conditional_improvement(
         n_starts, seed: multi-start of the unconditional search (:func:`~steerjax.optimize`).
         lo_phase_starts: local-oscillator phases [rad] at which the conditional search is
             warm-started from the unconditional optimum (one local search each).
-        devices, block_size: as for :func:`~steerjax.optimize`.
+        devices, block_size, lanes: as for :func:`~steerjax.optimize`.
 
     Returns:
         :class:`ConditionalImprovement`.
@@ -115,10 +116,10 @@ def conditional_improvement(
     C_minus = jnp.asarray(C_minus, dtype=jnp.result_type(float))
     kwargs = dict(eps=eps, direction=direction, coupling=coupling)
     unc = Problem(thermal, C_minus=C_minus, **kwargs)
-    res_u = optimize(unc, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size)
+    res_u = optimize(unc, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size, lanes=lanes)
     cond = Problem(thermal, C_minus=C_minus, conditional=True, efficiency=efficiency, **kwargs)
     starts = conditional_warm_starts(cond, res_u.w, lo_phase_starts)  # batch + (n_starts, n)
-    res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size)
+    res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size, lanes=lanes)
     rates = cascade_rates(thermal, res_u.design)
     e_pm, e_mp = conditional_steering_from_rates(rates, 0.0, 0.0, cond.efficiency)
     fixed = e_pm if unc.direction == "plus-given-minus" else e_mp

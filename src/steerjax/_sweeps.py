@@ -136,6 +136,7 @@ def optimal_sweep(
     seed: int = 0,
     devices: Sequence[jax.Device] | None = None,
     block_size: int | None = None,
+    lanes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     **problem_options,
 ) -> OptimalSweep:
@@ -148,7 +149,7 @@ def optimal_sweep(
         eps: transmission loss(es) in [0, 1).
         coupling: ``"asymmetric"`` or ``"symmetric"``.
         direction: ``"plus-given-minus"`` (E_{+|-}) or ``"minus-given-plus"`` (E_{-|+}).
-        solver, n_starts, seed, devices, block_size, progress: as for
+        solver, n_starts, seed, devices, block_size, lanes, progress: as for
             :func:`~steerjax.optimize` (the batch is sharded over all devices by default).
         **problem_options: further :class:`~steerjax.Problem` keywords (angle or C_+ bounds,
             ``objective``, ``eps_bounds``, ``min_damping_ratio``).
@@ -173,6 +174,7 @@ def optimal_sweep(
         seed=seed,
         devices=devices,
         block_size=block_size,
+        lanes=lanes,
         progress=progress,
     )
     return OptimalSweep(problem=problem, result=result)
@@ -212,6 +214,7 @@ def loss_tolerance(
     solver=None,
     devices: Sequence[jax.Device] | None = None,
     block_size: int | None = None,
+    lanes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     **problem_options,
 ) -> LossTolerance:
@@ -229,7 +232,7 @@ def loss_tolerance(
         coupling, direction: as for :class:`~steerjax.Problem`.
         eps_tol: width of the final bracket (> 0).
         eps_ceiling: the largest loss tested (< 1); steering there counts as "all eps < 1".
-        n_starts, seed, solver, devices, block_size: as for :func:`~steerjax.optimize`.
+        n_starts, seed, solver, devices, block_size, lanes: as for :func:`~steerjax.optimize`.
         progress: optional callback ``progress(done, total)`` over bisection steps.
         **problem_options: further :class:`~steerjax.Problem` keywords, e.g.
             ``C_plus_ratio_bounds=(1e-3, 1e7)``: eps_max of the hot set is limited by the C_+
@@ -258,7 +261,13 @@ def loss_tolerance(
     def optimum(eps):
         problem = Problem(thermal, C, eps=eps, coupling=coupling, direction=direction, **problem_options)
         return optimize(
-            problem, solver=solver, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size
+            problem,
+            solver=solver,
+            n_starts=n_starts,
+            seed=seed,
+            devices=devices,
+            block_size=block_size,
+            lanes=lanes,
         ).value
 
     zero = jnp.zeros_like(C)
