@@ -273,3 +273,22 @@ def test_bad_solver_options_raise(small_problem):
         sj.optimize(small_problem, block_size=0)
     with pytest.raises(ValueError, match="lanes = 0"):
         sj.optimize(small_problem, lanes=0)
+
+
+def test_problem_set_up_is_the_same_traced_and_concrete():
+    """Concrete input is set up in numpy, traced input (a Problem built inside jit) in jnp:
+    both give the same JAX-array leaves and the same design for the same box coordinates."""
+    import jax
+
+    w = jnp.asarray([0.3, 0.6, 0.4])
+    C = jnp.asarray([2.0, 10.0])
+
+    def theta_plus(C):
+        problem = sj.Problem(sj.thermal_preset("hot"), C, eps=0.1)
+        return jax.vmap(lambda p: sj.rates_from_w(p, w)[1].theta_plus)(problem)
+
+    concrete = sj.Problem(sj.thermal_preset("hot"), C, eps=0.1)
+    assert all(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(concrete))
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(theta_plus)(C)), np.asarray(theta_plus(C)), rtol=1e-15, atol=0
+    )

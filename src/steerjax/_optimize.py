@@ -26,6 +26,7 @@ currents only change sign when the phase moves by pi).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -221,14 +222,18 @@ class Problem(eqx.Module):
         rho = np.asarray(min_damping_ratio, dtype=float)
         if np.any(~np.isfinite(rho) | (rho < 0) | (rho >= 1)):
             raise ValueError(f"min_damping_ratio = {min_damping_ratio!r} is outside the allowed range [0, 1)")
-        C_minus = jnp.asarray(C_minus)
+        # Concrete input is set up in numpy (no per-shape compilations of tiny jnp operations,
+        # measured ~0.8 s per new batch shape) and moved to JAX arrays at the end; traced input
+        # (a Problem built inside jit/vmap) stays in jnp.
+        xp = np if concrete else jnp
+        C_minus = xp.asarray(C_minus)
         if C_plus_bounds is None:
             r = np.asarray(C_plus_ratio_bounds, dtype=float)
             if r.shape != (2,) or not (0 < r[0] <= r[1] < np.inf):
                 raise ValueError(
                     f"C_plus_ratio_bounds = {C_plus_ratio_bounds!r} must be (low, high), 0 < low <= high"
                 )
-            cpb = jnp.stack([C_minus * r[0], C_minus * r[1]], -1)
+            cpb = xp.stack([C_minus * r[0], C_minus * r[1]], -1)
         else:
             b = np.asarray(C_plus_bounds, dtype=float)
             if (
@@ -240,19 +245,22 @@ class Problem(eqx.Module):
                 raise ValueError(
                     f"C_plus_bounds = {C_plus_bounds!r} must be (low, high) with 0 < low <= high < inf"
                 )
-            cpb = jnp.asarray(b)
+            cpb = xp.asarray(b)
         leaves = {
             "C_minus": C_minus,
-            "eps": jnp.asarray(eps),
-            "tpb": jnp.asarray(tpb),
-            "tmb": jnp.asarray(tmb),
-            "cpb": jnp.asarray(cpb),
-            "epb": jnp.asarray(epb),
-            "rho": jnp.asarray(rho),
-            "eta": jnp.asarray(eta),
-            "lpb": jnp.asarray(lpb),
+            "eps": xp.asarray(eps),
+            "tpb": xp.asarray(tpb),
+            "tmb": xp.asarray(tmb),
+            "cpb": xp.asarray(cpb),
+            "epb": xp.asarray(epb),
+            "rho": xp.asarray(rho),
+            "eta": xp.asarray(eta),
+            "lpb": xp.asarray(lpb),
         }
-        th_leaves = [thermal.gamma0_plus_hz, thermal.nbar_plus, thermal.gamma0_minus_hz, thermal.nbar_minus]
+        th_leaves = [
+            xp.asarray(x)
+            for x in (thermal.gamma0_plus_hz, thermal.nbar_plus, thermal.gamma0_minus_hz, thermal.nbar_minus)
+        ]
         scalar_shapes = [
             jnp.shape(x) for x in (*th_leaves, leaves["C_minus"], leaves["eps"], leaves["rho"], leaves["eta"])
         ]
@@ -260,7 +268,7 @@ class Problem(eqx.Module):
         batch = jnp.broadcast_shapes(*scalar_shapes, *pair_shapes)
 
         def bc(x, pair=False):
-            return jnp.broadcast_to(x, batch + ((2,) if pair else ()))
+            return jnp.asarray(xp.broadcast_to(x, batch + ((2,) if pair else ())))
 
         self.thermal = Thermal(*(bc(x) for x in th_leaves))
         self.C_minus = bc(leaves["C_minus"])
@@ -289,7 +297,8 @@ class Problem(eqx.Module):
         """Number of design coordinates before the optional eps and lo_phase coordinates."""
         return 3 if self.coupling == "asymmetric" else 2
 
-    def _check_feasible(self) -> None:
+    def _feasible(self) -> Array:
+        """Per problem: some allowed design is strictly stable."""
         # The most permissive C_+ for stability of the server is its lower bound.
         th = self.thermal
         iv_m = _interval(self.C_minus, th.nbar_minus, self.theta_minus_bounds, self.min_damping_ratio)
@@ -301,12 +310,21 @@ class Problem(eqx.Module):
             ok = (lo <= jnp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < jnp.minimum(iv_m.c_max, iv_p.c_max))
         else:
             ok = iv_m.feasible & iv_p.feasible
-        if not bool(jnp.all(ok)):
+        return ok
+
+    def _check_feasible(self) -> None:
+        if not bool(jnp.all(_feasible(self))):
             raise ValueError(
                 "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
                 "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
                 f"C_minus = {np.asarray(self.C_minus)!r}; widen theta_*_bounds or lower C_plus_bounds"
             )
+
+
+@eqx.filter_jit
+def _feasible(problem: Problem) -> Array:
+    """:meth:`Problem._feasible` as one compiled program (one compilation per batch shape)."""
+    return problem._feasible()
 
 
 def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
@@ -997,22 +1015,24 @@ def _solve_block_pooled(block: Problem, starts: Array, n_valid: Array, solver, l
 
 
 def _flatten(problem: Problem) -> Problem:
+    """The problem with its batch axes flattened into one, as host (numpy) arrays."""
     n = int(np.prod(problem.batch_shape)) if problem.batch_shape else 1
     bs = len(problem.batch_shape)
 
     def flat(x):
-        return jnp.reshape(x, (n, *jnp.shape(x)[bs:]))
+        x = np.asarray(x)
+        return np.reshape(x, (n, *x.shape[bs:]))
 
     return jax.tree_util.tree_map(flat, problem)
 
 
 def _take_rows(tree, start: int, size: int):
-    """Rows ``start:start+size`` of every leaf, padded by repeating the last row."""
+    """Rows ``start:start+size`` of every leaf (host arrays), padded by repeating the last row."""
 
     def take(x):
-        rows = x[start : start + size]
+        rows = np.asarray(x)[start : start + size]
         pad = size - rows.shape[0]
-        return jnp.concatenate([rows, jnp.repeat(rows[-1:], pad, 0)], 0) if pad else rows
+        return np.concatenate([rows, np.repeat(rows[-1:], pad, 0)], 0) if pad else rows
 
     return jax.tree_util.tree_map(take, tree)
 
@@ -1027,7 +1047,16 @@ def _concat(pieces):
     )
 
 
-def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progress, lanes) -> OptimumResult:
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _trim(out, n: int, batch_shape: tuple[int, ...]):
+    """The first ``n`` rows of every leaf, reshaped to ``batch_shape`` (one compiled program
+    instead of a slice and a reshape per leaf)."""
+    return jax.tree_util.tree_map(lambda x: jnp.reshape(x[:n], batch_shape + x.shape[1:]), out)
+
+
+def _solve_on_devices(
+    problem_flat, starts, solver, devices, block_size, progress, lanes, batch_shape=None
+) -> OptimumResult:
     """Solve all rows of ``problem_flat`` in blocks of ``block_size``, spread over ``devices``.
 
     The rows are padded to whole blocks, equally many on every device, and device ``i`` gets a
@@ -1048,7 +1077,7 @@ def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progres
     blocks_per_device = -(-n // (block_size * nd))
     per_device = blocks_per_device * block_size
     rows = (problem_flat, starts) if own_starts else problem_flat
-    padded = jax.tree_util.tree_map(np.asarray, _take_rows(rows, 0, per_device * nd))
+    padded = _take_rows(rows, 0, per_device * nd)
     local = {}
     for i, device in enumerate(devices):
         if device.process_index != jax.process_index():
@@ -1097,7 +1126,7 @@ def _solve_on_devices(problem_flat, starts, solver, devices, block_size, progres
             from jax.experimental import multihost_utils
 
             out = multihost_utils.process_allgather(out, tiled=True)
-    return jax.tree_util.tree_map(lambda x: x[:n], out)
+    return _trim(out, n, (n,) if batch_shape is None else tuple(batch_shape))
 
 
 CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
@@ -1239,5 +1268,4 @@ def optimize(
         if not bool(jnp.all((starts >= 0) & (starts <= 1))):
             raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
     batch = problem.batch_shape
-    out = _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress, lanes)
-    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, batch + jnp.shape(x)[1:]), out)
+    return _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress, lanes, batch)
