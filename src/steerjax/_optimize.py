@@ -1240,6 +1240,9 @@ def optimize(
     devices = sorted(jax.devices() if devices is None else devices, key=lambda d: (d.process_index, d.id))
     if not devices:
         raise ValueError("devices is empty; pass None for all of jax.devices()")
+    # The unconditional search behind a conditional problem's starts uses the unconditional
+    # default, so it shares its compiled program with plain problems (e.g. Fig. 4 and Fig. 8).
+    twin_block_size = default_block_size(devices[0]) if block_size is None else int(block_size)
     if block_size is None:
         block_size = default_block_size(devices[0], conditional=problem.conditional)
     block_size = int(block_size)
@@ -1249,7 +1252,9 @@ def optimize(
     if lanes < 1:
         raise ValueError(f"lanes = {lanes!r} is outside the allowed range [1, inf)")
     if starts is None and problem.conditional:
-        starts = _conditional_starts(problem, int(n_starts), seed, dtype, solver, devices, block_size, lanes)
+        starts = _conditional_starts(
+            problem, int(n_starts), seed, dtype, solver, devices, twin_block_size, lanes
+        )
     elif starts is None:
         starts = _default_starts(problem, int(n_starts), seed, dtype)
     else:
