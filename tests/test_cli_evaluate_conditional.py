@@ -267,6 +267,7 @@ def test_batch_output_columns(batch):
         *THERMAL_VALUES["hot"],
         *ev.RESULT_COLUMNS,
         *[c for c in ev.CONDITIONAL_RESULT_COLUMNS if c != "efficiency"],
+        ev.CONDITIONAL_REGIME_COLUMN,
     ]
     rows = batch["rows"]
     assert [rows[i]["lo_phase"] for i in ("opt-A", "opt-B", "opt-C")] == ["optimal"] * 3
@@ -362,7 +363,8 @@ def test_conditional_flags_fill_columns_the_file_lacks(tmp_path, capsys):
     code, out, err = run_cli([*argv, "--lo-phase", "0.35pi", "--efficiency", "0.8"], capsys)
     assert code == 0, err
     got = list(csv.DictReader(io.StringIO(out)))
-    assert list(got[0])[-5:] == list(ev.CONDITIONAL_RESULT_COLUMNS) and "lo_phase" not in got[0]
+    assert list(got[0])[-6:] == [*ev.CONDITIONAL_RESULT_COLUMNS, ev.CONDITIONAL_REGIME_COLUMN]
+    assert "lo_phase" not in got[0]
     ref = library_conditional(["A", "B"], 0.35 * PI, 0.8)
     for d in DIRECTIONS:
         assert [float(r[f"lo_phase_{d}"]) for r in got] == [0.35 * PI] * 2
@@ -403,6 +405,36 @@ def test_single_design_json_has_the_conditional_keys(batch, capsys):
         assert result[f"lo_phase_{d}"] == pytest.approx(float(row[f"lo_phase_{d}"]), abs=1e-9)
         assert result[f"steering_c_{d}"] == (result[f"E_c_{d}"] < 0.5)
         assert result[f"E_{d}"] == pytest.approx(float(row[f"E_{d}"]), rel=1e-14)
+
+
+def _expected_regime(e_pm: float, e_mp: float) -> str:
+    """Reid's bound 1/2 in each direction, written out here (not steerjax.classify)."""
+    plus, minus = e_pm < 0.5, e_mp < 0.5
+    if plus and minus:
+        return "two-way"
+    if plus:
+        return "one-way client=>server"
+    return "one-way server=>client" if minus else "none"
+
+
+def test_conditional_regime_column_follows_the_conditional_E(batch, capsys):
+    """``regime_c`` classifies the two E_c as ``regime`` classifies the two E; the single-design
+    output (text and JSON) says the same for the same design."""
+    kinds = set()
+    for ident, row in batch["rows"].items():
+        e_pm, e_mp = float(row["E_c_plus_given_minus"]), float(row["E_c_minus_given_plus"])
+        assert row[ev.CONDITIONAL_REGIME_COLUMN] == _expected_regime(e_pm, e_mp), ident
+        assert row["regime"] == _expected_regime(
+            float(row["E_plus_given_minus"]), float(row["E_minus_given_plus"])
+        )
+        kinds.add(row[ev.CONDITIONAL_REGIME_COLUMN])
+    assert len(kinds) >= 2  # the file covers more than one regime
+    code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["result"][ev.CONDITIONAL_REGIME_COLUMN] == batch["rows"]["opt-A"]["regime_c"]
+    code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional"], capsys)
+    assert code == 0, err
+    assert f"regime (conditional): {batch['rows']['opt-A']['regime_c']}" in out
 
 
 def test_single_design_fixed_phase_equals_the_library(capsys):

@@ -36,9 +36,10 @@ Riccati equation, solved per design).  A batch file may instead have the columns
 column of the file, and without ``--conditional`` these flags and columns are usage errors (exit
 status 2).  The columns :data:`CONDITIONAL_RESULT_COLUMNS` are added after
 :data:`RESULT_COLUMNS`: the phase used for each direction, the efficiency, and E_c of each
-direction.  For a fixed phase both phase columns equal it.  For ``optimal`` the phase is
-optimised separately for each direction: E_c is periodic in the phase with period pi, so it is
-evaluated on :data:`LO_PHASE_GRID` equally spaced phases in [0, pi), then
+direction; then :data:`CONDITIONAL_REGIME_COLUMN`, the regime of the two E_c.  For a fixed
+phase both phase columns equal it.  For ``optimal`` the phase is optimised separately for each
+direction: E_c is periodic in the phase with period pi, so it is evaluated on
+:data:`LO_PHASE_GRID` equally spaced phases in [0, pi), then
 :data:`LO_PHASE_POLISH_STEPS` golden-section steps refine the best grid point within its two
 neighbours, keeping the best value found (the result is never worse than the best grid point);
 the phases written are in [0, pi).  All rows with an optimised phase are evaluated by one jitted
@@ -102,6 +103,7 @@ __all__ = [
     "CHUNK_ROWS",
     "CONDITIONAL_INPUT_COLUMNS",
     "CONDITIONAL_RESULT_COLUMNS",
+    "CONDITIONAL_REGIME_COLUMN",
     "LO_PHASE_GRID",
     "LO_PHASE_POLISH_STEPS",
     "CONDITIONAL_CHUNK_ROWS",
@@ -139,6 +141,10 @@ CONDITIONAL_RESULT_COLUMNS = (
 """Columns added after :data:`RESULT_COLUMNS` with ``--conditional``: the local-oscillator phase
 [rad] used for E_c of each direction (the optimised one for ``optimal``, else the given phase),
 the detection efficiency, and the conditional E_{+|-}, E_{-|+}."""
+
+CONDITIONAL_REGIME_COLUMN = "regime_c"
+"""Last column added with ``--conditional``: the regime (a name from :data:`steerjax.REGIMES`)
+of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
 
 LO_PHASE_GRID = 64
 """Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts."""
@@ -199,7 +205,8 @@ conditional scheme (--conditional; Sec. VI, Appendix B): the output light is mea
   {", ".join(CONDITIONAL_RESULT_COLUMNS[:2])} [rad] (the phase used for each
   direction: the given one, or for 'optimal' the phase in [0, pi) that minimises that
   direction's E_c, optimised separately per direction: a grid of {LO_PHASE_GRID} phases, then
-  {LO_PHASE_POLISH_STEPS} golden-section steps), {", ".join(CONDITIONAL_RESULT_COLUMNS[2:])}.
+  {LO_PHASE_POLISH_STEPS} golden-section steps), {", ".join(CONDITIONAL_RESULT_COLUMNS[2:])},
+  {CONDITIONAL_REGIME_COLUMN} (the regime of the two E_c).
 
 exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error."""
 
@@ -448,6 +455,7 @@ def format_single(
                 f"  {label} = {e:<18.12g} {verdict(e):<12} "
                 f"at lo_phase = {psi!r} rad ({psi / math.pi:.10g} pi)"
             )
+        lines.append(f"  regime (conditional): {c[CONDITIONAL_REGIME_COLUMN]}")
     return "\n".join(lines)
 
 
@@ -457,6 +465,9 @@ def _conditional_record(lo_phase: float | None, values: dict[str, np.ndarray]) -
     or ``"optimal"``) and the verdicts."""
     rec = {name: float(values[name][0]) for name in CONDITIONAL_RESULT_COLUMNS}
     rec["lo_phase"] = LO_PHASE_OPTIMAL if lo_phase is None else float(lo_phase)
+    rec[CONDITIONAL_REGIME_COLUMN] = str(
+        _regime_names(values["E_c_plus_given_minus"][:1], values["E_c_minus_given_plus"][:1])[0]
+    )
     for key in ("plus_given_minus", "minus_given_plus"):
         rec[f"steering_c_{key}"] = bool(rec[f"E_c_{key}"] < sj.STEERING_BOUND)
     return rec
@@ -762,10 +773,15 @@ def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dic
             for name in fields:
                 out[name][start : start + m] = np.asarray(getattr(result, name), dtype=np.float64)[:m]
             bar.update()
-    codes = np.asarray(sj.classify(out["E_plus_given_minus"], out["E_minus_given_plus"]))
-    names = np.asarray((*sj.REGIMES, "invalid"), dtype=object)
-    out["regime"] = names[codes]  # code -1 (NaN) indexes "invalid"
+    out["regime"] = _regime_names(out["E_plus_given_minus"], out["E_minus_given_plus"])
     return out
+
+
+def _regime_names(e_pm: np.ndarray, e_mp: np.ndarray) -> np.ndarray:
+    """Regime names (:data:`steerjax.REGIMES`; ``invalid`` for NaN) of pairs of E values."""
+    codes = np.asarray(sj.classify(np.asarray(e_pm), np.asarray(e_mp)))
+    names = np.asarray((*sj.REGIMES, "invalid"), dtype=object)
+    return names[codes]  # code -1 (NaN) indexes "invalid"
 
 
 def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dict[str, str], *, quiet: bool):
@@ -928,7 +944,9 @@ def run_batch(args: argparse.Namespace) -> int:
     _check_conflicts(table, explicit)
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
-    result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS) if conditional else RESULT_COLUMNS
+    result_columns = RESULT_COLUMNS
+    if conditional:
+        result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
     _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
 
     reject_out_of_domain(table, INPUT_COLUMNS)
@@ -943,6 +961,10 @@ def run_batch(args: argparse.Namespace) -> int:
         results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
         numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
     rows, results = reject_nonfinite(table, rows, results, numeric)
+    if conditional:
+        results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
+            results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]
+        )
     for message in table.error_messages():
         print(message, file=sys.stderr)
 
