@@ -313,7 +313,7 @@ class Problem(eqx.Module):
         return ok
 
     def _check_feasible(self) -> None:
-        if not bool(jnp.all(_feasible(self))):
+        if not bool(jnp.all(_feasible_compiled(self))):
             raise ValueError(
                 "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
                 "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
@@ -322,7 +322,7 @@ class Problem(eqx.Module):
 
 
 @eqx.filter_jit
-def _feasible(problem: Problem) -> Array:
+def _feasible_compiled(problem: Problem) -> Array:
     """:meth:`Problem._feasible` as one compiled program (one compilation per batch shape)."""
     return problem._feasible()
 
@@ -439,8 +439,6 @@ def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
         shared_m = AngleInterval(c_lo=c_lo, c_hi=iv_m.c_hi, c_max=iv_m.c_max, excess=iv_m.excess)
         plus = oscillator_from_u(th.gamma0_plus_hz, th.nbar_plus, C_plus, shared_p, u, c_shared_hi=c_hi)
         minus = oscillator_from_u(th.gamma0_minus_hz, th.nbar_minus, C_minus, shared_m, u, c_shared_hi=c_hi)
-        # One shared angle: the two evaluations of c_max - delta can differ in the last bit.
-        minus = eqx.tree_at(lambda o: o.theta, minus, plus.theta)
     r = CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(eps))
     design = Design(
         theta_plus=plus.theta, theta_minus=minus.theta, C_plus=C_plus, C_minus=C_minus, eps=eps, phi=0.0

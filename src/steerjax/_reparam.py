@@ -89,7 +89,9 @@ def oscillator_from_u(gamma0, nbar, C, interval: AngleInterval, u, c_shared_hi=N
     c_hi = interval.c_hi if c_shared_hi is None else c_shared_hi
     span = c_hi - interval.c_lo
     delta = (interval.c_max - c_hi) + span * u
-    c = interval.c_max - delta
+    # The angle from c_hi and span alone: oscillators sharing (c_hi, c_lo) -- symmetric
+    # coupling -- get the same angle to the last bit (c_max - delta would not: c_max differs).
+    c = c_hi - span * u
     gamma_tilde0 = gamma0 * (nbar + 0.5)
     Gamma = C * gamma_tilde0
     gamma = 2.0 * Gamma * (interval.excess + delta * (2.0 * interval.c_max - delta))
