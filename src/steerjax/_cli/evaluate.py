@@ -79,7 +79,6 @@ from ._common import (
     angle_argument,
     command,
     describe_thermal_source,
-    error,
     note,
     parse_angle,
     parse_lo_phase,
@@ -93,6 +92,7 @@ from ._common import (
     thermal_values_from_args,
     wrap,
 )
+from ._output import check_out_file, write_out_file
 
 __all__ = [
     "register",
@@ -937,6 +937,7 @@ def run_batch(args: argparse.Namespace) -> int:
     prog = "steerjax evaluate"
     if args.json:
         raise UsageError("--json is for one design; with --from the results are a CSV file")
+    check_out_file(args.out)
     conditional = bool(args.conditional)
     columns, explicit, implicit = _columns_spec(args)
     table = read_table(args.from_file, columns)
@@ -975,10 +976,7 @@ def run_batch(args: argparse.Namespace) -> int:
         if n_bad:
             note(prog, f"{n_bad} of {len(table)} rows could not be evaluated (see above)", quiet=args.quiet)
         return 1 if n_bad else 0
-    try:
-        write_csv(args.out, out_columns)
-    except OSError as exc:
-        error(prog, f"cannot write {args.out}: {exc.strerror or exc}; nothing was written")
+    if write_out_file(prog, args.out, lambda path: write_csv(path, out_columns, parents=False)):
         return 1
     note(
         prog,

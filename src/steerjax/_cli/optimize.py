@@ -91,6 +91,7 @@ from ._common import (
     thermal_values_from_args,
     wrap,
 )
+from ._output import check_out_file, write_out_file
 
 __all__ = [
     "register",
@@ -1156,16 +1157,13 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
 
 def _write(path: str, columns: dict[str, np.ndarray]) -> None:
     if path.lower().endswith(".json"):
-        atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n", parents=False)
     else:
-        write_csv(path, columns)
+        write_csv(path, columns, parents=False)
 
 
 def _write_out(args, columns, n_written: int, n_total: int) -> int:
-    try:
-        _write(args.out, columns)
-    except OSError as exc:
-        error(PROG, f"cannot write {args.out}: {exc.strerror or exc}; nothing was written")
+    if write_out_file(PROG, args.out, lambda path: _write(path, columns)):
         return 1
     note(PROG, f"wrote {n_written} of {n_total} optima to {args.out}", quiet=args.quiet)
     return 0
@@ -1191,6 +1189,7 @@ def _note_not_converged(results: dict, quiet: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Body of the command (errors are turned into exit statuses by :func:`command`)."""
     _check_flags(args)
+    check_out_file(args.out)
     if args.from_file is not None:
         return run_batch(args)
     return run_flags(args)
