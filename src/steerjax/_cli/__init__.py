@@ -10,6 +10,9 @@ the compilation (the optimiser's compiled blocks take 5-20 s each to build on CP
 lives in ``$STEERJAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/steerjax/jax``, else
 ``~/.cache/steerjax/jax``; set ``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir
 already configured for JAX (``JAX_COMPILATION_CACHE_DIR``) is left alone.
+
+Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
+then left as they were (see :mod:`._signals` and :mod:`steerjax._io`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
+
+from ._signals import StopOnSignals
 
 __all__ = ["main", "build_parser"]
 
@@ -75,18 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (also used as the process exit code)."""
+    """Run the CLI; returns the exit status (also used as the process exit code).
+
+    SIGINT (Ctrl-C) and SIGTERM stop a command with status 130 and 143 (128 + the signal's
+    number), and no output file is written or replaced once one has arrived, even if Python
+    swallowed the ``KeyboardInterrupt`` it raised (see :mod:`._signals`).
+    """
+    interrupted: KeyboardInterrupt | None = None
+    with StopOnSignals() as stop:
+        try:
+            status = _run(argv)
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if stop.signum is None and interrupted is None:
+        return status
+    signum = stop.signum if stop.signum is not None else signal.SIGINT
+    detail = f"; {interrupted}" if interrupted is not None and str(interrupted) else ""
+    print(f"steerjax: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr)
+    return 128 + signum
+
+
+def _run(argv: list[str] | None) -> int:
     _configure_jax()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
