@@ -194,7 +194,9 @@ batch input (--from FILE): a CSV file with a header row and the columns
 batch output (--out FILE, or stdout): the input columns (angles in radians, full float64
   precision), then {", ".join(RESULT_COLUMNS[:3])},
   {", ".join(RESULT_COLUMNS[3:])} (a name: {", ".join(sj.REGIMES)});
-  only the rows that could be evaluated.  The file is written atomically (whole or not at all).
+  only the rows that could be evaluated.  A regular file is replaced whole or not at all (the
+  old one stays after an error or Ctrl-C); a symbolic link is written through, a device or
+  FIFO directly.  The file's folder must exist.
   Each bad row is reported on stderr as FILE:LINE: reason.
 
 conditional scheme (--conditional; Sec. VI, Appendix B): the output light is measured by
@@ -208,7 +210,8 @@ conditional scheme (--conditional; Sec. VI, Appendix B): the output light is mea
   {LO_PHASE_POLISH_STEPS} golden-section steps), {", ".join(CONDITIONAL_RESULT_COLUMNS[2:])},
   {CONDITIONAL_REGIME_COLUMN} (the regime of the two E_c).
 
-exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error."""
+exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error;
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): no output file written."""
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -305,7 +308,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     io.add_argument(
         "--out",
         metavar="FILE",
-        help="with --from: write the results to this CSV file (atomically) instead of stdout",
+        help="with --from: write the results to this CSV file instead of stdout (replaced "
+        "atomically; its folder must exist)",
     )
     io.add_argument("--json", action="store_true", help="one design: print one JSON object instead of text")
     io.add_argument(

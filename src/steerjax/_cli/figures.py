@@ -104,7 +104,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="N",
         help="only these figures (2 or fig2; several allowed); default: all found",
     )
-    parser.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    parser.add_argument(
+        "--out", default="figures", metavar="DIR", help="output folder, created if missing (default: figures)"
+    )
     parser.add_argument("--quick", action="store_true", help="coarse grids: a quick look in seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-figure notes on stderr")
     parser.add_argument(

@@ -247,8 +247,9 @@ batch input (--from FILE): a CSV file with a header row and the columns
   one batched, compiled call.
 
 output: stdout gets a table (optima from flags), or the CSV (--from without --out), or a JSON
-  list of records (--json).  --out FILE writes a CSV (a JSON list if FILE ends in .json),
-  atomically.  Columns: the job's columns, then
+  list of records (--json).  --out FILE writes a CSV (a JSON list if FILE ends in .json): a
+  regular file is replaced whole or not at all, a symbolic link is written through, a device
+  or FIFO directly; the file's folder must exist.  Columns: the job's columns, then
   {", ".join(RESULT_COLUMNS[:5])},
   {", ".join(RESULT_COLUMNS[5:])},
   {", ".join(DIAGNOSTIC_COLUMNS)}
@@ -257,7 +258,8 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   stability edge (damping ratio < {sj.EDGE_DAMPING_RATIO:g}); the design given is stable.
 {_CONDITIONAL_EPILOG if CONDITIONAL_AVAILABLE else ""}
 exit status: 0 success; 1 a bad value or row (the good rows are still written), or an
-  unwritable output; 2 usage error."""
+  unwritable output; 2 usage error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): no
+  output file written."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,7 +480,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     io.add_argument(
         "--out",
         metavar="FILE",
-        help="write the results to this CSV file (a JSON list if it ends in .json), atomically",
+        help="write the results to this CSV file (a JSON list if it ends in .json), replaced "
+        "atomically; its folder must exist",
     )
     io.add_argument(
         "--json", action="store_true", help="print a JSON list of records (full precision) instead of text"
