@@ -87,16 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     number), and no output file is written or replaced once one has arrived, even if Python
     swallowed the ``KeyboardInterrupt`` it raised (see :mod:`._signals`).
     """
-    interrupted: KeyboardInterrupt | None = None
+    status = 0
     with StopOnSignals() as stop:
-        try:
-            status = _run(argv)
-        except KeyboardInterrupt as exc:
-            interrupted = exc
-    if stop.signum is None and interrupted is None:
+        status = _run(argv)
+    if stop.signum is None and stop.interrupted is None:
         return status
     signum = stop.signum if stop.signum is not None else signal.SIGINT
-    detail = f"; {interrupted}" if interrupted is not None and str(interrupted) else ""
+    detail = f"; {stop.interrupted}" if stop.interrupted is not None and str(stop.interrupted) else ""
     print(f"steerjax: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr)
     return 128 + signum
 

@@ -12,7 +12,9 @@ to overwrite its output.  :class:`StopOnSignals` makes a signal stick:
 2. a helper thread raises the interrupt again in the main thread every
    :data:`REDELIVER_INTERVAL_S` seconds until the command has stopped, so a swallowed
    interrupt delays the stop instead of cancelling it;
-3. the caller reads :attr:`StopOnSignals.signum` at the end and returns ``128 + signum``.
+3. a ``KeyboardInterrupt`` that leaves the ``with`` block is caught there (a repeated one
+   cannot escape the caller's own handling), and the caller reads :attr:`StopOnSignals.signum`
+   and returns ``128 + signum``.
 
 SIGTERM gets the same treatment (so a terminated run removes its temporary file).  The
 previous handlers are put back on exit, so in-process callers (tests) are not affected.  Off the
@@ -41,12 +43,13 @@ class StopOnSignals:
     Example:
         >>> with StopOnSignals() as stop:
         ...     pass
-        >>> stop.signum is None
+        >>> stop.signum is None and stop.interrupted is None
         True
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.interrupted: KeyboardInterrupt | None = None
         self._armed = False
         self._previous: dict[int, object] = {}
         self._done = threading.Event()
@@ -75,7 +78,9 @@ class StopOnSignals:
             self._armed = True
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        """Put the previous handlers back; a ``KeyboardInterrupt`` leaving the block is kept in
+        :attr:`interrupted` and not propagated (the caller returns an exit status)."""
         self._armed = False  # from here on the handler only records
         self._done.set()
         if self._thread is not None:
@@ -87,6 +92,10 @@ class StopOnSignals:
         if self.signum is None:
             self.signum = stop_requested()
         clear_stop()
+        if isinstance(exc, KeyboardInterrupt):
+            self.interrupted = exc
+            return True
+        return False
 
 
 def _let_pending_handlers_run() -> None:
