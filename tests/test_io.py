@@ -288,3 +288,14 @@ def test_cli_keeps_multiline_cells_and_reports_bad_rows_by_file_line(tmp_path, c
         rows = list(csv.DictReader(fh))
     assert [r["note"] for r in rows] == ["first\nsecond, third\u2028fourth", "a\x85b"]
     assert [float(r["C_minus"]) for r in rows] == [50.0, 60.0]
+
+
+def test_cli_reports_an_unclosed_quote_with_its_line_and_keeps_the_old_output(tmp_path, capsys):
+    design, out = tmp_path / "d.csv", tmp_path / "r.csv"
+    design.write_text(
+        'theta_plus,theta_minus,C_plus,C_minus,note\n0.4pi,0.35pi,100,50,"open\n0.4pi,0.35pi,100,60,x\n'
+    )
+    out.write_text("old\n")
+    code, _, err = run_cli(["evaluate", "--from", str(design), "--thermal", "hot", "--out", str(out)], capsys)
+    assert code == 1 and f"{design}:2: a quoted cell" in err and "is not closed" in err
+    assert out.read_text() == "old\n"

@@ -508,12 +508,14 @@ def read_table(path: str | Path, columns: Sequence[Column], *, source: str | Non
     (a row with the wrong number of cells, a cell that does not parse) are recorded per row
     with the reason; the caller adds its own checks with :meth:`Table.reject` and finally
     reports :meth:`Table.error_messages`.  Blank lines and ``#`` comment lines are skipped
-    (line numbers still count them).
+    (line numbers still count them).  A quoted cell may hold commas and line breaks; a row's
+    line number is the line where it starts (see :func:`steerjax._io.read_csv_cells`).
 
     Raises:
         InputError: the file cannot be read, has no header, a header name is empty or
             repeated, or a required column is missing (the message names every missing
-            column and lists the columns the file has).
+            column and lists the columns the file has), or a quoted cell is never closed
+            (the message gives the line where it starts).
     """
     source = source if source is not None else str(path)
     try:
