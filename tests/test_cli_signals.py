@@ -86,6 +86,38 @@ def test_handlers_are_restored_and_a_normal_run_is_unaffected(tmp_path, capsys):
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == previous
 
 
+def test_an_ignored_sigint_stays_ignored(tmp_path, monkeypatch, capsys):
+    design, out = tmp_path / "d.csv", tmp_path / "r.csv"
+    design.write_text(DESIGN_CSV)
+    seen = []
+    original = ev.evaluate_rows
+
+    def evaluate_rows(*args, **kwargs):
+        seen.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "evaluate_rows", evaluate_rows)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        status = main(["evaluate", "--from", str(design), "--thermal", "hot", "--out", str(out), "-q"])
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert status == 0
+    (during,) = seen
+    assert during[0] is signal.SIG_IGN and callable(during[1])  # SIGTERM was handled
+
+
+# Starts a program with the default SIGINT action: a test run as a background job of a
+# non-interactive shell inherits SIGINT as ignored, and the CLI keeps an ignored signal ignored.
+WITH_DEFAULT_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 def big_design(path: Path, rows: int) -> None:
     lines = ["theta_plus,theta_minus,C_plus,C_minus"]
     lines += [f"0.4pi,0.35pi,{100 + k % 97},{50 + k % 13}" for k in range(rows)]
@@ -101,8 +133,24 @@ def test_signal_to_a_running_evaluate_keeps_the_old_output(tmp_path, sig, status
     big_design(design, 20_000)
     out.write_bytes(OLD_OUTPUT)
     env = {**os.environ, "STEERJAX_CACHE_DIR": "off"}
-    argv = [str(SCRIPT), "evaluate", "--from", str(design), "--thermal", "hot", "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    argv = [
+        *WITH_DEFAULT_SIGINT,
+        str(SCRIPT),
+        "evaluate",
+        "--from",
+        str(design),
+        "--thermal",
+        "hot",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         first = proc.stderr.readline()
         assert "note:" in first, first
@@ -135,7 +183,13 @@ def test_sigterm_during_the_write_removes_the_temporary_file(tmp_path):
         "sys.exit(main(argv))\n"
     )
     env = {**os.environ, "STEERJAX_CACHE_DIR": "off"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 143, proc.stderr
     assert "interrupted by SIGTERM" in proc.stderr
     assert out.read_bytes() == OLD_OUTPUT

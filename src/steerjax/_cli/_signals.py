@@ -17,8 +17,10 @@ to overwrite its output.  :class:`StopOnSignals` makes a signal stick:
    and returns ``128 + signum``.
 
 SIGTERM gets the same treatment (so a terminated run removes its temporary file).  The
-previous handlers are put back on exit, so in-process callers (tests) are not affected.  Off the
-main thread (where Python cannot install handlers) it does nothing.
+previous handlers are put back on exit, so in-process callers (tests) are not affected.  A signal
+that is ignored when the command starts (``SIG_IGN``, e.g. SIGINT for a background job of a
+non-interactive shell) stays ignored.  Off the main thread (where Python cannot install
+handlers) it does nothing.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class StopOnSignals:
         clear_stop()
         if threading.current_thread() is threading.main_thread():
             for sig in _SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handler)
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # an ignored signal stays ignored
+                    self._previous[sig] = signal.signal(sig, self._handler)
             self._armed = True
         return self
 
