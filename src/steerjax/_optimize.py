@@ -102,6 +102,47 @@ def _check_interval(name: str, bounds, lo: float, hi: float) -> np.ndarray:
     return b
 
 
+_THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
+
+
+def _check_batch_shapes(scalars: dict, pairs: dict) -> tuple[int, ...]:
+    """The broadcast batch shape of the arguments of :class:`Problem` (``None`` ones skipped;
+    a (low, high) pair counts without its last axis), or a ValueError naming every argument
+    with a batch shape when they do not broadcast together."""
+    shapes = {k: np.shape(v) for k, v in scalars.items() if v is not None}
+    for k, v in pairs.items():
+        shape = np.shape(v) if v is not None else ()
+        if shape[-1:] == (2,):  # anything else is reported by the pair's own check
+            shapes[k] = shape[:-1]
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        named = ", ".join(f"{k} has batch shape {s}" for k, s in shapes.items() if s != ())
+        raise ValueError(
+            f"the batch shapes of the arguments do not broadcast together: {named} (a (low, high) "
+            "pair's batch shape is its shape without the last axis of 2)"
+        ) from None
+
+
+def _check_overlap(theta_plus_bounds: np.ndarray, theta_minus_bounds: np.ndarray) -> None:
+    """Symmetric coupling ties theta_+ = theta_-: the two angle intervals [rad] must share a
+    point (ValueError giving both intervals where they do not)."""
+    low = np.maximum(theta_plus_bounds[..., 0], theta_minus_bounds[..., 0])
+    high = np.minimum(theta_plus_bounds[..., 1], theta_minus_bounds[..., 1])
+    disjoint = np.broadcast_to(low > high, np.broadcast_shapes(low.shape, high.shape))
+    if np.any(disjoint):
+        i = tuple(int(j) for j in np.argwhere(disjoint)[0])
+        tp = np.broadcast_to(theta_plus_bounds, (*disjoint.shape, 2))[i]
+        tm = np.broadcast_to(theta_minus_bounds, (*disjoint.shape, 2))[i]
+        where = f" (at batch index {i}; {int(disjoint.sum())} of {disjoint.size} problems)" if i else ""
+        raise ValueError(
+            f"coupling = 'symmetric' ties theta_+ = theta_-, but the bounds of theta_plus and "
+            f"theta_minus do not overlap: theta_plus_bounds = [{tp[0]:.10g}, {tp[1]:.10g}] and "
+            f"theta_minus_bounds = [{tm[0]:.10g}, {tm[1]:.10g}] rad{where}; give intervals that "
+            "share at least one angle"
+        )
+
+
 class Problem(eqx.Module):
     """An optimal-steering problem (or a batch of them: leading axes on the array fields).
 
@@ -192,6 +233,22 @@ class Problem(eqx.Module):
         self.free_eps = eps_bounds is not None
         self.conditional = _check_conditional(conditional, objective, efficiency, lo_phase_bounds)
         eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
+        _check_batch_shapes(
+            {
+                **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
+                "C_minus": C_minus,
+                "eps": eps,
+                "min_damping_ratio": min_damping_ratio,
+                "efficiency": efficiency,
+            },
+            {
+                "theta_plus_bounds": theta_plus_bounds,
+                "theta_minus_bounds": theta_minus_bounds,
+                "C_plus_bounds": C_plus_bounds,
+                "eps_bounds": eps_bounds,
+                "lo_phase_bounds": lo_phase_bounds,
+            },
+        )
         concrete = not any(
             isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((thermal, C_minus, eps))
         )
@@ -216,6 +273,8 @@ class Problem(eqx.Module):
             0.0,
             _HALF_PI,
         )
+        if self.coupling == "symmetric":
+            _check_overlap(tpb, tmb)
         epb = _check_interval("eps_bounds", (0.0, 0.0) if eps_bounds is None else eps_bounds, 0.0, 1.0)
         if eps_bounds is not None and np.any(epb[..., 1] >= 1.0):
             raise ValueError(f"eps_bounds = {eps_bounds!r}: the upper end must be < 1")
@@ -1240,6 +1299,16 @@ def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices
     return conditional_warm_starts(_flatten(problem), base.w).astype(dtype)
 
 
+def _check_not_empty(problem: Problem) -> None:
+    """ValueError for a problem batch without any problem (a zero-length batch axis)."""
+    batch = problem.batch_shape
+    if math.prod(batch) == 0:
+        raise ValueError(
+            f"C_minus: the batch is empty (batch shape {batch}: C_minus broadcast with eps, the "
+            "thermal parameters and the bounds); give at least one problem"
+        )
+
+
 def optimize(
     problem: Problem,
     *,
@@ -1296,6 +1365,7 @@ def optimize(
         (0.285043, True)
     """
     solver = ProjectedNewton() if solver is None else solver
+    _check_not_empty(problem)
     if int(n_starts) < 1:
         raise ValueError(f"n_starts = {n_starts!r} is outside the allowed range [1, inf)")
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
@@ -1321,6 +1391,8 @@ def optimize(
         starts = _default_starts(problem, int(n_starts), seed, dtype)
     else:
         starts = jnp.asarray(starts, dtype=dtype)
+        if starts.ndim >= 2 and starts.shape[-2] == 0:
+            raise ValueError(f"starts: need at least one start, got shape {starts.shape}")
         batch = problem.batch_shape
         shared = starts.ndim == 2 and starts.shape[1] == problem.n_variables
         own = starts.ndim == len(batch) + 2 and starts.shape[: len(batch)] == batch
