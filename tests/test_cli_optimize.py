@@ -633,3 +633,23 @@ def test_conditional_flag_errors(capsys, extra, status, texts):
     assert code == status and out == ""
     for text in texts:
         assert text in err, (text, err)
+
+
+def test_pinned_angle_optimum_reports_converged(capsys):
+    """``--theta-plus-bounds 0.3pi 0.3pi`` pins theta_+ (a degenerate box): the table says
+    converged yes and no "did not converge" note is printed; the optimum is checked to be a
+    minimum along C_+ with the library's closed forms (moving C_+ either way raises E)."""
+    argv = ["optimize", "--thermal", "hot", "--c-minus", "10", "--theta-plus-bounds", "0.3pi", "0.3pi"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    row = [line for line in out.splitlines() if line.split()[:1] == ["10"]]
+    assert len(row) == 1 and row[0].split()[-2:] == ["yes", "yes"], out  # converged, at edge
+    assert "did not converge" not in err
+    code, out, err = run_cli([*argv, "--json"], capsys)
+    assert code == 0, err
+    (record,) = json.loads(out)
+    assert record["converged"] is True
+    E = reevaluate(record).E_plus_given_minus
+    for factor in (1 - 1e-4, 1 + 1e-4):
+        moved = reevaluate({**record, "C_plus": record["C_plus"] * factor}).E_plus_given_minus
+        assert float(moved) > float(E)

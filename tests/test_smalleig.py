@@ -57,3 +57,25 @@ def test_lowers_without_lapack():
     """The point of the module: no LAPACK custom call (``eigh`` is one per matrix on CPU)."""
     text = jax.jit(jax.vmap(symmetric_eig_small)).lower(jnp.ones((8, 4, 4))).as_text()
     assert "custom_call" not in text
+
+
+def test_float32_without_overflow():
+    """In float32 the |tau| threshold of the rotation must be a finite float32 number: a
+    threshold of 1e150 overflowed on its cast (RuntimeWarning) and let tau^2 overflow.  A pair
+    with |tau| ~ 5e21 (off-diagonal 1e-22 against a diagonal gap of 1) gets the rotation angle
+    ~1e-22 (t = 1/(2 tau)), not 0, and the eigenvalues match LAPACK in float64."""
+    import warnings
+
+    A = np.array([[1.0, 1e-22, 0.0], [1e-22, 2.0, 0.3], [0.0, 0.3, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lam, Q = jax.jit(symmetric_eig_small)(jnp.asarray(A, dtype=jnp.float32))
+    assert lam.dtype == jnp.float32
+    ref = np.linalg.eigvalsh(A)
+    np.testing.assert_allclose(np.sort(np.asarray(lam, dtype=float)), ref, rtol=4e-7, atol=0)
+    # eigenvector of the eigenvalue near 1: to first order in the coupling b = 1e-22 its other
+    # components y solve (B - 1) y = -b e_1, B the lower-right 2 x 2 block (second order ~1e-44)
+    k = int(np.argmin(np.abs(np.asarray(lam) - 1.0)))
+    v = np.asarray(Q[:, k], dtype=float) * np.sign(float(Q[0, k]))
+    y = np.linalg.solve(A[1:, 1:] - np.eye(2), [-1e-22, 0.0])
+    np.testing.assert_allclose(v[1:], y, rtol=1e-5, atol=0)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from ._conditional import conditional_steering_from_rates
@@ -113,6 +114,8 @@ def conditional_improvement(
     lo_phase_starts = [float(x) for x in lo_phase_starts]
     if not lo_phase_starts:
         raise ValueError("lo_phase_starts is empty; give at least one phase [rad]")
+    if np.size(C_minus) == 0:
+        raise ValueError(f"C_minus: the batch is empty (shape {np.shape(C_minus)}); give at least one value")
     C_minus = jnp.asarray(C_minus, dtype=jnp.result_type(float))
     kwargs = dict(eps=eps, direction=direction, coupling=coupling)
     unc = Problem(thermal, C_minus=C_minus, **kwargs)

@@ -102,6 +102,47 @@ def _check_interval(name: str, bounds, lo: float, hi: float) -> np.ndarray:
     return b
 
 
+_THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
+
+
+def _check_batch_shapes(scalars: dict, pairs: dict) -> tuple[int, ...]:
+    """The broadcast batch shape of the arguments of :class:`Problem` (``None`` ones skipped;
+    a (low, high) pair counts without its last axis), or a ValueError naming every argument
+    with a batch shape when they do not broadcast together."""
+    shapes = {k: np.shape(v) for k, v in scalars.items() if v is not None}
+    for k, v in pairs.items():
+        shape = np.shape(v) if v is not None else ()
+        if shape[-1:] == (2,):  # anything else is reported by the pair's own check
+            shapes[k] = shape[:-1]
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        named = ", ".join(f"{k} has batch shape {s}" for k, s in shapes.items() if s != ())
+        raise ValueError(
+            f"the batch shapes of the arguments do not broadcast together: {named} (a (low, high) "
+            "pair's batch shape is its shape without the last axis of 2)"
+        ) from None
+
+
+def _check_overlap(theta_plus_bounds: np.ndarray, theta_minus_bounds: np.ndarray) -> None:
+    """Symmetric coupling ties theta_+ = theta_-: the two angle intervals [rad] must share a
+    point (ValueError giving both intervals where they do not)."""
+    low = np.maximum(theta_plus_bounds[..., 0], theta_minus_bounds[..., 0])
+    high = np.minimum(theta_plus_bounds[..., 1], theta_minus_bounds[..., 1])
+    disjoint = np.broadcast_to(low > high, np.broadcast_shapes(low.shape, high.shape))
+    if np.any(disjoint):
+        i = tuple(int(j) for j in np.argwhere(disjoint)[0])
+        tp = np.broadcast_to(theta_plus_bounds, (*disjoint.shape, 2))[i]
+        tm = np.broadcast_to(theta_minus_bounds, (*disjoint.shape, 2))[i]
+        where = f" (at batch index {i}; {int(disjoint.sum())} of {disjoint.size} problems)" if i else ""
+        raise ValueError(
+            f"coupling = 'symmetric' ties theta_+ = theta_-, but the bounds of theta_plus and "
+            f"theta_minus do not overlap: theta_plus_bounds = [{tp[0]:.10g}, {tp[1]:.10g}] and "
+            f"theta_minus_bounds = [{tm[0]:.10g}, {tm[1]:.10g}] rad{where}; give intervals that "
+            "share at least one angle"
+        )
+
+
 class Problem(eqx.Module):
     """An optimal-steering problem (or a batch of them: leading axes on the array fields).
 
@@ -192,6 +233,22 @@ class Problem(eqx.Module):
         self.free_eps = eps_bounds is not None
         self.conditional = _check_conditional(conditional, objective, efficiency, lo_phase_bounds)
         eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
+        _check_batch_shapes(
+            {
+                **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
+                "C_minus": C_minus,
+                "eps": eps,
+                "min_damping_ratio": min_damping_ratio,
+                "efficiency": efficiency,
+            },
+            {
+                "theta_plus_bounds": theta_plus_bounds,
+                "theta_minus_bounds": theta_minus_bounds,
+                "C_plus_bounds": C_plus_bounds,
+                "eps_bounds": eps_bounds,
+                "lo_phase_bounds": lo_phase_bounds,
+            },
+        )
         concrete = not any(
             isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((thermal, C_minus, eps))
         )
@@ -216,6 +273,8 @@ class Problem(eqx.Module):
             0.0,
             _HALF_PI,
         )
+        if self.coupling == "symmetric":
+            _check_overlap(tpb, tmb)
         epb = _check_interval("eps_bounds", (0.0, 0.0) if eps_bounds is None else eps_bounds, 0.0, 1.0)
         if eps_bounds is not None and np.any(epb[..., 1] >= 1.0):
             raise ValueError(f"eps_bounds = {eps_bounds!r}: the upper end must be < 1")
@@ -528,6 +587,38 @@ def _projected_gradient(w, g):
     return w - jnp.clip(w - g, 0.0, 1.0)
 
 
+def _independent_coordinates(g: Array, H: Array) -> Array:
+    """Coordinates on which the objective does not depend: gradient and Hessian row exactly 0
+    (a degenerate box, lower == upper, maps every value of the coordinate to the same design)."""
+    return (g == 0.0) & jnp.all(H == 0.0, axis=-1)
+
+
+def _model_tol(model_tol: float, dtype) -> float:
+    """``model_tol`` (stated for float64) scaled to the rounding unit of ``dtype``: exactly
+    ``model_tol`` in float64, ``model_tol * 2**29`` (~5e-8) in float32."""
+    return model_tol * float(jnp.finfo(dtype).eps / jnp.finfo(jnp.float64).eps)
+
+
+def first_order_tol(dtype) -> float:
+    """Tolerance of the first-order optimality test of :func:`optimize` for ``dtype``:
+    ``eps**(1/3)`` of its rounding unit (6.1e-6 in float64, 4.9e-3 in float32)."""
+    return float(jnp.finfo(dtype).eps) ** (1.0 / 3.0)
+
+
+def _first_order_optimal(pg_norm: Array, f: Array, tol: float | None = None) -> Array:
+    """First-order optimality on the box: the norm of the projected gradient in box coordinates
+    is at most ``tol`` (default :func:`first_order_tol` of the dtype) times |f|.
+
+    The projected gradient drops the components that push against an active bound, so optima
+    on a bound (the client's stability edge, theta = pi/2, a C_+ bound) pass; the coordinate of
+    a degenerate box (lower == upper) has gradient exactly 0 (the map ignores it).  Box
+    coordinates give every free variable the same scale (its interval maps onto [0, 1]), so the
+    test is relative to both |f| and the variable scale.
+    """
+    tol = first_order_tol(pg_norm.dtype) if tol is None else tol
+    return pg_norm <= tol * jnp.abs(f)
+
+
 class ProjectedNewton(eqx.Module):
     """Box-constrained Newton method (Bertsekas' projected Newton) -- the default solver.
 
@@ -551,13 +642,16 @@ class ProjectedNewton(eqx.Module):
     (mean steps of the winning start 11.0 -> 10.5, no optimum worse by more than 5e-16).
 
     ``step`` is one iteration (used by the search pool of :func:`optimize`), ``run`` a whole
-    search.  ``grad_norm`` is the norm of the projected gradient in box coordinates;
-    ``converged`` means ``grad_norm <= gtol``.
+    search.  ``grad_norm`` is the norm of the projected gradient in box coordinates.  A result
+    is ``converged`` when its search stopped on the projected-gradient or the model-based test,
+    or when it passes the first-order test of :func:`optimize` (``grad_norm <= gtol * |f|``;
+    ``gtol`` defaults to :func:`first_order_tol` of the dtype).  ``model_tol`` is stated for
+    float64 and scaled to the rounding unit of the dtype (``_model_tol``).
     """
 
     max_steps: int = eqx.field(static=True, default=60)
     tol: float = eqx.field(static=True, default=1e-13)
-    gtol: float = eqx.field(static=True, default=1e-7)
+    gtol: float | None = eqx.field(static=True, default=None)
     step_exponents: tuple[int, ...] = eqx.field(static=True, default=(0, 1, 3, 6, 11))
     model_tol: float = eqx.field(static=True, default=1e-16)
 
@@ -565,7 +659,9 @@ class ProjectedNewton(eqx.Module):
         """One projected-Newton iteration from ``w`` (objective ``f``; taken from the gradient
         evaluation when ``k == 0``, so a fresh start needs no value of its own).
 
-        Returns ``(w, f, k + 1, done)``; ``done`` once converged, stalled or at ``max_steps``.
+        Returns ``(w, f, k + 1, done, settled)``; ``done`` once converged, stalled or at
+        ``max_steps``; ``settled`` when the stop is a convergence test (projected gradient below
+        ``tol``, or the model-based stop), not a stall or the step limit.
         """
         n = w.shape[-1]
         ts = 2.0 ** -jnp.asarray(self.step_exponents, dtype=w.dtype)
@@ -577,6 +673,10 @@ class ProjectedNewton(eqx.Module):
         pg_norm = jnp.linalg.norm(pg)
         delta = jnp.minimum(1e-6, pg_norm)
         active = ((w <= delta) & (g > 0)) | ((w >= 1.0 - delta) & (g < 0))
+        # A coordinate the objective does not depend on (a degenerate box, lower == upper) is
+        # fixed too: left free it adds a zero Hessian eigenvalue, so the model below never
+        # counted as convex and the model-based stop could not fire.
+        active = active | _independent_coordinates(g, H)
         free = ~active
         Hm = jnp.where(free[:, None] & free[None, :], H, 0.0) + jnp.diag(active.astype(w.dtype))
         Hm = 0.5 * (Hm + Hm.T)
@@ -592,7 +692,7 @@ class ProjectedNewton(eqx.Module):
         # the last step worth taking.
         predicted = -jnp.sum(jnp.where(free, d * g, 0.0))
         inside = jnp.all(~free | ((w + d >= 0.0) & (w + d <= 1.0)))
-        final = convex & inside & (predicted <= self.model_tol * jnp.abs(f))
+        final = convex & inside & (predicted <= _model_tol(self.model_tol, w.dtype) * jnp.abs(f))
         fs = jax.vmap(fun)(W)
         fs = jnp.where(jnp.isnan(fs), jnp.inf, fs)
         armijo = fs <= f + 1e-4 * ((W - w[None, :]) @ g)
@@ -600,22 +700,27 @@ class ProjectedNewton(eqx.Module):
         f_new, w_new = fs[k_best], W[k_best]
         accept = f_new < f
         k = k + 1
-        done = (pg_norm <= self.tol) | ~accept | final | (k >= self.max_steps)
-        return jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k, done
+        settled = (pg_norm <= self.tol) | final
+        done = settled | ~accept | (k >= self.max_steps)
+        return jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k, done, settled
 
     def run(self, fun: Callable[[Array], Array], w0: Array):
+        """A whole search from ``w0``: ``(w, f, grad_norm, steps, settled)`` (``settled``: it
+        stopped on the projected-gradient or the model-based test, see :meth:`step`)."""
+
         def body(state):
-            w, f, k, _ = state
+            w, f, k, _, _ = state
             return self.step(fun, w, f, k)
 
         def cond(state):
-            _, _, k, done = state
+            _, _, k, done, _ = state
             return (k < self.max_steps) & ~done
 
         f0 = fun(w0)
-        w, f, k, _ = jax.lax.while_loop(cond, body, (w0, f0, jnp.asarray(0), jnp.asarray(False)))
+        no = jnp.asarray(False)
+        w, f, k, _, settled = jax.lax.while_loop(cond, body, (w0, f0, jnp.asarray(0), no, no))
         g = jax.grad(fun)(w)
-        return w, f, jnp.linalg.norm(_projected_gradient(w, g)), k
+        return w, f, jnp.linalg.norm(_projected_gradient(w, g)), k, settled
 
 
 def _logit(w):
@@ -665,7 +770,8 @@ class LBFGS(eqx.Module):
         z0 = _logit(w0)
         z, state = jax.lax.while_loop(cond, step, (z0, opt.init(z0)))
         value, grad = jax.value_and_grad(fz)(z)
-        return jax.nn.sigmoid(z), value, jnp.linalg.norm(grad), optax.tree.get(state, "count")
+        gnorm = jnp.linalg.norm(grad)
+        return jax.nn.sigmoid(z), value, gnorm, optax.tree.get(state, "count"), gnorm <= self.tol
 
 
 class Adam(eqx.Module):
@@ -699,7 +805,8 @@ class Adam(eqx.Module):
         init = (z0, opt.init(z0), z0, jnp.asarray(jnp.inf, dtype=z0.dtype))
         (_, _, best_z, _), _ = jax.lax.scan(step, init, None, length=self.steps)
         value, grad = jax.value_and_grad(fz)(best_z)
-        return jax.nn.sigmoid(best_z), value, jnp.linalg.norm(grad), jnp.asarray(self.steps)
+        gnorm = jnp.linalg.norm(grad)
+        return jax.nn.sigmoid(best_z), value, gnorm, jnp.asarray(self.steps), gnorm <= self.tol
 
 
 # ---------------------------------------------------------------------------------------------
@@ -736,7 +843,13 @@ class OptimumResult(eqx.Module):
         grad_norm: gradient norm at the end of the search (projected gradient in box
             coordinates for :class:`ProjectedNewton`; in logit coordinates for optax solvers).
         steps: iterations of the best start.
-        converged: ``grad_norm <= gtol`` of the solver.
+        converged: the winning search stopped on its solver's own convergence test (for
+            :class:`ProjectedNewton`: projected gradient below ``tol``, or a full Newton step
+            predicting a decrease below rounding of f), or its end point passes the first-order
+            test on the box: ``|projected gradient| <= gtol * |f|`` in box coordinates, where
+            the projected gradient ignores components pushing against an active bound and the
+            coordinate of a degenerate box, and ``gtol`` defaults to ``eps**(1/3)`` of the
+            dtype (:func:`first_order_tol`; 6e-6 in float64, 5e-3 in float32).
         w: the optimum in box coordinates (for warm starts: pass ``starts=w[None]``).
         start_values: final objective of every start (shape batch + (n_starts,)).
     """
@@ -838,21 +951,25 @@ def _solve_one(problem: Problem, starts: Array, solver) -> OptimumResult:
     def fun(z):
         return loss(problem, z)
 
-    ws, values, gnorms, steps = jax.vmap(lambda w0: solver.run(fun, w0))(starts)
-    return _best_of_starts(problem, ws, values, steps, solver, gnorms)
+    ws, values, gnorms, steps, settled = jax.vmap(lambda w0: solver.run(fun, w0))(starts)
+    return _best_of_starts(problem, ws, values, steps, solver, gnorms, settled)
 
 
-def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None) -> OptimumResult:
+def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, settled=None) -> OptimumResult:
     """The result of one problem from its per-start end points ``ws`` (``(n_starts, n)``),
     objective values and step counts; ``gnorms`` (projected-gradient norms) are computed for
-    the winning start when not given."""
+    the winning start when not given; ``settled``: whether each search stopped on the solver's
+    own convergence test."""
     safe = jnp.where(jnp.isnan(values), jnp.inf, values)
     k = jnp.argmin(safe)
     w = ws[k]
-    if gnorms is None:
-        gnorm = jnp.linalg.norm(_projected_gradient(w, jax.grad(lambda z: loss(problem, z))(w)))
-    else:
-        gnorm = gnorms[k]
+    pg_norm = jnp.linalg.norm(_projected_gradient(w, jax.grad(lambda z: loss(problem, z))(w)))
+    gnorm = pg_norm if gnorms is None else gnorms[k]
+    # the optax solvers' gtol is their own stop (gradient norm in logit coordinates)
+    relative_gtol = solver.gtol if isinstance(solver, ProjectedNewton) else None
+    converged = _first_order_optimal(pg_norm, values[k], relative_gtol)
+    if settled is not None:
+        converged = converged | settled[k]
     r_opt, design = rates_from_w(problem, w)
     # Re-evaluate from the design's angles (what a user would do with the returned design).
     r = cascade_rates(problem.thermal, design)
@@ -882,7 +999,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None) ->
         at_stability_edge=(rho_p < EDGE_DAMPING_RATIO) | (rho_m < EDGE_DAMPING_RATIO),
         grad_norm=gnorm,
         steps=steps[k],
-        converged=gnorm <= solver.gtol,
+        converged=converged,
         w=w,
         start_values=values,
     )
@@ -945,7 +1062,8 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
     same whichever lane runs it.  Only the first ``n_valid`` problems are solved (the rest of
     a block is padding); their rows of the output are the start points, with value ``inf``.
 
-    Returns end points ``(B, n_starts, n)``, objective values ``(B, n_starts)`` and steps.
+    Returns end points ``(B, n_starts, n)``, objective values ``(B, n_starts)``, steps and
+    whether each search stopped on a convergence test (``settled`` of the solver's step).
     """
     n_problems = jnp.shape(block.C_minus)[0]
     if starts.ndim == 2:
@@ -963,13 +1081,14 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
     step = jax.vmap(lane_step)
 
     def body(state):
-        task, active, w, f, k, queued, out_w, out_f, out_k = state
-        w, f, k, done = step(task, w, f, k)
+        task, active, w, f, k, queued, out_w, out_f, out_k, out_s = state
+        w, f, k, done, settled = step(task, w, f, k)
         finished = active & done
         slot = jnp.where(finished, task, n_tasks)  # out of range: dropped
         out_w = out_w.at[slot].set(w, mode="drop")
         out_f = out_f.at[slot].set(f, mode="drop")
         out_k = out_k.at[slot].set(k, mode="drop")
+        out_s = out_s.at[slot].set(settled, mode="drop")
         new = queued + jnp.cumsum(finished, dtype=jnp.int32) - 1
         refill = finished & (new < t_valid)
         task = jnp.where(refill, new, task)
@@ -977,7 +1096,7 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
         k = jnp.where(refill, 0, k)
         active = jnp.where(finished, refill, active)
         queued = queued + jnp.sum(finished, dtype=jnp.int32)
-        return task, active, w, f, k, queued, out_w, out_f, out_k
+        return task, active, w, f, k, queued, out_w, out_f, out_k, out_s
 
     def cond(state):
         return jnp.any(state[1])
@@ -994,13 +1113,15 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
         flat_starts,
         jnp.full(n_tasks, jnp.inf, flat_starts.dtype),
         jnp.zeros(n_tasks, jnp.int32),
+        jnp.zeros(n_tasks, bool),
     )
     out = jax.lax.while_loop(cond, body, state)
-    out_w, out_f, out_k = out[6:]
+    out_w, out_f, out_k, out_s = out[6:]
     return (
         jnp.reshape(out_w, (n_problems, n_starts, n)),
         jnp.reshape(out_f, (n_problems, n_starts)),
         jnp.reshape(out_k, (n_problems, n_starts)),
+        jnp.reshape(out_s, (n_problems, n_starts)),
     )
 
 
@@ -1008,8 +1129,10 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
 def _solve_block_pooled(block: Problem, starts: Array, n_valid: Array, solver, lanes: int) -> OptimumResult:
     """As :func:`_solve_block` (``starts`` shared or one set per problem), through a search
     pool (:func:`_pool_search`)."""
-    ws, values, steps = _pool_search(block, starts, n_valid, solver, lanes)
-    return jax.vmap(_best_of_starts, in_axes=(0, 0, 0, 0, None))(block, ws, values, steps, solver)
+    ws, values, steps, settled = _pool_search(block, starts, n_valid, solver, lanes)
+    return jax.vmap(_best_of_starts, in_axes=(0, 0, 0, 0, None, None, 0))(
+        block, ws, values, steps, solver, None, settled
+    )
 
 
 def _flatten(problem: Problem) -> Problem:
@@ -1176,6 +1299,16 @@ def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices
     return conditional_warm_starts(_flatten(problem), base.w).astype(dtype)
 
 
+def _check_not_empty(problem: Problem) -> None:
+    """ValueError for a problem batch without any problem (a zero-length batch axis)."""
+    batch = problem.batch_shape
+    if math.prod(batch) == 0:
+        raise ValueError(
+            f"C_minus: the batch is empty (batch shape {batch}: C_minus broadcast with eps, the "
+            "thermal parameters and the bounds); give at least one problem"
+        )
+
+
 def optimize(
     problem: Problem,
     *,
@@ -1232,6 +1365,7 @@ def optimize(
         (0.285043, True)
     """
     solver = ProjectedNewton() if solver is None else solver
+    _check_not_empty(problem)
     if int(n_starts) < 1:
         raise ValueError(f"n_starts = {n_starts!r} is outside the allowed range [1, inf)")
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
@@ -1257,6 +1391,8 @@ def optimize(
         starts = _default_starts(problem, int(n_starts), seed, dtype)
     else:
         starts = jnp.asarray(starts, dtype=dtype)
+        if starts.ndim >= 2 and starts.shape[-2] == 0:
+            raise ValueError(f"starts: need at least one start, got shape {starts.shape}")
         batch = problem.batch_shape
         shared = starts.ndim == 2 and starts.shape[1] == problem.n_variables
         own = starts.ndim == len(batch) + 2 and starts.shape[: len(batch)] == batch

@@ -22,9 +22,17 @@ step).
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 
 __all__ = ["symmetric_eig_small"]
+
+
+def _huge_tau(dtype) -> float:
+    """Above this |tau| the rotation uses t = 1/(2 tau): ``1e150`` in float64 and half the
+    square root of the largest finite number in narrower types (9.2e18 in float32), so that
+    neither the threshold itself nor tau^2 overflows."""
+    return min(1e150, 0.5 * float(np.sqrt(np.finfo(dtype).max)))
 
 
 def _rotation(app: Array, aqq: Array, apq: Array) -> tuple[Array, Array, Array]:
@@ -33,7 +41,7 @@ def _rotation(app: Array, aqq: Array, apq: Array) -> tuple[Array, Array, Array]:
     safe = jnp.where(zero, 1.0, apq)
     tau = (aqq - app) / (2.0 * safe)
     # 1/(|tau| + sqrt(1 + tau^2)) without overflow of tau^2 for huge |tau|.
-    big = jnp.abs(tau) > 1e150
+    big = jnp.abs(tau) > _huge_tau(tau.dtype)
     t_small = jnp.sign(tau + (tau == 0.0)) / (jnp.abs(tau) + jnp.sqrt(1.0 + jnp.where(big, 0.0, tau) ** 2))
     t = jnp.where(zero, 0.0, jnp.where(big, 0.5 / tau, t_small))
     c = 1.0 / jnp.sqrt(1.0 + t * t)

@@ -31,6 +31,14 @@ from ._steering import STEERING_BOUND
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 
 
+def _check_C_minus_not_empty(C_minus) -> None:
+    """ValueError, before anything is compiled, for an empty grid of C_-."""
+    if np.size(C_minus) == 0:
+        raise ValueError(
+            f"C_minus: the batch is empty (shape {np.shape(C_minus)}); give at least one cooperativity"
+        )
+
+
 def log_grid(start: float, stop: float, num: int) -> np.ndarray:
     """``num`` log-spaced values from ``start`` to ``stop`` inclusive (both > 0).
 
@@ -166,6 +174,7 @@ def optimal_sweep(
     """
     if coupling not in COUPLINGS:
         raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
+    _check_C_minus_not_empty(C_minus)
     problem = Problem(thermal, C_minus, eps=eps, coupling=coupling, direction=direction, **problem_options)
     result = optimize(
         problem,
@@ -246,6 +255,7 @@ def loss_tolerance(
         >>> [round(float(e), 2) for e in tol.eps_max]
         [0.5, 0.9]
     """
+    _check_C_minus_not_empty(C_minus)
     if not (0.0 < float(eps_tol) < 1.0):
         raise ValueError(f"eps_tol = {eps_tol!r} is outside the allowed range (0, 1)")
     if not (0.0 < float(eps_ceiling) < 1.0):

@@ -1177,9 +1177,10 @@ def _note_not_converged(results: dict, quiet: bool) -> None:
     if k:
         note(
             PROG,
-            f"{k} of {len(results['converged'])} optima did not converge (gradient norm above the "
-            "solver's tolerance; see converged and grad_norm); the best start is reported -- more "
-            "--starts may help",
+            f"{k} of {len(results['converged'])} optima did not converge (the search stopped "
+            "neither on the solver's own test nor with a projected gradient below the first-order "
+            "tolerance relative to |E|; see converged and grad_norm); the best start is reported "
+            "-- more --starts may help",
             quiet=quiet,
         )
 
