@@ -1285,7 +1285,7 @@ def optimize(
 
 
 def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:
-    """The problem with its thermal rates in units of :func:`steerjax.rate_unit` (exact: a
+    """The problem with its thermal rates in units of :func:`steerjax._rates.rate_unit` (exact: a
     power of two; the optimum does not depend on the unit, but products of rates then stay in
     range for any positive rates), and the unit.  A problem with a user ``objective`` is left
     in Hz (unit None): the objective may read rates."""

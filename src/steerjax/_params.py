@@ -63,7 +63,11 @@ def check_real(**values) -> None:
     """
     bad = [name for name, v in values.items() if v is not None and _is_complex(v)]
     if bad:
-        shown = "; ".join(f"{name} = {_short_repr(values[name])}" for name in bad)
+        shown = "; ".join(
+            f"{name} = {_short_repr(values[name])}"
+            + (f" (allowed: real numbers in {_DOMAINS[name][1]})" if name in _DOMAINS else "")
+            for name in bad
+        )
         raise TypeError(
             f"{shown}: complex value{'s are' if len(bad) > 1 else ' is'} not allowed; every steerjax "
             "parameter is a real number (pass the real part explicitly if that is what you mean)"

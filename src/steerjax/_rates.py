@@ -27,8 +27,8 @@ Extreme rates.  Every physical result depends only on ratios of rates, but the c
 and the Gaussian engine multiply up to four rates together, so with float64 rates below about
 1e-100 Hz or above about 1e75 Hz products underflow or overflow (measured before this was
 handled: E_-|+ wrong by 1% at gamma_0/2pi = 1e-151 Hz, NaN below ~1e-160 Hz and above ~1e148
-Hz).  The entry points therefore work in a *rate unit* (:func:`rate_unit`): the power of two
-nearest the client's thermal decoherence rate.  Dividing by a power of two is exact, and every
+Hz).  The entry points therefore work in a *rate unit* (:func:`rate_unit`): an even power of two
+near the client's thermal decoherence rate.  Dividing by a power of two is exact, and every
 rate expression is homogeneous in the rates, so in the ordinary range every number is
 bit-for-bit what it is in Hz, and for extreme rates the intermediate products stay near 1.
 :func:`thermal_in_rate_units` gives the scaled :class:`~steerjax.Thermal`; results that are
@@ -205,11 +205,12 @@ def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
 
 
 def rate_unit(thermal: Thermal) -> Array:
-    """The unit [Hz] in which the entry points compute: the power of two nearest the client's
-    thermal decoherence rate gamma_-,0 (nbar_- + 1/2), element-wise (shape of ``thermal``).
+    """The unit [Hz] in which the entry points compute: an even power of two within a factor
+    of 4 of the client's thermal decoherence rate gamma_-,0 (nbar_- + 1/2), element-wise
+    (shape of ``thermal``).
 
-    A power of two, so that dividing a rate by it is exact; clipped to the normal range of the
-    dtype.  Non-positive or non-finite rates get 1 (they are refused by the domain checks).
+    An even power of two, so that dividing a rate (or its square root) by it is exact; clipped
+    to the normal range of the dtype.  Non-positive or non-finite rates get 1 (they are refused by the domain checks).
     Piecewise constant, so it carries no gradient.
     """
     gt = jnp.asarray(thermal.gamma_tilde0_minus_hz)
@@ -218,7 +219,9 @@ def rate_unit(thermal: Thermal) -> Array:
     info = jnp.finfo(dtype)
     _, exponent = jnp.frexp(gt)  # gt = m 2^exponent with m in [0.5, 1)
     exponent = jnp.where(jnp.isfinite(gt) & (gt > 0), exponent, 0)
-    exponent = jnp.clip(exponent, int(info.minexp), int(info.maxexp) - 1)
+    # An even power, so that square roots of rates (the noise amplitudes sqrt(Gamma)) scale
+    # exactly too.
+    exponent = 2 * jnp.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
     return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(gt), exponent))
 
 

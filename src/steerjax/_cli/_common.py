@@ -333,6 +333,8 @@ def parse_lo_phase(text: str) -> float | None:
     s = str(text).strip()
     if s.lower() == LO_PHASE_OPTIMAL:
         return None
+    if _NAN.match(s):
+        raise ValueError(f"{s!r} is not a finite angle; allowed: {LO_PHASE_FORMS}")
     try:
         value = parse_angle(s)
     except ValueError as exc:
