@@ -218,7 +218,8 @@ def test_parse_lo_phase_rejects_other_text_saying_what_is_allowed(text, message)
         (["--conditional", "--lo-phase", "best"], 2, ["--lo-phase", "'best' is not an angle", "0.35pi"]),
         (["--conditional", "--efficiency", "1.5"], 1, ["efficiency = 1.5 (--efficiency)", "[0, 1]"]),
         (["--conditional", "--efficiency", "-0.2"], 1, ["efficiency = -0.2 (--efficiency)", "[0, 1]"]),
-        (["--conditional", "--efficiency", "nan"], 1, ["efficiency = nan (--efficiency)", "[0, 1]"]),
+        # nan is refused by the parser, in flags as in cells (it was a range error, status 1)
+        (["--conditional", "--efficiency", "nan"], 2, ["--efficiency", "'nan' is not allowed"]),
     ],
 )
 def test_bad_conditional_flags_name_the_flag_value_and_range(capsys, extra, status, texts):

@@ -363,7 +363,8 @@ def test_batch_writes_the_good_rows_with_the_job_columns_then_the_results(batch_
         "plus-given-minus",
     ]
     assert [r["coupling"] for r in out] == ["asymmetric", "asymmetric", "symmetric", "asymmetric"]
-    assert [r["theta_minus_max"] for r in out] == ["nan", "nan", "nan", repr(0.4 * math.pi)]
+    # not given: an empty cell (was "nan", which is no longer accepted as input)
+    assert [r["theta_minus_max"] for r in out] == ["", "", "", repr(0.4 * math.pi)]
     assert {k: float(out[1][k]) for k in THERMAL_KEYS} == VACUUM_SERVER
 
 
@@ -610,7 +611,7 @@ def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeyp
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["id"], r["conditional"], r["efficiency"]) for r in rows] == [
         ("c1", "true", "0.9"),
-        ("u1", "false", "nan"),
+        ("u1", "false", ""),  # not given: an empty cell (was "nan")
         ("c2", "true", "1.0"),
     ]
     assert rows[1]["lo_phase"] == "nan"  # nothing is measured in an unconditional job

@@ -17,10 +17,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._params import Design, Thermal, check_domain
+from ._params import Design, Thermal, check_domain, check_real
 from ._rates import CascadeRates
 
-__all__ = ["ON_INVALID", "check_on_invalid", "is_concrete", "validate", "valid_mask", "apply_policy"]
+__all__ = [
+    "ON_INVALID",
+    "check_count",
+    "check_on_invalid",
+    "is_concrete",
+    "validate",
+    "valid_mask",
+    "apply_policy",
+]
 
 ON_INVALID = ("raise", "nan")
 
@@ -28,6 +36,34 @@ ON_INVALID = ("raise", "nan")
 def check_on_invalid(on_invalid: str) -> None:
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid = {on_invalid!r} is not allowed; use one of {ON_INVALID}")
+
+
+def check_count(name: str, value, low: int) -> int:
+    """``value`` as a Python ``int``, if it is a whole number ``>= low``.
+
+    A count (``n_starts``, ``block_size``, ...) must be integral: ``1.5`` is an error rather
+    than being truncated to 1.  Integral floats (``8.0``, ``np.float64(8)``) are accepted;
+    booleans, complex numbers and non-numbers are not.
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: not a whole number, or below ``low`` (the message names the parameter, its
+            value and the allowed range).
+    """
+    allowed = f"allowed: whole numbers in [{low}, inf)"
+    arr = np.asarray(value)
+    if isinstance(value, bool | np.bool_) or arr.ndim != 0 or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} = {value!r} is not an integer; {allowed}")
+    if arr.dtype.kind == "f":
+        x = float(arr)
+        if not (math.isfinite(x) and x.is_integer()):
+            raise ValueError(f"{name} = {value!r} is not a whole number; {allowed}")
+        count = int(x)
+    else:
+        count = int(arr)
+    if count < low:
+        raise ValueError(f"{name} = {value!r} is outside the allowed range [{low}, inf)")
+    return count
 
 
 def is_concrete(*trees) -> bool:
@@ -88,9 +124,16 @@ def _phi_message(phi: np.ndarray) -> str:
 
 
 def validate(
-    thermal: Thermal, design: Design, rates: CascadeRates, *, require_phi_zero: bool = False
+    thermal: Thermal,
+    design: Design,
+    rates: CascadeRates,
+    *,
+    require_phi_zero: bool = False,
+    rate_unit=1.0,
 ) -> None:
-    """Raise ``ValueError`` for out-of-domain or unstable concrete inputs."""
+    """Raise ``ValueError`` for out-of-domain or unstable concrete inputs (``TypeError`` for
+    complex ones).  ``rates`` may be in units of ``rate_unit`` Hz
+    (:func:`steerjax._rates.thermal_in_rate_units`); messages quote rates in Hz."""
     check_domain(**_thermal_values(thermal), **_design_values(design))
     if require_phi_zero:
         phi = np.asarray(design.phi, dtype=float)
@@ -103,6 +146,8 @@ def validate(
         gamma = np.asarray(osc.gamma, dtype=float)
         bad = ~(gamma > 0)
         if bad.any():
+            gamma = gamma * np.asarray(rate_unit, dtype=float)
+            bad = np.broadcast_to(bad, gamma.shape)
             shape = gamma.shape
             th, C, nbar = (np.broadcast_to(np.asarray(v, dtype=float), shape) for v in (th, C, nbar))
             idx = tuple(np.argwhere(bad)[0]) if gamma.ndim else None
@@ -117,7 +162,12 @@ def validate(
 def valid_mask(
     thermal: Thermal, design: Design, rates: CascadeRates, *, require_phi_zero: bool = False
 ) -> Array:
-    """Traceable mask: True where the inputs are in their domain and the design is stable."""
+    """Traceable mask: True where the inputs are in their domain and the design is stable.
+
+    Complex fields (possible only for a module edited with ``eqx.tree_at``, which skips the
+    constructor's check) raise ``TypeError`` at trace time: the dtype is static.
+    """
+    check_real(**_thermal_values(thermal), **_design_values(design))
     half_pi = jnp.pi / 2
     ok = (
         (design.theta_plus >= 0)

@@ -74,7 +74,7 @@ from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, va
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
 from ._measures import reid_E
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates
+from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 from ._riccati import solve_riccati_filter
 
 __all__ = [
@@ -263,9 +263,10 @@ _MEASUREMENT_JIT_MESSAGE = (
 def _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid) -> Array:
     """Validate the inputs, compute Sigma_c and apply the invalid-input policy."""
     check_on_invalid(on_invalid)
-    r = cascade_rates(thermal, design)
+    scaled, unit = thermal_in_rate_units(thermal)  # exact; Sigma_c is dimensionless
+    r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design, lo_phase, efficiency):
-        validate(thermal, design, r, require_phi_zero=False)
+        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
         check_measurement(lo_phase, efficiency)
         return conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
     design_ok = valid_mask(thermal, design, r, require_phi_zero=False)

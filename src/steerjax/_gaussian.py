@@ -31,7 +31,7 @@ from jax import Array
 from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
 from ._lyapunov import solve_lyapunov
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates
+from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 
 __all__ = [
     "drift_diffusion",
@@ -190,9 +190,10 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
         (4, 4)
     """
     check_on_invalid(on_invalid)
-    r = cascade_rates(thermal, design)
+    scaled, unit = thermal_in_rate_units(thermal)  # exact; S is dimensionless
+    r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=False)
+        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
         return covariance_from_rates(r, design.phi)
     mask = valid_mask(thermal, design, r, require_phi_zero=False)
     S = covariance_from_rates(r, design.phi)

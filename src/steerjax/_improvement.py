@@ -30,7 +30,7 @@ from jax import Array
 from ._conditional import conditional_steering_from_rates
 from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, conditional_warm_starts, optimize
 from ._params import Thermal
-from ._rates import cascade_rates
+from ._rates import cascade_rates, thermal_in_rate_units
 
 __all__ = ["ConditionalImprovement", "conditional_improvement"]
 
@@ -123,7 +123,7 @@ def conditional_improvement(
     cond = Problem(thermal, C_minus=C_minus, conditional=True, efficiency=efficiency, **kwargs)
     starts = conditional_warm_starts(cond, res_u.w, lo_phase_starts)  # batch + (n_starts, n)
     res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size, lanes=lanes)
-    rates = cascade_rates(thermal, res_u.design)
+    rates = cascade_rates(thermal_in_rate_units(thermal)[0], res_u.design)  # E is dimensionless
     e_pm, e_mp = conditional_steering_from_rates(rates, 0.0, 0.0, cond.efficiency)
     fixed = e_pm if unc.direction == "plus-given-minus" else e_mp
     return ConditionalImprovement(

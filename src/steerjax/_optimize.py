@@ -37,9 +37,10 @@ import numpy as np
 import optax
 from jax import Array
 
+from ._checks import check_count
 from ._conditional import check_measurement, conditional_steering_from_rates
-from ._params import Design, Thermal, check_domain
-from ._rates import CascadeRates, cascade_rates
+from ._params import Design, Thermal, check_domain, check_real
+from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 from ._reparam import (
     U_MIN,
     AngleInterval,
@@ -223,6 +224,18 @@ class Problem(eqx.Module):
         efficiency=None,
         lo_phase_bounds=None,
     ):
+        check_real(
+            C_minus=C_minus,
+            eps=eps,
+            theta_plus_bounds=theta_plus_bounds,
+            theta_minus_bounds=theta_minus_bounds,
+            C_plus_bounds=C_plus_bounds,
+            C_plus_ratio_bounds=C_plus_ratio_bounds,
+            eps_bounds=eps_bounds,
+            min_damping_ratio=min_damping_ratio,
+            efficiency=efficiency,
+            lo_phase_bounds=lo_phase_bounds,
+        )
         self.direction = _normalise_direction(direction)
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
@@ -1366,8 +1379,7 @@ def optimize(
     """
     solver = ProjectedNewton() if solver is None else solver
     _check_not_empty(problem)
-    if int(n_starts) < 1:
-        raise ValueError(f"n_starts = {n_starts!r} is outside the allowed range [1, inf)")
+    n_starts = check_count("n_starts", n_starts, 1)
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
     devices = sorted(jax.devices() if devices is None else devices, key=lambda d: (d.process_index, d.id))
     if not devices:
@@ -1377,12 +1389,9 @@ def optimize(
     twin_block_size = default_block_size(devices[0]) if block_size is None else int(block_size)
     if block_size is None:
         block_size = default_block_size(devices[0], conditional=problem.conditional)
-    block_size = int(block_size)
-    if block_size < 1:
-        raise ValueError(f"block_size = {block_size!r} is outside the allowed range [1, inf)")
-    lanes = default_lanes(devices[0]) if lanes is None else int(lanes)
-    if lanes < 1:
-        raise ValueError(f"lanes = {lanes!r} is outside the allowed range [1, inf)")
+    block_size = check_count("block_size", block_size, 1)
+    lanes = default_lanes(devices[0]) if lanes is None else check_count("lanes", lanes, 1)
+    problem, unit = _problem_in_rate_units(problem)
     if starts is None and problem.conditional:
         starts = _conditional_starts(
             problem, int(n_starts), seed, dtype, solver, devices, twin_block_size, lanes
@@ -1407,4 +1416,27 @@ def optimize(
         if not bool(jnp.all((starts >= 0) & (starts <= 1))):
             raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
     batch = problem.batch_shape
-    return _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress, lanes, batch)
+    result = _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress, lanes, batch)
+    return _result_rates_in_hz(result, unit)
+
+
+def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:
+    """The problem with its thermal rates in units of :func:`steerjax._rates.rate_unit` (exact: a
+    power of two; the optimum does not depend on the unit, but products of rates then stay in
+    range for any positive rates), and the unit.  A problem with a user ``objective`` is left
+    in Hz (unit None): the objective may read rates."""
+    if problem.objective is not None:
+        return problem, None
+    scaled, unit = thermal_in_rate_units(problem.thermal)
+    return eqx.tree_at(lambda p: p.thermal, problem, scaled), unit
+
+
+def _result_rates_in_hz(result: OptimumResult, unit: Array | None) -> OptimumResult:
+    """The rate fields of a result computed in units of ``unit`` Hz, back in Hz."""
+    if unit is None:
+        return result
+    return eqx.tree_at(
+        lambda r: (r.gamma_plus_hz, r.gamma_minus_hz),
+        result,
+        (result.gamma_plus_hz * unit, result.gamma_minus_hz * unit),
+    )

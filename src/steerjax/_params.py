@@ -20,6 +20,7 @@ the arithmetic entirely.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -41,7 +42,51 @@ def _as_array(x) -> Array:
     return jnp.asarray(x)
 
 
-class Thermal(eqx.Module):
+def _is_complex(x) -> bool:
+    """True if ``x`` (array, tracer, scalar or nested sequence) has a complex dtype.  Only the
+    dtype is inspected, so this works on traced values inside ``jit``/``vmap`` too."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(x).dtype
+        except (TypeError, ValueError):
+            return False
+    return bool(np.issubdtype(dtype, np.complexfloating))
+
+
+def check_real(**values) -> None:
+    """Raise ``TypeError`` naming every parameter whose value has a complex dtype.
+
+    Every parameter of the model is real; a complex value would otherwise flow through the
+    arithmetic (giving a complex E) or lose its imaginary part with only a ``ComplexWarning``.
+    ``None`` values are skipped.  Works on concrete and traced values alike (dtype only).
+    """
+    bad = [name for name, v in values.items() if v is not None and _is_complex(v)]
+    if bad:
+        shown = "; ".join(
+            f"{name} = {_short_repr(values[name])}"
+            + (f" (allowed: real numbers in {_DOMAINS[name][1]})" if name in _DOMAINS else "")
+            for name in bad
+        )
+        raise TypeError(
+            f"{shown}: complex value{'s are' if len(bad) > 1 else ' is'} not allowed; every steerjax "
+            "parameter is a real number (pass the real part explicitly if that is what you mean)"
+        )
+
+
+def _short_repr(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _RealFields:
+    """Mixin for parameter modules: after construction, reject complex fields (by name)."""
+
+    def __check_init__(self):
+        check_real(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+
+
+class Thermal(_RealFields, eqx.Module):
     """Thermal parameters of the two oscillators (not tunable by the designer).
 
     Attributes:
@@ -76,7 +121,7 @@ class Thermal(eqx.Module):
         return self.gamma0_minus_hz * (self.nbar_minus + 0.5)
 
 
-class Design(eqx.Module):
+class Design(_RealFields, eqx.Module):
     """Tunable parameters of the scheme.
 
     Attributes:
@@ -175,7 +220,11 @@ def domain_violations(**values) -> dict[str, np.ndarray]:
 
     Returns a mapping ``name -> boolean mask`` (True where the value is outside its allowed
     range or not finite).  Arrays are broadcast against each other.
+
+    Raises:
+        TypeError: a value is complex (:func:`check_real`).
     """
+    check_real(**values)
     arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
     shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
     out = {}
@@ -206,7 +255,11 @@ def check_domain(**values) -> None:
     """Raise ``ValueError`` naming each parameter that is outside its allowed range.
 
     Only call with concrete (non-traced) values.
+
+    Raises:
+        TypeError: a value is complex (:func:`check_real`), before any range check.
     """
+    check_real(**values)
     arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
     shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
     problems = []

@@ -22,6 +22,17 @@ net damping is therefore treated as a *primary* quantity, :attr:`OscillatorRates
   is exact by construction and the angle is derived from it.
 
 All rates are gamma/2pi in Hz.
+
+Extreme rates.  Every physical result depends only on ratios of rates, but the closed forms
+and the Gaussian engine multiply up to four rates together, so with float64 rates below about
+1e-100 Hz or above about 1e75 Hz products underflow or overflow (measured before this was
+handled: E_-|+ wrong by 1% at gamma_0/2pi = 1e-151 Hz, NaN below ~1e-160 Hz and above ~1e148
+Hz).  The entry points therefore work in a *rate unit* (:func:`rate_unit`): an even power of two
+near the client's thermal decoherence rate.  Dividing by a power of two is exact, and every
+rate expression is homogeneous in the rates, so in the ordinary range every number is
+bit-for-bit what it is in Hz, and for extreme rates the intermediate products stay near 1.
+:func:`thermal_in_rate_units` gives the scaled :class:`~steerjax.Thermal`; results that are
+rates (``gamma_plus_hz``, ...) are multiplied back by the unit.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -43,6 +55,8 @@ __all__ = [
     "oscillator_rates_from_damping",
     "cos_two_theta",
     "is_stable",
+    "rate_unit",
+    "thermal_in_rate_units",
 ]
 
 
@@ -188,6 +202,45 @@ def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
     minus = oscillator_rates(thermal.gamma0_minus_hz, thermal.nbar_minus, design.C_minus, design.theta_minus)
     plus = oscillator_rates(thermal.gamma0_plus_hz, thermal.nbar_plus, design.C_plus, design.theta_plus)
     return CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(design.eps))
+
+
+def rate_unit(thermal: Thermal) -> Array:
+    """The unit [Hz] in which the entry points compute: an even power of two within a factor
+    of 4 of the client's thermal decoherence rate gamma_-,0 (nbar_- + 1/2), element-wise
+    (shape of ``thermal``).
+
+    An even power of two, so that dividing a rate (or its square root) by it is exact; clipped
+    to the normal range of the dtype.  Non-positive or non-finite rates get 1 (they are refused by the domain checks).
+    Piecewise constant, so it carries no gradient.
+    """
+    gt = jnp.asarray(thermal.gamma_tilde0_minus_hz)
+    dtype = gt.dtype if jnp.issubdtype(gt.dtype, jnp.floating) else jnp.result_type(float)
+    gt = gt.astype(dtype)
+    info = jnp.finfo(dtype)
+    _, exponent = jnp.frexp(gt)  # gt = m 2^exponent with m in [0.5, 1)
+    exponent = jnp.where(jnp.isfinite(gt) & (gt > 0), exponent, 0)
+    # An even power, so that square roots of rates (the noise amplitudes sqrt(Gamma)) scale
+    # exactly too.
+    exponent = 2 * jnp.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
+    return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(gt), exponent))
+
+
+def thermal_in_rate_units(thermal: Thermal) -> tuple[Thermal, Array]:
+    """``(scaled, unit)``: ``thermal`` with both intrinsic linewidths divided by
+    :func:`rate_unit` (exact: a power of two), and the unit [Hz].
+
+    Rates computed from ``scaled`` are in units of ``unit`` Hz; dimensionless results (E,
+    variances, covariance matrices) are the same as from ``thermal`` -- bit for bit where no
+    product of rates over- or underflows in Hz, and correct where one would.
+    """
+    unit = rate_unit(thermal)
+    scaled = Thermal(
+        gamma0_plus_hz=thermal.gamma0_plus_hz / unit,
+        nbar_plus=thermal.nbar_plus,
+        gamma0_minus_hz=thermal.gamma0_minus_hz / unit,
+        nbar_minus=thermal.nbar_minus,
+    )
+    return scaled, unit
 
 
 def is_stable(thermal: Thermal, design: Design) -> Array:

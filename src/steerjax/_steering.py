@@ -41,7 +41,7 @@ from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, va
 from ._measures import classify, regime_name
 from ._moments import moments, server_variance_times_gamma_minus
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates
+from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 
 __all__ = [
     "steering",
@@ -196,9 +196,19 @@ def steering(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> 
         'two-way'
     """
     check_on_invalid(on_invalid)
-    r = cascade_rates(thermal, design)
+    scaled, unit = thermal_in_rate_units(thermal)  # exact; keeps products of rates in range
+    r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=True)
-        return steering_result_from_rates(r)
+        validate(thermal, design, r, require_phi_zero=True, rate_unit=unit)
+        return _rates_in_hz(steering_result_from_rates(r), unit)
     mask = valid_mask(thermal, design, r, require_phi_zero=True)
-    return apply_policy(steering_result_from_rates(r), mask, on_invalid)
+    return apply_policy(_rates_in_hz(steering_result_from_rates(r), unit), mask, on_invalid)
+
+
+def _rates_in_hz(result: SteeringResult, unit: Array) -> SteeringResult:
+    """The result of rates in units of ``unit`` Hz with its rate fields back in Hz."""
+    return eqx.tree_at(
+        lambda s: (s.gamma_plus_hz, s.gamma_minus_hz),
+        result,
+        (result.gamma_plus_hz * unit, result.gamma_minus_hz * unit),
+    )

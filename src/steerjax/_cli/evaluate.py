@@ -67,6 +67,7 @@ from .._io import csv_text, write_csv
 from ._common import (
     ANGLE_FORMS,
     LO_PHASE_OPTIMAL,
+    MISSING_RULE,
     REQUIRED,
     THERMAL_FIELDS,
     THERMAL_PRESET_COLUMN,
@@ -79,6 +80,8 @@ from ._common import (
     angle_argument,
     command,
     describe_thermal_source,
+    error,
+    format_number,
     note,
     parse_angle,
     parse_lo_phase,
@@ -209,6 +212,8 @@ conditional scheme (--conditional; Sec. VI, Appendix B): the output light is mea
   direction's E_c, optimised separately per direction: a grid of {LO_PHASE_GRID} phases, then
   {LO_PHASE_POLISH_STEPS} golden-section steps), {", ".join(CONDITIONAL_RESULT_COLUMNS[2:])},
   {CONDITIONAL_REGIME_COLUMN} (the regime of the two E_c).
+
+numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
 
 exit status: 0 success; 1 a bad value, an unstable design, or any bad row; 2 usage error;
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM): no output file written."""
@@ -410,7 +415,13 @@ def result_record(result: sj.SteeringResult) -> dict:
 
 
 def _fmt_angle(theta: float) -> str:
-    return f"{f'{theta!r} rad ({theta / math.pi:.10g} pi)':<42}"
+    return f"{f'{theta!r} rad ({_num(theta / math.pi, 10, (0.0, 0.25, 0.5))} pi)':<42}"
+
+
+def _num(x: float, digits: int = 10, bounds=(0.0,)) -> str:
+    """A value for the text report (:func:`~steerjax._cli._common.format_number`: no ``-0``,
+    and never shown equal to a limit of its range, by default 0, that it differs from)."""
+    return format_number(x, digits, bounds)
 
 
 def format_single(
@@ -425,30 +436,34 @@ def format_single(
     def verdict(e: float) -> str:
         return "steering" if e < sj.STEERING_BOUND else "no steering"
 
+    def _e(e: float) -> str:  # never shown equal to the bound 1/2 when it is not
+        return _num(e, 12, (0.0, sj.STEERING_BOUND))
+
     lines = [
         "design (client -, first in the cascade; server +)",
-        f"  theta_+ = {_fmt_angle(d['theta_plus'])}  C_+ = {d['C_plus']:.10g}",
-        f"  theta_- = {_fmt_angle(d['theta_minus'])}  C_- = {d['C_minus']:.10g}",
-        f"  eps     = {d['eps']:.10g}",
+        f"  theta_+ = {_fmt_angle(d['theta_plus'])}  C_+ = {_num(d['C_plus'])}",
+        f"  theta_- = {_fmt_angle(d['theta_minus'])}  C_- = {_num(d['C_minus'])}",
+        f"  eps     = {_num(d['eps'], 10, (0.0, 1.0))}",
         f"thermal ({describe_thermal_source(args)})",
-        f"  gamma_+,0/2pi = {t['gamma0_plus_hz']:.10g} Hz    nbar_+ = {t['nbar_plus']:.10g}",
-        f"  gamma_-,0/2pi = {t['gamma0_minus_hz']:.10g} Hz    nbar_- = {t['nbar_minus']:.10g}",
+        f"  gamma_+,0/2pi = {_num(t['gamma0_plus_hz'])} Hz    nbar_+ = {_num(t['nbar_plus'])}",
+        f"  gamma_-,0/2pi = {_num(t['gamma0_minus_hz'])} Hz    nbar_- = {_num(t['nbar_minus'])}",
         "steering (Reid: steering when E < 1/2)",
-        f"  E_+|- (client => server) = {r['E_plus_given_minus']:<18.12g} {verdict(r['E_plus_given_minus'])}",
-        f"  E_-|+ (server => client) = {r['E_minus_given_plus']:<18.12g} {verdict(r['E_minus_given_plus'])}",
+        f"  E_+|- (client => server) = {_e(r['E_plus_given_minus']):<18} {verdict(r['E_plus_given_minus'])}",
+        f"  E_-|+ (server => client) = {_e(r['E_minus_given_plus']):<18} {verdict(r['E_minus_given_plus'])}",
         f"  regime: {r['regime']}",
         "rates and moments",
-        f"  gamma_+/2pi = {r['gamma_plus_hz']:.10g} Hz    gamma_-/2pi = {r['gamma_minus_hz']:.10g} Hz",
-        f"  f = 2R/gamma_+ = {r['f']:.10g}",
-        f"  (Delta X_+)^2 = {r['var_plus']:.10g}    (Delta X_-)^2 = {r['var_minus']:.10g}"
-        f"    <X_+,X_-> = {r['cov']:.10g}",
+        f"  gamma_+/2pi = {_num(r['gamma_plus_hz'])} Hz    gamma_-/2pi = {_num(r['gamma_minus_hz'])} Hz",
+        f"  f = 2R/gamma_+ = {_num(r['f'])}",
+        f"  (Delta X_+)^2 = {_num(r['var_plus'], 10, (0.5,))}"
+        f"    (Delta X_-)^2 = {_num(r['var_minus'], 10, (0.5,))}"
+        f"    <X_+,X_-> = {_num(r['cov'])}",
     ]
     if conditional is not None:
         c = conditional
         how = "optimised for each direction" if c["lo_phase"] == LO_PHASE_OPTIMAL else "given"
         lines += [
             "conditional steering (homodyne detection of the output light; Sec. VI)",
-            f"  efficiency eta = {c['efficiency']:.10g}    lo_phase: {how}",
+            f"  efficiency eta = {_num(c['efficiency'], 10, (0.0, 1.0))}    lo_phase: {how}",
         ]
         for key, label in (
             ("plus_given_minus", "E_c,+|- (client => server)"),
@@ -456,8 +471,8 @@ def format_single(
         ):
             e, psi = c[f"E_c_{key}"], c[f"lo_phase_{key}"]
             lines.append(
-                f"  {label} = {e:<18.12g} {verdict(e):<12} "
-                f"at lo_phase = {psi!r} rad ({psi / math.pi:.10g} pi)"
+                f"  {label} = {_e(e):<18} {verdict(e):<12} "
+                f"at lo_phase = {psi!r} rad ({_num(psi / math.pi)} pi)"
             )
         lines.append(f"  regime (conditional): {c[CONDITIONAL_REGIME_COLUMN]}")
     return "\n".join(lines)

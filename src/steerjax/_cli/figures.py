@@ -16,6 +16,7 @@ failing figure is reported (exit status 1) and the others still run.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -63,10 +64,8 @@ def parse_override(text: str) -> tuple[str, object]:
 
     def one(v: str):
         v = v.strip()
-        try:
+        if re.fullmatch(r"[+-]?[0-9]+", v):  # ASCII digits only (int() would also take 1_0, ١٠)
             return int(v)
-        except ValueError:
-            pass
         try:
             return parse_angle(v)
         except ValueError:

@@ -65,6 +65,7 @@ from .._io import atomic_write_text, csv_text, write_csv
 from .._params import allowed_range, domain_violations
 from ._common import (
     ANGLE_FORMS,
+    MISSING_RULE,
     REQUIRED,
     THERMAL_FIELDS,
     THERMAL_PRESET_COLUMN,
@@ -78,8 +79,10 @@ from ._common import (
     command,
     describe_thermal_source,
     error,
+    format_number,
     note,
     parse_angle,
+    parse_integer,
     parse_lo_phase,
     parse_number,
     print_stdout,
@@ -257,6 +260,10 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   parameter.  at_stability_edge: the optimum is an infimum approached at an oscillator's
   stability edge (damping ratio < {sj.EDGE_DAMPING_RATIO:g}); the design given is stable.
 {_CONDITIONAL_EPILOG if CONDITIONAL_AVAILABLE else ""}
+numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
+  Counts (--starts, --seed, N of --c-minus-grid) are whole numbers.  Output files write a value
+  that was not given as an empty cell, so they can be read back as input.
+
 exit status: 0 success; 1 a bad value or row (the good rows are still written), or an
   unwritable output; 2 usage error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): no
   output file written."""
@@ -313,11 +320,10 @@ def _argument(parse):
 
 def _int_at_least(low: int):
     def parse(text: str) -> int:
-        s = str(text).strip()
         try:
-            value = int(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+            value = parse_integer(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is outside the allowed range [{low}, inf)")
         return value
@@ -529,9 +535,11 @@ def _grid_from_flag(texts: Sequence[str]) -> np.ndarray:
             raise UsageError(f"{flag}: {name} = {value!r} is outside the allowed range (0, inf)")
         ends[name] = value
     try:
-        n = int(n_text)
+        n = parse_integer(n_text)
     except ValueError:
-        raise UsageError(f"{flag}: N = {n_text!r} is not an integer") from None
+        raise UsageError(
+            f"{flag}: N = {str(n_text).strip()!r} is not an integer; write a whole number in ASCII digits"
+        ) from None
     if n < 1:
         raise UsageError(f"{flag}: N = {n} is outside the allowed range [1, inf)")
     if n == 1 and ends["START"] != ends["STOP"]:
@@ -765,8 +773,8 @@ def _reject_crossed(table: Table, lo_name: str, hi_name: str, lo: np.ndarray, hi
 
 
 def reject_bad_constraints(table: Table) -> None:
-    """Per-row checks of the constraint columns (empty cell / NaN: no constraint); fills
-    ``min_damping_ratio`` NaN with 0."""
+    """Per-row checks of the constraint columns (an empty cell: no constraint; a ``nan`` cell
+    was already refused by the parser); fills an empty ``min_damping_ratio`` with 0."""
     v = table.values
     with np.errstate(invalid="ignore"):
         for side in ("plus", "minus"):
@@ -1040,6 +1048,18 @@ def _reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np
 # ---------------------------------------------------------------------------------------------
 
 
+_OPTIONAL_INPUT_COLUMNS = frozenset((*CONSTRAINT_COLUMNS, *CONDITIONAL_COLUMNS[1:]))
+"""Job columns where "not given" is a state of its own (kept as NaN internally)."""
+
+
+def _blank_where_nan(column: np.ndarray) -> np.ndarray:
+    """A value that was not given is written as an empty cell, never as ``nan``, so that an
+    output file read back as input means the same (``nan`` is not accepted as input)."""
+    if column.dtype.kind != "f" or not np.isnan(column).any():
+        return column
+    return np.asarray(["" if math.isnan(x) else float(x) for x in column.tolist()], dtype=object)
+
+
 def output_table(
     table: Table, rows: np.ndarray, filled: Sequence[str], results: dict, *, conditional: bool
 ) -> dict[str, np.ndarray]:
@@ -1056,6 +1076,8 @@ def output_table(
                 column = np.asarray(["" if x is None else x for x in column], dtype=object)
         else:
             column = np.asarray(table.extra[name], dtype=object)[rows]
+        if name in _OPTIONAL_INPUT_COLUMNS:
+            column = _blank_where_nan(column)
         out[name] = column
     for name in filled:
         out[name] = table.values[name][rows]
@@ -1081,8 +1103,13 @@ def json_records(columns: dict[str, np.ndarray]) -> list[dict]:
     return [{name: _json_value(columns[name][j]) for name in names} for j in range(n)]
 
 
-def _g(x: float, digits: int) -> str:
-    return f"{x:.{digits}g}"
+def _g(x: float, digits: int, bounds=(0.0,)) -> str:
+    """A table cell (:func:`~steerjax._cli._common.format_number`: no ``-0``, and never shown
+    equal to a limit of its range, by default 0, that it differs from)."""
+    return format_number(x, digits, bounds)
+
+
+_E_LIMITS = (0.0, sj.STEERING_BOUND)
 
 
 def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, results: dict) -> str:
@@ -1091,9 +1118,9 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
     v = table.values
     t = {f: float(v[f][0]) for f in THERMAL_FIELDS}
     lines = [
-        f"thermal ({describe_thermal_source(args)}): gamma_+,0/2pi = {t['gamma0_plus_hz']:.10g} Hz, "
-        f"nbar_+ = {t['nbar_plus']:.10g}; gamma_-,0/2pi = {t['gamma0_minus_hz']:.10g} Hz, "
-        f"nbar_- = {t['nbar_minus']:.10g}",
+        f"thermal ({describe_thermal_source(args)}): gamma_+,0/2pi = {_g(t['gamma0_plus_hz'], 10)} Hz, "
+        f"nbar_+ = {_g(t['nbar_plus'], 10)}; gamma_-,0/2pi = {_g(t['gamma0_minus_hz'], 10)} Hz, "
+        f"nbar_- = {_g(t['nbar_minus'], 10)}",
     ]
     constraints = [
         f"{flag} {getattr(args, dest)[0]!r} {getattr(args, dest)[1]!r}"
@@ -1119,13 +1146,13 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
         # (heading, width, cell of result j and table row i)
         columns = [
             ("C_-", 10, lambda j, i: _g(float(v["C_minus"][i]), 8)),
-            ("eps", 6, lambda j, i: _g(float(v["eps"][i]), 4)),
+            ("eps", 6, lambda j, i: _g(float(v["eps"][i]), 4, (0.0, 1.0))),
         ]
         if conditional:
-            columns.append(("eta", 6, lambda j, i: _g(float(v["efficiency"][i]), 4)))
+            columns.append(("eta", 6, lambda j, i: _g(float(v["efficiency"][i]), 4, (0.0, 1.0))))
         columns += [
-            ("E_+|-", 14, lambda j, i: _g(results["E_plus_given_minus"][j], 10)),
-            ("E_-|+", 14, lambda j, i: _g(results["E_minus_given_plus"][j], 10)),
+            ("E_+|-", 14, lambda j, i: _g(results["E_plus_given_minus"][j], 10, _E_LIMITS)),
+            ("E_-|+", 14, lambda j, i: _g(results["E_minus_given_plus"][j], 10, _E_LIMITS)),
             ("theta_+/pi", 11, lambda j, i: f"{results['theta_plus'][j] / math.pi:.8f}"),
             ("theta_-/pi", 11, lambda j, i: f"{results['theta_minus'][j] / math.pi:.8f}"),
             ("C_+/C_-", 10, lambda j, i: _g(results["C_plus_over_C_minus"][j], 6)),
@@ -1134,7 +1161,7 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
             uncond = "E_u_plus_given_minus" if direction == "plus-given-minus" else "E_u_minus_given_plus"
             columns += [
                 ("LO/pi", 11, lambda j, i: f"{results['lo_phase'][j] / math.pi:.8f}"),
-                ("uncond. E", 14, lambda j, i, u=uncond: _g(results[u][j], 10)),
+                ("uncond. E", 14, lambda j, i, u=uncond: _g(results[u][j], 10, _E_LIMITS)),
             ]
         columns += [
             ("converged", 10, lambda j, i: "yes" if results["converged"][j] else "NO"),
