@@ -146,3 +146,14 @@ def test_efficiency_derivative_is_finite_at_zero():
     h = 1e-9
     fd = (-3.0 * np.asarray(E(0.0)) + 4.0 * np.asarray(E(h)) - np.asarray(E(2 * h))) / (2 * h)
     np.testing.assert_allclose(fwd, fd, rtol=1e-5)
+
+
+def test_public_conditional_steering_keeps_the_digits_at_the_edge():
+    """sj.conditional_steering (validated API) at the C_- = 10 unconditional optimum's design
+    (client damping ratio ~2e-12): efficiency 0 gives the closed forms of sj.steering."""
+    design = sj.Design(1.303532565824506, 0.7853976634009483, 17.666653626733332, C_MINUS)
+    assert float(sj.cascade_rates(HOT, design).minus.damping_ratio) < 1e-11
+    got = sj.conditional_steering(HOT, design, lo_phase=jnp.asarray([0.0, math.pi / 2]), efficiency=0.0)
+    want = sj.steering(HOT, design)
+    np.testing.assert_allclose(np.asarray(got.E_plus_given_minus), float(want.E_plus_given_minus), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(got.E_minus_given_plus), float(want.E_minus_given_plus), rtol=1e-13)

@@ -83,7 +83,6 @@ from jax import Array
 
 from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
-from ._measures import reid_E
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates
 from ._riccati import solve_riccati_filter
@@ -381,22 +380,23 @@ _MEASUREMENT_JIT_MESSAGE = (
 )
 
 
-def _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid) -> Array:
-    """Validate the inputs, compute Sigma_c and apply the invalid-input policy."""
+def _guarded_solution(thermal, design, lo_phase, efficiency, on_invalid) -> tuple[Array, Array]:
+    """Validate the inputs, compute ``(Sigma_z, P^-1)`` (:func:`_conditional_solution_from_rates`)
+    and apply the invalid-input policy to Sigma_z."""
     check_on_invalid(on_invalid)
     r = cascade_rates(thermal, design)
     if on_invalid == "raise" and is_concrete(thermal, design, lo_phase, efficiency):
         validate(thermal, design, r, require_phi_zero=False)
         check_measurement(lo_phase, efficiency)
-        return conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+        return _conditional_solution_from_rates(r, design.phi, lo_phase, efficiency)
     design_ok = valid_mask(thermal, design, r, require_phi_zero=False)
     meas_ok = _measurement_mask(lo_phase, efficiency)
-    Sigma = conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+    Sigma, P_inv = _conditional_solution_from_rates(r, design.phi, lo_phase, efficiency)
     if on_invalid == "nan":
-        return apply_policy(Sigma, (design_ok & meas_ok)[..., None, None], on_invalid)
+        return apply_policy(Sigma, (design_ok & meas_ok)[..., None, None], on_invalid), P_inv
     Sigma = apply_policy(Sigma, design_ok[..., None, None], on_invalid)
     bad = jnp.broadcast_to(~meas_ok[..., None, None], Sigma.shape)
-    return eqx.error_if(Sigma, bad, _MEASUREMENT_JIT_MESSAGE)
+    return eqx.error_if(Sigma, bad, _MEASUREMENT_JIT_MESSAGE), P_inv
 
 
 def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0) -> MeasurementModel:
@@ -446,7 +446,7 @@ def conditional_covariance(
         >>> bool(Sc[0, 0] < sj.covariance(sj.HOT, d)[0, 0])
         True
     """
-    return _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid)
+    return _covariance_from_solution(*_guarded_solution(thermal, design, lo_phase, efficiency, on_invalid))
 
 
 class ConditionalSteeringResult(eqx.Module):
@@ -473,7 +473,8 @@ def conditional_steering(
     """Conditional E_{+|-} and E_{-|+} with the joint output light measured (Appendix B).
 
     Reid's parameter (Eq. 5, independently optimised gains on X_- and P_-; see
-    :func:`steerjax.reid_E`) evaluated on :func:`conditional_covariance`.  Conditioning
+    :func:`steerjax.reid_E`) of :func:`conditional_covariance`, formed in the coordinates of
+    :func:`client_mode_shear` so that it keeps its digits at the stability edge.  Conditioning
     never increases E: ``E_c <= E_u`` in both directions at the same design.
 
     Args: as :func:`conditional_covariance`.
@@ -488,11 +489,13 @@ def conditional_steering(
         >>> bool(res.E_plus_given_minus <= sj.steering(sj.HOT, d).E_plus_given_minus)
         True
     """
-    Sigma = conditional_covariance(thermal, design, lo_phase, efficiency, on_invalid=on_invalid)
+    Sigma_z, P_inv = _guarded_solution(thermal, design, lo_phase, efficiency, on_invalid)
+    Sigma = _covariance_from_solution(Sigma_z, P_inv)
+    e_pm, e_mp = conditional_E_from_solution(Sigma_z, P_inv)  # digits kept near the edge
     batch = Sigma.shape[:-2]
     return ConditionalSteeringResult(
-        E_plus_given_minus=reid_E(Sigma, "plus-given-minus"),
-        E_minus_given_plus=reid_E(Sigma, "minus-given-plus"),
+        E_plus_given_minus=e_pm,
+        E_minus_given_plus=e_mp,
         covariance=Sigma,
         lo_phase=jnp.broadcast_to(jnp.asarray(lo_phase, dtype=Sigma.dtype), batch),
         efficiency=jnp.broadcast_to(jnp.asarray(efficiency, dtype=Sigma.dtype), batch),
