@@ -167,3 +167,25 @@ def test_float32_runs_and_is_close():
     got = np.asarray(sj.solve_riccati_filter(*(jnp.asarray(x, dtype=jnp.float32) for x in args)))
     assert got.dtype == np.float32
     assert _rel(got.astype(float), _scipy_filter_care(*args)) <= 1e-4
+
+
+def test_measurement_weight_and_its_derivative_at_zero():
+    """``weight=w`` is the problem with C, S -> sqrt(w) C, sqrt(w) S (scipy); at w = 0 the
+    derivative in w is finite and solves the Lyapunov equation A X + X A^T = (Sigma_u C^T + S)
+    R^-1 (C Sigma_u + S^T) with the unconditional Sigma_u (both solved by scipy)."""
+    rng = np.random.default_rng(SEED + 8)
+    A, D, C, R, S = _random_problem(rng, 4, 2)
+    w = 0.3
+    got = np.asarray(sj.solve_riccati_filter(A, D, C, R, S, weight=w))
+    assert _rel(got, _scipy_filter_care(A, D, np.sqrt(w) * C, R, np.sqrt(w) * S)) <= 1e-10
+    args = tuple(jnp.asarray(x) for x in (A, D, C, R, S))
+
+    def sigma(weight):
+        return sj.solve_riccati_filter(*args, weight=weight)
+
+    fwd, rev = (np.asarray(jac(sigma)(0.0)) for jac in (jax.jacfwd, jax.jacrev))
+    Sigma_u = scipy.linalg.solve_continuous_lyapunov(A, -D)
+    gain = Sigma_u @ C.T + S
+    want = scipy.linalg.solve_continuous_lyapunov(A, gain @ np.linalg.solve(R, gain.T))
+    assert _rel(fwd, want) <= 1e-10
+    assert _rel(rev, want) <= 1e-10

@@ -55,6 +55,16 @@ Filter.  With R = I the conditional covariance solves (:func:`steerjax.solve_ric
 
 For eta -> 0, C and S vanish and Sigma is the unconditional covariance.
 
+Digits near the client's stability edge.  There Sigma has entries ~1/gamma_- in every block
+(the server follows the slow client mode), and Reid's E taken from Sigma directly is a small
+difference of numbers ~1e12 (absolute error ~1e-16 |Sigma|, measured 2.5e-4 relative at damping
+ratio 1e-12).  The equation is therefore solved in sheared coordinates in which the server
+carries no slow mode (:func:`client_mode_shear`), and E is formed there
+(:func:`conditional_E_from_solution`): measured against a 50-digit solution, E_c keeps ~1e-15
+relative accuracy down to damping ratio 1e-12 for every lo_phase and efficiency, and equals
+the closed forms (Eqs. 6, 7) at eta = 0.  The efficiency enters the solver as a measurement
+weight, not through sqrt(eta), so d E_c / d eta is finite at eta = 0.
+
 Quadrature structure.  At phi = 0 the unconditional state has no X-P covariances.  It keeps
 that structure under conditioning when lo_phase is a multiple of pi/2 (then each current
 carries only X's or only P's: C and S above are diagonal or anti-diagonal blocks), but not for
@@ -66,13 +76,13 @@ the local quadrature frames could lower E further (not done here).
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
-from ._measures import reid_E
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 from ._riccati import solve_riccati_filter
@@ -209,18 +219,128 @@ def measurement_model_from_rates(r: CascadeRates, phi, lo_phase, efficiency) -> 
     )
 
 
+_SHEAR_BELOW = 0.5
+"""The client mode is split off (:func:`client_mode_shear`) when gamma_- < 0.5 gamma_+."""
+
+
+def client_mode_shear(A: Array) -> tuple[Array, Array]:
+    """Coordinates ``z = P x`` in which the server carries no slow client mode; ``(P, P^-1)``.
+
+    The cascade's drift is block lower-triangular with scalar diagonal blocks,
+    ``A = [[-gamma_-/2 I, 0], [kappa, -gamma_+/2 I]]`` (client first, rates in Hz; Eq. 2 and
+    :func:`steerjax._gaussian.drift_noise_input_from_rates`).  Its client modes have the
+    eigenvectors ``(u, G u)`` with ``G = kappa / ((gamma_+ - gamma_-)/2)``, the server's
+    response.  Near the client's stability edge this slow mode gives Sigma_u entries
+    ~1/gamma_- in *every* block, and Reid's E (Eq. 5), a Schur complement, is then a small
+    difference of huge numbers (1e-16 |Sigma| absolute error).  The shear
+    ``z_+ = x_+ - G x_-``, ``z_- = x_-`` (``P = [[I, 0], [-G, I]]``) makes ``P A P^-1`` block
+    diagonal: only the client block of the covariance in z stays large, the server block and
+    the cross block are O(1) and keep their digits, and the Schur complement can be formed
+    without cancellation (:func:`conditional_E_from_solution`).
+
+    Used where ``0 < gamma_- < 0.5 gamma_+`` (else ``P = I``): G grows as the two rates
+    approach each other.  ``P`` carries no derivative (any fixed ``P`` is an exact change of
+    coordinates).  Shapes ``(..., 4, 4)``.
+    """
+    A = jax.lax.stop_gradient(A)
+    gamma_minus, gamma_plus = -2.0 * A[..., 0, 0], -2.0 * A[..., 2, 2]
+    use = (gamma_minus > 0) & (gamma_minus < _SHEAR_BELOW * gamma_plus)
+    gap = jnp.where(use, 0.5 * (gamma_plus - gamma_minus), 1.0)
+    G = jnp.where(use[..., None, None], A[..., 2:, :2] / gap[..., None, None], 0.0)
+    eye = jnp.broadcast_to(jnp.eye(2, dtype=A.dtype), G.shape)
+    zero = jnp.zeros_like(G)
+    P = jnp.concatenate([jnp.concatenate([eye, zero], -1), jnp.concatenate([-G, eye], -1)], -2)
+    P_inv = jnp.concatenate([jnp.concatenate([eye, zero], -1), jnp.concatenate([G, eye], -1)], -2)
+    return P, P_inv
+
+
+def _conditional_solution_from_rates(r: CascadeRates, phi, lo_phase, efficiency) -> tuple[Array, Array]:
+    """``(Sigma_z, P^-1)``: the conditional covariance in the coordinates of
+    :func:`client_mode_shear` (``Sigma_c = P^-1 Sigma_z P^-T``).
+
+    The Riccati equation is solved there (``A -> P A P^-1``, ``D -> P D P^T``,
+    ``C -> C P^-1``, ``S -> P S``) with the detection efficiency as the solver's measurement
+    weight (``C = sqrt(eta) C_1``, ``S = sqrt(eta) S_1``), which keeps d/d eta finite at 0.
+    """
+    model = measurement_model_from_rates(r, phi, lo_phase, 1.0)  # C_1, S_1 (eta = 1); R = I
+    P, P_inv = client_mode_shear(model.A)
+    eta = jnp.broadcast_to(jnp.asarray(efficiency, dtype=model.A.dtype), model.A.shape[:-2])
+    Sigma_z = solve_riccati_filter(
+        P @ model.A @ P_inv,
+        P @ model.D @ _mT(P),
+        model.C @ P_inv,
+        model.R,
+        P @ model.S,
+        weight=eta,
+    )
+    return Sigma_z, P_inv
+
+
+def _mT(X: Array) -> Array:
+    return jnp.swapaxes(X, -1, -2)
+
+
+def _quadratic(u: Array, Sigma: Array, v: Array) -> Array:
+    """``u^T Sigma v`` over the last axes."""
+    return jnp.einsum("...i,...ij,...j->...", u, Sigma, v)
+
+
+def _server_given_client_variance(Sigma_z: Array, P_inv: Array, q: int) -> Array:
+    """Var(Y_+ | Y_-) for the quadrature ``q`` (0: X, 1: P), computed in z coordinates.
+
+    ``Y_- = z_q`` (``P^-1`` leaves the client coordinates alone), and adding multiples of
+    ``z_q`` to ``Y_+`` leaves the conditional variance unchanged: with ``w`` the server row of
+    ``P^-1`` without its ``z_q`` entry, ``Var(Y_+ | Y_-) = w Sigma_z w - (w Sigma_z e_q)^2 /
+    Sigma_z[q, q]``.  Near the edge ``w Sigma_z w`` is O(1) and the subtracted term small, so
+    no digits cancel.
+    """
+    w = P_inv[..., 2 + q, :].at[..., q].set(0.0)
+    cov = _quadratic(w, Sigma_z, jax.nn.one_hot(q, 4, dtype=Sigma_z.dtype))
+    return _quadratic(w, Sigma_z, w) - cov**2 / Sigma_z[..., q, q]
+
+
+def conditional_E_from_solution(Sigma_z: Array, P_inv: Array) -> tuple[Array, Array]:
+    """Reid's ``(E_{+|-}, E_{-|+})`` (Eq. 5) of ``Sigma_c = P^-1 Sigma_z P^-T`` without forming it.
+
+    ``P^-1`` is a shear of :func:`client_mode_shear`.  Same value as :func:`steerjax.reid_E`
+    of Sigma_c in exact arithmetic.  ``E_{+|-}`` uses :func:`_server_given_client_variance`;
+    ``E_{-|+}`` follows from the 2 x 2 identity ``Var(Y_-|Y_+) = Var(Y_+|Y_-) Var(Y_-) /
+    Var(Y_+)`` (cf. Eq. 10), a ratio of two variances that are large but accurate.
+    """
+    given_minus, given_plus = [], []
+    for q in (0, 1):
+        v_cond = _server_given_client_variance(Sigma_z, P_inv, q)
+        row = P_inv[..., 2 + q, :]
+        given_minus.append(v_cond)
+        given_plus.append(v_cond * Sigma_z[..., q, q] / _quadratic(row, Sigma_z, row))
+    return jnp.sqrt(given_minus[0] * given_minus[1]), jnp.sqrt(given_plus[0] * given_plus[1])
+
+
+def _covariance_from_solution(Sigma_z: Array, P_inv: Array) -> Array:
+    Sigma = P_inv @ Sigma_z @ _mT(P_inv)
+    return 0.5 * (Sigma + _mT(Sigma))
+
+
 def conditional_covariance_from_rates(r: CascadeRates, phi=0.0, lo_phase=0.0, efficiency=1.0) -> Array:
-    """Conditional covariance Sigma_c ``(..., 4, 4)`` from cascade rates (pure, differentiable)."""
-    model = measurement_model_from_rates(r, phi, lo_phase, efficiency)
-    return solve_riccati_filter(model.A, model.D, model.C, model.R, model.S)
+    """Conditional covariance Sigma_c ``(..., 4, 4)`` from cascade rates (pure, differentiable).
+
+    Solved in the coordinates of :func:`client_mode_shear` and transformed back.
+    Near the client's stability edge the entries are ~1/gamma_-: compute Reid's E with
+    :func:`conditional_steering_from_rates`, which does not take differences of them.
+    """
+    return _covariance_from_solution(*_conditional_solution_from_rates(r, phi, lo_phase, efficiency))
 
 
 def conditional_steering_from_rates(
     r: CascadeRates, phi=0.0, lo_phase=0.0, efficiency=1.0
 ) -> tuple[Array, Array]:
-    """Conditional ``(E_{+|-}, E_{-|+})`` from cascade rates: Reid's E (Eq. 5) of Sigma_c."""
-    Sigma = conditional_covariance_from_rates(r, phi, lo_phase, efficiency)
-    return reid_E(Sigma, "plus-given-minus"), reid_E(Sigma, "minus-given-plus")
+    """Conditional ``(E_{+|-}, E_{-|+})`` from cascade rates: Reid's E (Eq. 5) of Sigma_c.
+
+    Evaluated in sheared coordinates (:func:`conditional_E_from_solution`), so the digits are
+    kept at the client's stability edge, and at ``efficiency = 0`` the value is the
+    unconditional E (Eqs. 6, 7) to rounding.  Differentiable, also in ``efficiency`` at 0.
+    """
+    return conditional_E_from_solution(*_conditional_solution_from_rates(r, phi, lo_phase, efficiency))
 
 
 # --------------------------------------------------------------------------- API boundary
@@ -260,23 +380,24 @@ _MEASUREMENT_JIT_MESSAGE = (
 )
 
 
-def _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid) -> Array:
-    """Validate the inputs, compute Sigma_c and apply the invalid-input policy."""
+def _guarded_solution(thermal, design, lo_phase, efficiency, on_invalid) -> tuple[Array, Array]:
+    """Validate the inputs, compute ``(Sigma_z, P^-1)`` (:func:`_conditional_solution_from_rates`)
+    and apply the invalid-input policy to Sigma_z."""
     check_on_invalid(on_invalid)
     scaled, unit = thermal_in_rate_units(thermal)  # exact; Sigma_c is dimensionless
     r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design, lo_phase, efficiency):
         validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
         check_measurement(lo_phase, efficiency)
-        return conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+        return _conditional_solution_from_rates(r, design.phi, lo_phase, efficiency)
     design_ok = valid_mask(thermal, design, r, require_phi_zero=False)
     meas_ok = _measurement_mask(lo_phase, efficiency)
-    Sigma = conditional_covariance_from_rates(r, design.phi, lo_phase, efficiency)
+    Sigma, P_inv = _conditional_solution_from_rates(r, design.phi, lo_phase, efficiency)
     if on_invalid == "nan":
-        return apply_policy(Sigma, (design_ok & meas_ok)[..., None, None], on_invalid)
+        return apply_policy(Sigma, (design_ok & meas_ok)[..., None, None], on_invalid), P_inv
     Sigma = apply_policy(Sigma, design_ok[..., None, None], on_invalid)
     bad = jnp.broadcast_to(~meas_ok[..., None, None], Sigma.shape)
-    return eqx.error_if(Sigma, bad, _MEASUREMENT_JIT_MESSAGE)
+    return eqx.error_if(Sigma, bad, _MEASUREMENT_JIT_MESSAGE), P_inv
 
 
 def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0) -> MeasurementModel:
@@ -326,7 +447,7 @@ def conditional_covariance(
         >>> bool(Sc[0, 0] < sj.covariance(sj.HOT, d)[0, 0])
         True
     """
-    return _guarded_covariance(thermal, design, lo_phase, efficiency, on_invalid)
+    return _covariance_from_solution(*_guarded_solution(thermal, design, lo_phase, efficiency, on_invalid))
 
 
 class ConditionalSteeringResult(eqx.Module):
@@ -353,7 +474,8 @@ def conditional_steering(
     """Conditional E_{+|-} and E_{-|+} with the joint output light measured (Appendix B).
 
     Reid's parameter (Eq. 5, independently optimised gains on X_- and P_-; see
-    :func:`steerjax.reid_E`) evaluated on :func:`conditional_covariance`.  Conditioning
+    :func:`steerjax.reid_E`) of :func:`conditional_covariance`, formed in the coordinates of
+    :func:`client_mode_shear` so that it keeps its digits at the stability edge.  Conditioning
     never increases E: ``E_c <= E_u`` in both directions at the same design.
 
     Args: as :func:`conditional_covariance`.
@@ -368,11 +490,13 @@ def conditional_steering(
         >>> bool(res.E_plus_given_minus <= sj.steering(sj.HOT, d).E_plus_given_minus)
         True
     """
-    Sigma = conditional_covariance(thermal, design, lo_phase, efficiency, on_invalid=on_invalid)
+    Sigma_z, P_inv = _guarded_solution(thermal, design, lo_phase, efficiency, on_invalid)
+    Sigma = _covariance_from_solution(Sigma_z, P_inv)
+    e_pm, e_mp = conditional_E_from_solution(Sigma_z, P_inv)  # digits kept near the edge
     batch = Sigma.shape[:-2]
     return ConditionalSteeringResult(
-        E_plus_given_minus=reid_E(Sigma, "plus-given-minus"),
-        E_minus_given_plus=reid_E(Sigma, "minus-given-plus"),
+        E_plus_given_minus=e_pm,
+        E_minus_given_plus=e_mp,
         covariance=Sigma,
         lo_phase=jnp.broadcast_to(jnp.asarray(lo_phase, dtype=Sigma.dtype), batch),
         efficiency=jnp.broadcast_to(jnp.asarray(efficiency, dtype=Sigma.dtype), batch),

@@ -46,8 +46,11 @@ Derivative (implicit function theorem, ``jax.custom_jvp``).  Differentiating the
 equation at its solution gives a Lyapunov equation with the closed-loop matrix:
 
     (A - K C) dSigma + dSigma (A - K C)^T + dA Sigma + Sigma dA^T + dD
-        - (Sigma dC^T + dS) K^T - K (dC Sigma + dS^T) + K dR K^T = 0,
+        - (Sigma dC^T + dS) K^T - K (dC Sigma + dS^T) + w K_1 dR K_1^T - dw K_1 R K_1^T = 0,
 
+with the measurement weight ``w`` (``C, S -> sqrt(w) C, sqrt(w) S``; ``w = 1`` by default),
+``K_1 = (Sigma C^T + S) R^{-1}`` and ``K = w K_1``.  The weight enters as ``w``, never as
+``sqrt(w)``, so the derivative in ``w`` is finite at ``w = 0`` (a detection efficiency of 0),
 so forward and reverse mode cost one Lyapunov solve and never differentiate through the
 iterations.  Jittable, vmappable (leading batch axes broadcast), float32/float64; no scipy.
 """
@@ -165,20 +168,33 @@ def _solve_newton_kleinman(A, D, C, R, S):
 
 
 @jax.custom_jvp
-def _riccati(A, D, C, R, S):
-    return _solve_newton_kleinman(A, D, C, R, S)
+def _riccati(A, D, C, R, S, w):
+    root = jnp.sqrt(w)[..., None, None]
+    return _solve_newton_kleinman(A, D, root * C, R, root * S)
 
 
 @_riccati.defjvp
 def _riccati_jvp(primals, tangents):
-    A, D, C, R, S = primals
-    dA, dD, dC, dR, dS = tangents
-    Sigma = _riccati(A, D, C, R, S)
-    K = kalman_gain(Sigma, C, R, S)
+    A, D, C, R, S, w = primals
+    dA, dD, dC, dR, dS, dw = tangents
+    Sigma = _riccati(A, D, C, R, S, w)
+    # unit-weight gain K_1 and the gain of the weighted problem K = w K_1 (no sqrt(w): the
+    # tangent is finite at w = 0, where the measurement term vanishes)
+    K1 = kalman_gain(Sigma, C, R, S)
+    K = w[..., None, None] * K1
     A_cl = A - K @ C
     dA_Sigma = dA @ Sigma
     cross = (Sigma @ _mT(dC) + dS) @ _mT(K)
-    Q = dA_Sigma + _mT(dA_Sigma) + dD - cross - _mT(cross) + K @ dR @ _mT(K)
+    info = K1 @ _mT(Sigma @ _mT(C) + S)  # (Sigma C^T + S) R^-1 (C Sigma + S^T)
+    Q = (
+        dA_Sigma
+        + _mT(dA_Sigma)
+        + dD
+        - cross
+        - _mT(cross)
+        + w[..., None, None] * (K1 @ dR @ _mT(K1))
+        - dw[..., None, None] * info
+    )
     return Sigma, _lyapunov(A_cl, Q)
 
 
@@ -186,7 +202,9 @@ def _riccati_jvp(primals, tangents):
 _riccati_jit = jax.jit(_riccati)
 
 
-def solve_riccati_filter(A: Array, D: Array, C: Array, R: Array, S: Array | None = None) -> Array:
+def solve_riccati_filter(
+    A: Array, D: Array, C: Array, R: Array, S: Array | None = None, weight: Array | float = 1.0
+) -> Array:
     """Stabilising solution Sigma of the filter Riccati equation with correlated noise.
 
     Solves ``A Sigma + Sigma A^T + D - (Sigma C^T + S) R^{-1} (C Sigma + S^T) = 0`` such that
@@ -202,6 +220,10 @@ def solve_riccati_filter(A: Array, D: Array, C: Array, R: Array, S: Array | None
         R: measurement-noise covariance rate ``(..., m, m)``, symmetric positive definite.
         S: cross-covariance rate ``(..., n, m)`` of process and measurement noise (default 0).
             The joint matrix ``[[D, S], [S^T, R]]`` must be positive semidefinite.
+        weight: measurement weight ``w >= 0`` (``(...)``, default 1): the measurement term is
+            ``w (Sigma C^T + S) R^{-1} (C Sigma + S^T)``, i.e. ``C, S -> sqrt(w) C, sqrt(w) S``
+            (a detection efficiency).  Unlike a ``sqrt(w)`` applied by the caller, its
+            derivative stays finite at ``w = 0`` (there Sigma is the Lyapunov solution).
 
     Returns:
         Sigma, ``(..., n, n)`` (batch axes of the inputs broadcast), symmetric.  Differentiable
@@ -219,7 +241,8 @@ def solve_riccati_filter(A: Array, D: Array, C: Array, R: Array, S: Array | None
     A, D, C, R = (jnp.asarray(x) for x in (A, D, C, R))
     n, m = A.shape[-1], C.shape[-2]
     S = jnp.zeros((n, m), dtype=A.dtype) if S is None else jnp.asarray(S)
+    w = jnp.asarray(weight)
     dtype = jnp.result_type(A, D, C, R, S, float)
-    batch = jnp.broadcast_shapes(*(x.shape[:-2] for x in (A, D, C, R, S)))
+    batch = jnp.broadcast_shapes(*(x.shape[:-2] for x in (A, D, C, R, S)), w.shape)
     A, D, C, R, S = (jnp.broadcast_to(x.astype(dtype), batch + x.shape[-2:]) for x in (A, D, C, R, S))
-    return _riccati_jit(A, D, C, R, S)
+    return _riccati_jit(A, D, C, R, S, jnp.broadcast_to(w.astype(dtype), batch))
