@@ -206,3 +206,110 @@ def random_hot_steering_design(rng, *, rho_range=(1e-6, 1e-2), C_range=(10.0, 30
         "rho_minus": rho,
         "theta_minus_mp": th,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The Langevin equations (3) with an inter-subsystem phase phi, solved at 50 digits.
+# ---------------------------------------------------------------------------------------------
+
+
+def _quadrature_block(alpha, dagger):
+    """Real 2x2 block of the term ``alpha o`` (or ``alpha o^dag``) in d a/dt, acting on (x_o, p_o).
+
+    With a = (X + iP)/sqrt(2): alpha o adds (Re alpha x - Im alpha p, Im alpha x + Re alpha p),
+    alpha o^dag adds (Re alpha x + Im alpha p, Im alpha x - Re alpha p).
+    """
+    ar, ai = mp.re(alpha), mp.im(alpha)
+    if dagger:
+        return [[ar, ai], [ai, -ar]]
+    return [[ar, -ai], [ai, ar]]
+
+
+def langevin_covariance_mp(
+    theta_plus,
+    theta_minus,
+    C_plus,
+    C_minus,
+    eps,
+    phi,
+    gamma0_plus,
+    nbar_plus,
+    gamma0_minus,
+    nbar_minus,
+    *,
+    theta_minus_mp=None,
+):
+    """Steady-state covariance of (X_-, P_-, X_+, P_+) at 50 digits, for any phi.
+
+    Built from the complex Langevin equations: the client couples to the lower sideband b_l by
+    beam splitting and to the upper b_u by down-conversion; the server receives
+    ``b^S_c = e^{i phi} sqrt(1-eps) b_c,out + sqrt(eps) b'_c`` with ``b_l,out = b_l + i sqrt(G_-B) a_-``,
+    ``b_u,out = b_u + i sqrt(G_-P) a_-^dag``, and couples by ``i sqrt(G_+B) b^S_u +
+    i sqrt(G_+P) (b^S_l)^dag``.  The Lyapunov equation is solved by a 16 x 16 mpmath LU solve.
+    Returns an mpmath 4 x 4 matrix.
+    """
+    with mp.workdps(DPS):
+        tp = mp.mpf(theta_plus)
+        tm = mp.mpf(theta_minus) if theta_minus_mp is None else theta_minus_mp
+        e, ph = mp.mpf(eps), mp.mpf(phi)
+        g0p, g0m = mp.mpf(gamma0_plus), mp.mpf(gamma0_minus)
+        gtp = g0p * (mp.mpf(nbar_plus) + mp.mpf(1) / 2)
+        gtm = g0m * (mp.mpf(nbar_minus) + mp.mpf(1) / 2)
+        Gp, Gm = mp.mpf(C_plus) * gtp, mp.mpf(C_minus) * gtm
+        sB_m, sP_m = mp.sqrt(Gm) * mp.sin(tm), mp.sqrt(Gm) * mp.cos(tm)
+        sB_p, sP_p = mp.sqrt(Gp) * mp.sin(tp), mp.sqrt(Gp) * mp.cos(tp)
+        gm = g0m + sB_m**2 - sP_m**2
+        gp = g0p + sB_p**2 - sP_p**2
+        t = mp.sqrt(1 - e)
+        j = mp.mpc(0, 1)
+        up, down = mp.expj(ph), mp.expj(-ph)
+        # drift: own damping, and the client's a_-^dag reaching the server through both channels
+        A = mp.zeros(4, 4)
+        for k in range(2):
+            A[k, k] = -gm / 2
+            A[2 + k, 2 + k] = -gp / 2
+        coupling = j * sB_p * up * t * (j * sP_m) + j * sP_p * down * t * mp.conj(j * sB_m)
+        blk = _quadrature_block(coupling, dagger=True)
+        for r in range(2):
+            for c in range(2):
+                A[2 + r, c] = blk[r][c]
+        # noise: (coefficient on the client, dagger?), (coefficient on the server, dagger?), variance
+        sources = [
+            ((j * sB_m, False), (j * sP_p * down * t, True), mp.mpf(1) / 2),  # b_l
+            ((j * sP_m, True), (j * sB_p * up * t, False), mp.mpf(1) / 2),  # b_u
+            ((0, False), (j * sP_p * mp.sqrt(e), True), mp.mpf(1) / 2),  # b'_l
+            ((0, False), (j * sB_p * mp.sqrt(e), False), mp.mpf(1) / 2),  # b'_u
+            ((mp.sqrt(g0m), False), (0, False), mp.mpf(nbar_minus) + mp.mpf(1) / 2),  # client bath
+            ((0, False), (mp.sqrt(g0p), False), mp.mpf(nbar_plus) + mp.mpf(1) / 2),  # server bath
+        ]
+        D = mp.zeros(4, 4)
+        for (cm, dm), (cp, dp), var in sources:
+            Bs = mp.zeros(4, 2)
+            for off, (coef, dag) in ((0, (cm, dm)), (2, (cp, dp))):
+                b = _quadrature_block(mp.mpc(coef), dag)
+                for r in range(2):
+                    for c in range(2):
+                        Bs[off + r, c] = b[r][c]
+            D += var * Bs * Bs.T
+        n = 4
+        op = mp.zeros(n * n, n * n)
+        for i in range(n):
+            for k in range(n):
+                for m in range(n):
+                    op[i * n + k, m * n + k] += A[i, m]
+                    op[i * n + k, i * n + m] += A[k, m]
+        x = mp.lu_solve(op, -mp.matrix([D[i, k] for i in range(n) for k in range(n)]))
+        S = mp.matrix(n, n)
+        for i in range(n):
+            for k in range(n):
+                S[i, k] = (x[i * n + k] + x[k * n + i]) / 2
+        return S
+
+
+def reid_E_mp(S, direction="plus-given-minus"):
+    """Reid's E with optimal gains from an mpmath covariance (plain Schur complements, 50 digits)."""
+    with mp.workdps(DPS):
+        b, a = (2, 0) if direction == "plus-given-minus" else (0, 2)
+        vx = S[b, b] - S[b, a] ** 2 / S[a, a]
+        vp = S[b + 1, b + 1] - S[b + 1, a + 1] ** 2 / S[a + 1, a + 1]
+        return mp.sqrt(vx * vp)

@@ -16,7 +16,16 @@ import pytest
 import scipy.linalg
 
 import steerjax as sj
-from reference import damping_ratio_mp, random_stable_design, reference_of, theta_from_damping_ratio_mp
+from reference import (
+    damping_ratio_mp,
+    langevin_covariance_mp,
+    random_hot_steering_design,
+    random_stable_design,
+    reference_of,
+    reid_E_mp,
+    textbook_mp,
+    theta_from_damping_ratio_mp,
+)
 
 SEED = 4242
 
@@ -365,3 +374,183 @@ def test_entanglement_is_not_always_maximal_at_phi_zero(phi_scan):
     assert s["LN"][_I0] == 0.0 and s["LN"][i90] > 0.2
     assert s["G_pm"][i90] == 0.0 and s["G_mp"][i90] == 0.0
     assert s["E_pm"][_I0] > 0.5 and s["E_mp"][_I0] > 0.5
+
+
+# --- accuracy at the client's stability edge (sheared coordinates) ----------------------------
+
+_EDGE_RHOS = (1e-4, 1e-8, 1e-12)
+_EDGE_CASES = ((10.0, 0.3 * math.pi, 0.0), (100.0, 0.35 * math.pi, 0.1), (30.0, 0.27 * math.pi, 0.05))
+
+
+def _edge_theta_minus(C, rho):
+    """Client angle of the hot set at damping ratio rho (50 digits, rounded to float64)."""
+    return float(theta_from_damping_ratio_mp(rho, C, 0.1, 1e5))
+
+
+def _engine_E(theta_minus, theta_plus, C, eps, phi):
+    d = sj.Design(theta_plus, theta_minus, C, C, eps, phi)
+    return jnp.stack(sj.steering_at_phase(sj.HOT, d, on_invalid="nan"))
+
+
+def _closed_E(theta_minus, theta_plus, C, eps):
+    res = sj.steering(sj.HOT, sj.Design(theta_plus, theta_minus, C, C, eps), on_invalid="nan")
+    return jnp.stack([res.E_plus_given_minus, res.E_minus_given_plus])
+
+
+def _textbook_gradient_theta_minus(theta_plus, theta_minus, C, eps):
+    """d E/d theta_- of the printed formulas (Eqs. 4, 6, 7) by a 50-digit central difference."""
+    with mp.workdps(50):
+        h = mp.mpf("1e-25")
+        up, down = (
+            textbook_mp(
+                theta_plus, 0.0, C, C, eps, 0.1, 1e5, 0.1, 1e5, theta_minus_mp=mp.mpf(theta_minus) + s * h
+            )
+            for s in (1, -1)
+        )
+        keys = ("E_plus_given_minus", "E_minus_given_plus")
+        return np.array([float((up[k] - down[k]) / (2 * h)) for k in keys])
+
+
+_engine_E_and_jac = jax.jit(lambda *a: (_engine_E(*a), jax.jacfwd(_engine_E)(*a)))
+_closed_E_and_jac = jax.jit(lambda *a: (_closed_E(*a), jax.jacfwd(_closed_E)(*a)))
+
+
+@pytest.mark.parametrize("rho", _EDGE_RHOS)
+def test_steering_at_phase_matches_closed_forms_and_their_gradient_at_the_edge(rho):
+    """At phi = 0, ``steering_at_phase`` (sheared Lyapunov solve) equals the closed forms of
+    Eqs. (6)-(7) in value and in d E/d theta_-, down to a client damping ratio of 1e-12, and the
+    gradient agrees with a central difference of the printed formulas at 50 digits.
+
+    Before the sheared solve, E from ``reid_E(covariance(...))`` was off by 1.7e-4 at rho = 1e-12
+    and its gradient had the wrong sign from rho ~ 1e-8 on (measured for the first case: -7.95
+    and 5.5e7 against -1.17)."""
+    worst_value, worst_grad, worst_fd = 0.0, 0.0, 0.0
+    for C, tp, eps in _EDGE_CASES:
+        tm = _edge_theta_minus(C, rho)
+        e, de = (np.asarray(x) for x in _engine_E_and_jac(tm, tp, C, eps, 0.0))
+        want, dwant = (np.asarray(x) for x in _closed_E_and_jac(tm, tp, C, eps))
+        worst_value = max(worst_value, np.max(np.abs(e / want - 1)))
+        worst_grad = max(worst_grad, np.max(np.abs(de - dwant) / np.abs(dwant)))
+        fd = _textbook_gradient_theta_minus(tp, tm, C, eps)
+        worst_fd = max(worst_fd, np.max(np.abs(de - fd) / np.abs(fd)))
+    print(
+        f"rho={rho:g}: value {worst_value:.1e}, grad vs closed form {worst_grad:.1e}, "
+        f"vs 50-digit FD {worst_fd:.1e}"
+    )
+    assert worst_value <= 1e-13
+    assert worst_grad <= 1e-11
+    assert worst_fd <= 1e-10
+
+
+_MP_KEYS = (
+    "theta_plus",
+    "C_plus",
+    "C_minus",
+    "eps",
+    "phi",
+    "gamma0_plus",
+    "nbar_plus",
+    "gamma0_minus",
+    "nbar_minus",
+)
+
+
+def _covariance_mp(d, *, phi=None, theta_plus=None, rho=None):
+    """Covariance of the 50-digit Langevin model (mpmath matrix); optional exact overrides."""
+    v = {k: d[k] for k in _MP_KEYS}
+    tp = v["theta_plus"] if theta_plus is None else theta_plus
+    ph = v["phi"] if phi is None else phi
+    rho = d["rho_minus"] if rho is None else rho
+    tm = theta_from_damping_ratio_mp(rho, d["C_minus"], d["gamma0_minus"], d["nbar_minus"])
+    S = langevin_covariance_mp(
+        tp, 0.0, v["C_plus"], v["C_minus"], v["eps"], ph, v["gamma0_plus"], v["nbar_plus"],
+        v["gamma0_minus"], v["nbar_minus"], theta_minus_mp=tm,
+    )  # fmt: skip
+    return S
+
+
+def _E_mp(d, **overrides):
+    """(E_{+|-}, E_{-|+}) of the 50-digit Langevin model."""
+    S = _covariance_mp(d, **overrides)
+    return [reid_E_mp(S, "plus-given-minus"), reid_E_mp(S, "minus-given-plus")]
+
+
+def _rates_from_damping(theta_plus, rho, fixed):
+    g0p, nbp, g0m, nbm, Cp, Cm, eps = fixed
+    minus = sj.oscillator_rates_from_damping(g0m, nbm, Cm, rho)
+    plus = sj.oscillator_rates(g0p, nbp, Cp, theta_plus)
+    return sj.CascadeRates(minus=minus, plus=plus, eps=eps)
+
+
+def _E_from_damping(phi, theta_plus, rho, fixed):
+    return jnp.stack(sj.steering_at_phase_from_rates(_rates_from_damping(theta_plus, rho, fixed), phi))
+
+
+_cov_from_damping = jax.jit(
+    lambda phi, tp, rho, fixed: sj.covariance_from_rates(_rates_from_damping(tp, rho, fixed), phi)
+)
+
+
+_E_from_damping_and_jac = jax.jit(
+    jax.vmap(
+        lambda *a: (
+            _E_from_damping(*a),
+            jnp.stack(jax.jacfwd(_E_from_damping, argnums=(0, 1, 2))(*a[:3], a[3]), -1),
+        )
+    )
+)
+
+
+def test_steering_at_phase_vs_50_digit_lyapunov_at_nonzero_phi():
+    """For phi != 0 there is no closed form: E and its gradient with respect to (phi, theta_+,
+    rho_-) against the Langevin equations assembled and solved independently at 50 digits
+    (``reference.langevin_covariance_mp``; plain Schur complements are harmless at 50 digits),
+    gradients by 50-digit central differences.  Clients at damping ratios down to 1e-12, given
+    by their damping ratio (exact net damping), phases from 1e-5 rad to pi/2."""
+    rng = np.random.default_rng(SEED + 11)
+    designs = [random_stable_design(rng, near_edge=True, rho_range=(1e-12, 1e-10)) for _ in range(3)]
+    designs += [random_stable_design(rng, near_edge=True, rho_range=(1e-12, 1e-1)) for _ in range(3)]
+    designs += [random_hot_steering_design(rng, rho_range=(1e-12, 1e-4)) for _ in range(4)]
+    for i, d in enumerate(designs):
+        d["phi"] = (
+            float(rng.choice([-1.0, 1.0]) * 10.0 ** rng.uniform(-5, 0.2))
+            if i % 2
+            else float(rng.uniform(-1e-3, 1e-3))
+        )
+    assert min(d["rho_minus"] for d in designs) < 1e-10
+
+    def col(key):
+        return jnp.asarray(np.array([d[key] for d in designs], dtype=float))
+
+    fixed = tuple(
+        col(k) for k in ("gamma0_plus", "nbar_plus", "gamma0_minus", "nbar_minus", "C_plus", "C_minus", "eps")
+    )
+    e, jac = (
+        np.asarray(x) for x in _E_from_damping_and_jac(col("phi"), col("theta_plus"), col("rho_minus"), fixed)
+    )
+    S = np.asarray(_cov_from_damping(col("phi"), col("theta_plus"), col("rho_minus"), fixed))
+    worst_value, worst_grad, worst_cov = 0.0, 0.0, 0.0
+    with mp.workdps(50):
+        for i, d in enumerate(designs):
+            want = _E_mp(d)
+            S_mp = _covariance_mp(d)
+            scale = np.sqrt(np.outer(np.diag(S_mp), np.diag(S_mp)))
+            worst_cov = max(worst_cov, np.max(np.abs(S[i] - S_mp) / scale))
+            worst_value = max(worst_value, max(abs(e[i, k] / float(want[k]) - 1) for k in range(2)))
+            h = mp.mpf("1e-22")
+            for j, key in enumerate(("phi", "theta_plus", "rho")):
+                x = mp.mpf(d[key if key != "rho" else "rho_minus"])
+                step = h * x if key == "rho" else h
+                up, down = (_E_mp(d, **{key: x + s * step}) for s in (1, -1))
+                for k in range(2):
+                    fd = (up[k] - down[k]) / (2 * step)
+                    # relative to the scale of E per unit of the parameter (a gradient may be ~0)
+                    scale = abs(want[k]) / (x if key == "rho" else 1) + abs(fd)
+                    worst_grad = max(worst_grad, float(abs(jac[i, k, j] - fd) / scale))
+    print(
+        f"phi != 0 vs 50-digit Lyapunov: E {worst_value:.1e}, gradient {worst_grad:.1e}, "
+        f"covariance {worst_cov:.1e}"
+    )
+    assert worst_value <= 1e-13
+    assert worst_grad <= 1e-11
+    assert worst_cov <= 1e-13  # each entry on its own scale sqrt(S_ii S_jj)

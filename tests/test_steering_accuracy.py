@@ -27,10 +27,12 @@ from reference import (
     theta_from_damping_ratio_mp,
 )
 
-N_DESIGNS = 300
+N_DESIGNS = 4000
 SEED = 20240611
-F64_TOL_SMALL_E = 1e-10  # relative, where E <= 10
-F64_TOL_LARGE_E = 1e-6  # relative, where E > 10
+F64_TOL_SMALL_E = 1e-13  # relative, where E <= 10 (measured max 9.6e-15 over 20,000 designs)
+F64_TOL_LARGE_E = 1e-6  # relative, where E > 10 and the net dampings are exact (damping ratio)
+F64_ULP = 2.0**-53
+F64_CONDITIONING_FACTOR = 8.0  # error <= this * ulp * (1 + kappa_+ + kappa_-) (measured <= 4)
 F32_TOL = 1e-4  # relative, where both damping ratios >= 1e-4
 F32_MIN_DAMPING = 1e-4
 
@@ -85,24 +87,114 @@ def test_reference_designs_are_stable_and_span_the_domain(designs_f64):
     assert (e < 0.5).sum() > 0  # and some steering designs
 
 
+def _damping_conditioning(designs: list[dict], refs: list[dict]) -> np.ndarray:
+    """1 + kappa_+ + kappa_- per design, kappa_j = (gamma_j0 + Gamma_j |cos 2 theta_j|)/gamma_j.
+
+    kappa_j is the condition number of the net damping gamma_j = gamma_j0 - Gamma_j cos 2 theta_j
+    with respect to its inputs: rounding gamma_j0, Gamma_j and cos 2 theta_j to float64 changes
+    gamma_j by ~ulp * kappa_j relative, however it is evaluated.  (Exact values from the
+    50-digit reference.)
+    """
+    out = np.ones(len(designs))
+    for side in ("plus", "minus"):
+        with mp.workdps(50):
+            kappa = []
+            for d, r in zip(designs, refs, strict=True):
+                g0 = mp.mpf(d[f"gamma0_{side}"])
+                Gamma = mp.mpf(d[f"C_{side}"]) * g0 * (mp.mpf(d[f"nbar_{side}"]) + mp.mpf(1) / 2)
+                c2 = mp.cos(2 * mp.mpf(d[f"theta_{side}"]))
+                kappa.append(float((g0 + Gamma * abs(c2)) / r[f"gamma_{side}"]))
+        out += np.array(kappa)
+    return out
+
+
+def _assert_within_conditioning(got, want, conditioning, label):
+    """Relative error <= F64_TOL_SMALL_E where E <= 10; everywhere <= the conditioning bound."""
+    err = _rel(got, want)
+    bound = np.maximum(F64_CONDITIONING_FACTOR * F64_ULP * conditioning, F64_TOL_SMALL_E)
+    small = want <= 10
+    assert np.all(np.isfinite(np.asarray(got))), label
+    assert err[small].max() <= F64_TOL_SMALL_E, (label, err[small].max())
+    worst = int(np.argmax(err / bound))
+    assert err[worst] <= bound[worst], (label, worst, err[worst], bound[worst])
+    return err
+
+
 def test_float64_matches_50_digit_reference(designs_f64):
-    """Relative error <= 1e-10 where E <= 10 and <= 1e-6 where E > 10, for both directions."""
+    """Relative error <= 1e-13 where E <= 10; where E > 10, within the conditioning of the net
+    dampings: <= 8 ulp (1 + kappa_+ + kappa_-) (see ``_damping_conditioning``).
+
+    Where E > 10 it is typically E_{-|+} ~ 1/gamma_- near the client's edge, which inherits the
+    relative rounding error of gamma_- = gamma_-0 - Gamma_- cos 2 theta_-; kappa_- reaches 1e11
+    for these designs, so the largest errors there reach ~1e-6 (2.3e-6 over 20,000 designs of
+    this sampler) without any loss in the formula itself: with the damping ratio as input the
+    same designs are at <= 1e-12 (``test_damping_ratio_parameterisation_matches_exact_angle``).
+    """
     designs, refs = designs_f64
     res = sj.steering(*_batch(designs, np.float64))
+    conditioning = _damping_conditioning(designs, refs)
     worst = {}
     for key, got in (
         ("E_plus_given_minus", res.E_plus_given_minus),
         ("E_minus_given_plus", res.E_minus_given_plus),
     ):
         want = _ref_array(refs, key)
-        err = _rel(got, want)
+        err = _assert_within_conditioning(got, want, conditioning, key)
         small = want <= 10
         worst[key] = (err[small].max(), err[~small].max() if (~small).any() else 0.0)
-        assert np.all(np.isfinite(np.asarray(got)))
-        assert err[small].max() <= F64_TOL_SMALL_E, (key, worst[key])
-        if (~small).any():
-            assert err[~small].max() <= F64_TOL_LARGE_E, (key, worst[key])
     print("float64 worst relative error (E<=10, E>10):", worst)
+
+
+# A design like the worst one the issue found on 20,000 designs (printed parameters, client at
+# damping ratio 4.05e-12 so that E_-|+ ~ 1e11).
+_ISSUE_DESIGN = {
+    "gamma0_plus": 57472.12,
+    "gamma0_minus": 0.0036169,
+    "nbar_plus": 2067.80,
+    "nbar_minus": 0.011739,
+    "theta_plus": 1.11797,
+    "theta_minus": 0.6210369741885664,
+    "C_plus": 111.368,
+    "C_minus": 6.05302,
+    "eps": 0.120228,
+}
+
+
+def test_worst_cases_are_the_conditioning_of_the_net_damping():
+    """Targeted search for the worst case: clients whose stability edge barely exists
+    (C_- (nbar_- + 1/2) < 3, so Gamma_- ~ gamma_-0 and kappa_- ~ 1/rho_-) at damping ratios
+    1e-12..1e-11, plus the issue's design.  The angle path's error reaches ~1e-5 here, always
+    within 8 ulp (1 + kappa_+ + kappa_-); given the damping ratio instead (net damping exact),
+    the same designs are accurate to <= 1e-12."""
+    rng = np.random.default_rng(SEED + 5)
+    designs = []
+    while len(designs) < 300:
+        d = random_stable_design(rng, near_edge=True, rho_range=(1e-12, 1e-11))
+        if d["C_minus"] * (d["nbar_minus"] + 0.5) < 3:
+            designs.append(d)
+    refs = [reference_of(d) for d in designs + [_ISSUE_DESIGN]]
+    conditioning = _damping_conditioning(designs + [_ISSUE_DESIGN], refs)
+    res = sj.steering(*_batch(designs + [_ISSUE_DESIGN], np.float64))
+    errs = []
+    for key in ("E_plus_given_minus", "E_minus_given_plus"):
+        want = _ref_array(refs, key)
+        errs.append(_assert_within_conditioning(getattr(res, key), want, conditioning, key))
+    print(f"targeted worst relative error {max(e.max() for e in errs):.2e}; issue design {errs[1][-1]:.2e}")
+    assert max(e.max() for e in errs) > 1e-6  # the search does find the hard regime
+    assert float(refs[-1]["E_minus_given_plus"]) > 1e10
+
+    # the same designs given by their damping ratio (exact net damping)
+    def col(key):
+        return jnp.asarray(np.array([d[key] for d in designs]))
+
+    minus = sj.oscillator_rates_from_damping(
+        col("gamma0_minus"), col("nbar_minus"), col("C_minus"), col("rho_minus")
+    )
+    plus = sj.oscillator_rates(col("gamma0_plus"), col("nbar_plus"), col("C_plus"), col("theta_plus"))
+    exact = sj.steering_from_rates(sj.CascadeRates(minus=minus, plus=plus, eps=col("eps")))
+    refs = [reference_of(d, theta_minus_mp=d["theta_minus_mp"]) for d in designs]
+    for k, key in enumerate(("E_plus_given_minus", "E_minus_given_plus")):
+        assert _rel(exact[k], _ref_array(refs, key)).max() <= 1e-12, key
 
 
 def test_float32_matches_reference_at_float32_inputs():
@@ -240,8 +332,8 @@ def test_eq10_ratio_identity(designs_f64):
             assert abs(lhs / rhs - 1) < mp.mpf("1e-30")
     res = sj.steering(*_batch(designs, np.float64))
     want = _ref_array(refs, "var_plus") / _ref_array(refs, "var_minus")
-    e_max = np.maximum(_ref_array(refs, "E_plus_given_minus"), _ref_array(refs, "E_minus_given_plus"))
-    tol = np.where(e_max <= 10, 2 * F64_TOL_SMALL_E, 2 * F64_TOL_LARGE_E)
+    conditioning = _damping_conditioning(designs, refs)
+    tol = 2 * np.maximum(F64_TOL_SMALL_E, F64_CONDITIONING_FACTOR * F64_ULP * conditioning)
     assert np.all(_rel(res.ratio, want) <= tol)
 
 

@@ -33,7 +33,14 @@ from ._figures import (
     run_figures,
     select_figures,
 )
-from ._gaussian import QUADRATURE_ORDER, covariance, covariance_from_rates, drift_diffusion
+from ._gaussian import (
+    QUADRATURE_ORDER,
+    covariance,
+    covariance_from_rates,
+    drift_diffusion,
+    steering_at_phase,
+    steering_at_phase_from_rates,
+)
 from ._improvement import ConditionalImprovement, conditional_improvement
 from ._lyapunov import solve_lyapunov
 from ._measures import (
@@ -140,6 +147,8 @@ __all__ = [
     "drift_diffusion",
     "covariance",
     "covariance_from_rates",
+    "steering_at_phase",
+    "steering_at_phase_from_rates",
     "QUADRATURE_ORDER",
     # measures
     "reid_E",

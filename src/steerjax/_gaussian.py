@@ -20,16 +20,47 @@ Each complex term ``alpha o`` (or ``alpha o^dag``) of an equation for ``a = (X +
 becomes a real 2x2 block acting on the quadratures (x_o, p_o) of ``o``.  The noises have
 symmetrised correlations 1/2 (optical vacuum, including the loss port b') and nbar + 1/2
 (thermal baths), so the diffusion matrix is ``D = B diag(v) B^T``.  The steady state solves
-``A S + S A^T + D = 0`` (:func:`steerjax.solve_lyapunov`).
+``A S + S A^T + D = 0``.
+
+Solving at the client's stability edge.  The drift is block lower-triangular with scalar
+diagonal blocks, ``A = [[-gamma_-/2 I, 0], [kappa, -gamma_+/2 I]]`` (``kappa`` the 2x2 block of
+the directional coupling), for every phi and eps.  Near ``gamma_- -> 0`` the client's variance
+grows like 1/gamma_- and the server follows it adiabatically, so the covariance has a divergent
+part of rank two while Reid's E (a Schur complement) stays finite; a generic solve followed by a
+Schur complement subtracts numbers ~1/rho_- to get E and loses digits in proportion (measured
+before this was written: relative error 1.7e-4 of E, and a gradient d E/d theta_- with the wrong
+sign, at damping ratio rho_- = 1e-12).  Here the Lyapunov equation is instead solved in the
+sheared coordinates
+
+    y_- = x_-,   y_+ = x_+ - L x_-,   L = 2 kappa / (gamma_+ + gamma_-),
+
+(:func:`block_covariance_from_rates`): the drift becomes ``[[-gamma_-/2 I, 0], [K, -gamma_+/2
+I]]`` with ``K = 2 gamma_- kappa/(gamma_+ + gamma_-)``, whose coupling vanishes with gamma_- and
+exactly compensates the client's 1/gamma_- variance.  Block back-substitution gives, with
+``g = gamma_+ + gamma_-``, ``D = B diag(v) B^T`` split into client (``-``) and server (``+``)
+blocks and ``B_y = B_+ - L B_-`` (the server's noise input in the new coordinates),
+
+    Cov(x_-)      = D_-- / gamma_-,
+    Cov(y_+, x_-) = 2 D_+- / g,
+    Cov(y_+)      = [B_y diag(v) B_y^T + (2 gamma_-/g)(K' + K'^T)] / gamma_+,
+                    K' = kappa Cov(x_-, y_+)  (a product of bounded factors),
+
+with no division by gamma_- except in Cov(x_-), which is genuinely of that size.  Reid's E
+is invariant under ``X_+ -> X_+ - l X_-`` (the gain absorbs it), so
+:func:`steerjax._measures.reid_E_from_blocks` evaluates it from these blocks without
+subtracting diverging numbers, and the derivatives of these explicit formulas inherit their
+accuracy.  ``covariance`` returns the matrix in the original coordinates, assembled from the
+same blocks.
 """
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
 from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
-from ._lyapunov import solve_lyapunov
+from ._measures import reid_E_from_blocks
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 
@@ -37,6 +68,10 @@ __all__ = [
     "drift_diffusion",
     "covariance",
     "covariance_from_rates",
+    "BlockCovariance",
+    "block_covariance_from_rates",
+    "steering_at_phase",
+    "steering_at_phase_from_rates",
     "QUADRATURE_ORDER",
     "NOISE_SOURCES",
     "noise_input_from_rates",
@@ -155,22 +190,120 @@ def drift_diffusion(thermal: Thermal, design: Design) -> tuple[Array, Array]:
     return drift_diffusion_from_rates(cascade_rates(thermal, design), design.phi)
 
 
+def _t(M: Array) -> Array:
+    return jnp.swapaxes(M, -1, -2)
+
+
+def _weighted_gram(B1: Array, v: Array, B2: Array) -> Array:
+    """``B1 diag(v) B2^T`` for batched noise-input blocks."""
+    return (B1 * v[..., None, :]) @ _t(B2)
+
+
+class BlockCovariance(eqx.Module):
+    """Steady-state covariance in the sheared coordinates ``y_- = x_-``, ``y_+ = x_+ - L x_-``.
+
+    Each field is ``batch + (2, 2)``, quadrature order (X, P) within a subsystem.  Only
+    ``client`` grows like 1/gamma_- at the client's stability edge; the other blocks stay
+    bounded (see the module docstring).
+
+    Attributes:
+        client: Cov(x_-) = D_--/gamma_- (the client's 2x2 block).
+        cross: Cov(y_+, x_-).
+        server: Cov(y_+).
+        shear: L = 2 kappa/(gamma_+ + gamma_-), dimensionless.
+    """
+
+    client: Array
+    cross: Array
+    server: Array
+    shear: Array
+
+    def full(self) -> Array:
+        """The 4x4 covariance of (X_-, P_-, X_+, P_+) in the original coordinates."""
+        L, S11 = self.shear, self.client
+        S21 = self.cross + L @ S11
+        S22 = self.server + L @ _t(self.cross) + self.cross @ _t(L) + L @ S11 @ _t(L)
+        S22 = 0.5 * (S22 + _t(S22))
+        top = jnp.concatenate([S11, _t(S21)], -1)
+        bottom = jnp.concatenate([S21, S22], -1)
+        return jnp.concatenate([top, bottom], -2)
+
+
+def block_covariance_from_rates(r: CascadeRates, phi=0.0) -> BlockCovariance:
+    """Steady-state covariance of Eq. (3) in sheared coordinates (no error growing like 1/gamma_-).
+
+    Solves ``A S + S A^T + D = 0`` by block back-substitution after the change of coordinates
+    ``y_+ = x_+ - L x_-`` (formulas in the module docstring).  Exact for this model's drift
+    (block lower-triangular, scalar diagonal blocks) at every phi and eps; every entry of the
+    result is accurate to a few ulp of its own scale however small the client's damping ratio,
+    and so are its derivatives (explicit formulas, differentiated by JAX).
+
+    Args:
+        r: cascade rates (:class:`steerjax.CascadeRates`); the net dampings ``gamma_j`` are used
+            as given (exact when ``r`` comes from a damping-ratio parameterisation).
+        phi: inter-subsystem phase [rad].
+
+    Returns:
+        :class:`BlockCovariance`.
+    """
+    m, p = r.minus, r.plus
+    A, B, v = drift_noise_input_from_rates(r, phi)
+    kappa = A[..., 2:4, 0:2]
+    B_minus, B_plus = B[..., 0:2, :], B[..., 2:4, :]
+    gamma_minus = jnp.asarray(m.gamma)[..., None, None]
+    gamma_plus = jnp.asarray(p.gamma)[..., None, None]
+    g = gamma_plus + gamma_minus
+    L = 2.0 * kappa / g
+    client = _weighted_gram(B_minus, v, B_minus) / gamma_minus
+    cross = 2.0 * _weighted_gram(B_plus, v, B_minus) / g
+    B_y = B_plus - L @ B_minus
+    feedback = kappa @ _t(cross)
+    server = (_weighted_gram(B_y, v, B_y) + (2.0 * gamma_minus / g) * (feedback + _t(feedback))) / gamma_plus
+    return BlockCovariance(
+        client=0.5 * (client + _t(client)),
+        cross=cross,
+        server=0.5 * (server + _t(server)),
+        shear=L,
+    )
+
+
 def covariance_from_rates(r: CascadeRates, phi=0.0) -> Array:
-    """Steady-state covariance matrix (Lyapunov solve) from cascade rates."""
-    A, D = drift_diffusion_from_rates(r, phi)
-    return solve_lyapunov(A, D)
+    """Steady-state covariance matrix (Lyapunov equation of Eq. 3) from cascade rates.
+
+    Assembled from :func:`block_covariance_from_rates`; order :data:`QUADRATURE_ORDER`.
+    """
+    return block_covariance_from_rates(r, phi).full()
+
+
+def steering_at_phase_from_rates(r: CascadeRates, phi=0.0) -> tuple[Array, Array]:
+    """(E_{+|-}, E_{-|+}) of Reid (Eq. 5, optimal gains) for any phi, accurate at the edge.
+
+    Evaluated from the sheared covariance (:func:`block_covariance_from_rates`) by
+    :func:`steerjax._measures.reid_E_from_blocks`; no term grows like 1/gamma_- unless E itself
+    does.  At phi = 0 it equals the closed forms of Eqs. (6)-(7).  Pure; jit-, vmap- and
+    grad-compatible.
+    """
+    blocks = block_covariance_from_rates(r, phi)
+    args = (blocks.client, blocks.cross, blocks.server, blocks.shear)
+    return reid_E_from_blocks(*args, "plus-given-minus"), reid_E_from_blocks(*args, "minus-given-plus")
 
 
 def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Array:
     """Steady-state 4x4 covariance of (X_-, P_-, X_+, P_+) from the Lyapunov equation.
 
     Symmetrised convention ``S_ij = <{x_i, x_j}>/2``; vacuum variance 1/2.  Valid for every
-    phi; at phi = 0 it reproduces the closed forms of Eq. (4) to ~1e-15 relative.  Near the
-    client's stability edge the variances grow like 1/gamma_- and steering measures computed
-    from this matrix (Schur complements) lose digits: the relative error of Reid's E is about
-    1e-16 / rho_- with rho_- = gamma_-/(gamma_-0 + Gamma_-) the client's damping ratio (measured:
-    <= 2e-10 for rho_- in [1e-6, 1e-3], up to 3e-5 for rho_- in [1e-12, 1e-9]).  Use
-    :func:`steerjax.steering` there (phi = 0).
+    phi; at phi = 0 it reproduces the closed forms of Eq. (4) to ~1e-15 relative.  Solved in
+    sheared coordinates (module docstring), so each entry is accurate to rounding relative to
+    its own scale even at the client's stability edge.
+
+    Limit that remains: near the edge the entries grow like 1/rho_- (rho_- =
+    gamma_-/(gamma_-0 + Gamma_-), the client's damping ratio) while Reid's E and the other
+    Schur complements stay O(1), so any measure computed *from this matrix*
+    (:func:`steerjax.reid_E`, :func:`steerjax.gaussian_steerability`, ...) inherits an
+    absolute error of ~1e-16 times its largest entry, i.e. a relative error ~1e-16/rho_-
+    (measured for reid_E: 1.7e-4 at rho_- = 1e-12), and so do its derivatives.  For Reid's E
+    at any phi use :func:`steerjax.steering_at_phase`, which never materialises the diverging
+    entries (relative error <= 1e-13 down to rho_- = 1e-12, see the README).
 
     Args:
         thermal: thermal parameters (:class:`Thermal`).
@@ -198,3 +331,41 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
     mask = valid_mask(thermal, design, r, require_phi_zero=False)
     S = covariance_from_rates(r, design.phi)
     return apply_policy(S, mask[..., None, None], on_invalid)
+
+
+def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> tuple[Array, Array]:
+    """Reid's E in both directions (Eq. 5, optimal gains) for any inter-subsystem phase phi.
+
+    The general-phi counterpart of :func:`steerjax.steering` (which needs phi = 0): E is
+    evaluated from the steady-state covariance in sheared coordinates
+    (:func:`block_covariance_from_rates`), so values *and* gradients stay accurate at the
+    client's stability edge, where ``reid_E(covariance(...))`` loses digits like 1e-16/rho_-.
+    Measured against the closed forms at phi = 0 and against a 50-digit Lyapunov solve at
+    phi != 0 for client damping ratios down to 1e-12: see the README's accuracy table.  The
+    remaining limit is the conditioning of the inputs: near the edge gamma_- = gamma_-0 -
+    Gamma_- cos 2 theta_- carries an absolute rounding error ~1e-16 gamma_-0 when the design is
+    given by its angle, which E_{-|+} (~1/gamma_- where R ~ 0) and any E at phi != 0 (which
+    grows like 1/gamma_-) inherit; a design given by its damping ratio does not have it.
+
+    Args:
+        thermal: thermal parameters (:class:`Thermal`).
+        design: design parameters (:class:`Design`), any ``phi`` [rad].
+        on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steerjax.covariance`.
+
+    Returns:
+        ``(E_plus_given_minus, E_minus_given_plus)``, each of the batch shape.
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0, phi=0.0)
+        >>> e_pm, _ = sj.steering_at_phase(sj.HOT, d)
+        >>> abs(float(e_pm) / float(sj.steering(sj.HOT, d).E_plus_given_minus) - 1) < 1e-12
+        True
+    """
+    check_on_invalid(on_invalid)
+    r = cascade_rates(thermal, design)
+    if on_invalid == "raise" and is_concrete(thermal, design):
+        validate(thermal, design, r, require_phi_zero=False)
+        return steering_at_phase_from_rates(r, design.phi)
+    mask = valid_mask(thermal, design, r, require_phi_zero=False)
+    return apply_policy(steering_at_phase_from_rates(r, design.phi), mask, on_invalid)

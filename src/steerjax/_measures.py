@@ -23,6 +23,7 @@ from jax import Array
 
 __all__ = [
     "reid_E",
+    "reid_E_from_blocks",
     "gaussian_steerability",
     "log_negativity",
     "symplectic_eigenvalues",
@@ -74,6 +75,40 @@ def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:
     vx = S[..., xb, xb] - S[..., xb, xa] ** 2 / S[..., xa, xa]
     vp = S[..., pb, pb] - S[..., pb, pa] ** 2 / S[..., pa, pa]
     return jnp.sqrt(vx * vp)
+
+
+def reid_E_from_blocks(
+    client: Array, cross: Array, server: Array, shear: Array, direction: str = "plus-given-minus"
+) -> Array:
+    """Reid's E (as :func:`reid_E`) from a covariance given in sheared coordinates.
+
+    The covariance of ``x = (x_-, x_+)`` (each ``(X, P)``) is described by ``client = Cov(x_-)``,
+    ``cross = Cov(y_+, x_-)`` and ``server = Cov(y_+)`` with ``y_+ = x_+ - shear x_-`` (all
+    ``(..., 2, 2)``), as returned by :func:`steerjax._gaussian.block_covariance_from_rates`.
+
+    Method.  Per quadrature q, the gain on X_- absorbs the diagonal shear l = shear[q, q], so
+    with ``Z = y_q + sum_{r != q} shear[q, r] x_r`` (bounded unless E itself diverges),
+    ``s = Var(x_q)``, ``z = Var(Z)``, ``c = Cov(Z, x_q)``:
+
+        V_{+|-} = z - c^2/s,      V_{-|+} = V_{+|-} / (V_{+|-}/s + (l + c/s)^2),
+
+    the second because Var(X_+) = V_{+|-} + (c + l s)^2/s.  When ``s`` diverges (client at its
+    stability edge) neither subtracts two diverging numbers, unlike the plain Schur complement.
+    Returns ``sqrt(V_X V_P)``.
+    """
+    b, _ = _parse_direction(direction)
+    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
+    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
+    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
+    cov_zx = cross + off @ client
+    s = jnp.diagonal(client, axis1=-2, axis2=-1)
+    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
+    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
+    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    v = z - c**2 / s
+    if b == _MINUS:
+        v = v / (v / s + (ell + c / s) ** 2)
+    return jnp.sqrt(v[..., 0] * v[..., 1])
 
 
 def _det2(M: Array) -> Array:
