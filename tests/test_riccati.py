@@ -189,3 +189,9 @@ def test_measurement_weight_and_its_derivative_at_zero():
     want = scipy.linalg.solve_continuous_lyapunov(A, gain @ np.linalg.solve(R, gain.T))
     assert _rel(fwd, want) <= 1e-10
     assert _rel(rev, want) <= 1e-10
+
+
+@pytest.mark.parametrize("weight", [-0.5, float("nan")])
+def test_bad_weight_is_named(weight):
+    with pytest.raises(ValueError, match=r"weight = .* \[0, inf\)"):
+        sj.solve_riccati_filter(np.eye(1) * -1.0, np.eye(1), np.eye(1), np.eye(1), weight=weight)

@@ -85,7 +85,7 @@ from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, va
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
-from ._riccati import solve_riccati_filter
+from ._riccati import solve_riccati_filter_unchecked
 
 __all__ = [
     "MeasurementModel",
@@ -265,7 +265,7 @@ def _conditional_solution_from_rates(r: CascadeRates, phi, lo_phase, efficiency)
     model = measurement_model_from_rates(r, phi, lo_phase, 1.0)  # C_1, S_1 (eta = 1); R = I
     P, P_inv = client_mode_shear(model.A)
     eta = jnp.broadcast_to(jnp.asarray(efficiency, dtype=model.A.dtype), model.A.shape[:-2])
-    Sigma_z = solve_riccati_filter(
+    Sigma_z = solve_riccati_filter_unchecked(
         P @ model.A @ P_inv,
         P @ model.D @ _mT(P),
         model.C @ P_inv,

@@ -50,8 +50,8 @@ equation at its solution gives a Lyapunov equation with the closed-loop matrix:
 
 with the measurement weight ``w`` (``C, S -> sqrt(w) C, sqrt(w) S``; ``w = 1`` by default),
 ``K_1 = (Sigma C^T + S) R^{-1}`` and ``K = w K_1``.  The weight enters as ``w``, never as
-``sqrt(w)``, so the derivative in ``w`` is finite at ``w = 0`` (a detection efficiency of 0),
-so forward and reverse mode cost one Lyapunov solve and never differentiate through the
+``sqrt(w)``, so the derivative in ``w`` is finite at ``w = 0`` (a detection efficiency of 0).
+Forward and reverse mode cost one Lyapunov solve and never differentiate through the
 iterations.  Jittable, vmappable (leading batch axes broadcast), float32/float64; no scipy.
 """
 
@@ -238,6 +238,16 @@ def solve_riccati_filter(
         >>> round(float(s[0, 0]), 6)
         0.414214
     """
+    w = jnp.asarray(weight)
+    if not isinstance(w, jax.core.Tracer) and not bool(jnp.all(w >= 0)):
+        bad = float(jnp.ravel(w)[jnp.argmax(jnp.ravel(~(w >= 0)))])
+        raise ValueError(f"weight = {bad!r} is outside its allowed range [0, inf) (measurement weight)")
+    return solve_riccati_filter_unchecked(A, D, C, R, S, w)
+
+
+def solve_riccati_filter_unchecked(A, D, C, R, S=None, weight=1.0) -> Array:
+    """:func:`solve_riccati_filter` without the check of ``weight`` (an invalid weight gives NaN;
+    for callers with their own invalid-input policy, e.g. :mod:`steerjax._conditional`)."""
     A, D, C, R = (jnp.asarray(x) for x in (A, D, C, R))
     n, m = A.shape[-1], C.shape[-2]
     S = jnp.zeros((n, m), dtype=A.dtype) if S is None else jnp.asarray(S)
