@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
@@ -375,3 +376,47 @@ def test_printed_formulas_lose_digits_near_the_edge(rho, textbook_min):
     print(f"rho={rho:g}: textbook worst {textbook.max():.2e}, steerjax worst {ours.max():.2e}")
     assert textbook.max() >= textbook_min
     assert ours.max() <= F64_TOL_SMALL_E
+
+
+_steering_jit = jax.jit(sj.steering, static_argnames="on_invalid")
+
+
+def test_jitted_closed_forms_keep_the_edge_accuracy():
+    """Under ``jit`` the closed forms must be as accurate at the client's edge as eagerly.
+
+    XLA folds constants: ``(pi/2_hi - 2 theta) + pi/2_lo`` became ``(pi/2_hi + pi/2_lo) - 2
+    theta``, which drops the low part of pi/2, so that cos 2 theta_- and gamma_- lost relative
+    precision near theta_- = pi/4 and every quantity ~1/gamma_- followed (the variances of
+    Eq. 4).  Checked against the 50-digit reference within the conditioning bound of
+    ``test_float64_matches_50_digit_reference``, on the hot edge designs and the targeted
+    worst cases.
+    """
+    designs = []
+    for rho in (1e-10, 1e-12):
+        for C in _EDGE_C:
+            tm = float(theta_from_damping_ratio_mp(rho, C, _HOT[2], _HOT[3]))
+            for tp in _EDGE_THETA_PLUS:
+                designs.append(
+                    dict(zip(("gamma0_plus", "nbar_plus", "gamma0_minus", "nbar_minus"), _HOT, strict=True))
+                    | {"theta_plus": tp, "theta_minus": tm, "C_plus": C, "C_minus": C, "eps": 0.0}
+                )
+    rng = np.random.default_rng(SEED + 6)
+    while len(designs) < 60:
+        d = random_stable_design(rng, near_edge=True, rho_range=(1e-12, 1e-10))
+        if d["C_minus"] * (d["nbar_minus"] + 0.5) < 3:
+            designs.append(d)
+    refs = [reference_of(d) for d in designs]
+    conditioning = _damping_conditioning(designs, refs)
+    bound = np.maximum(F64_CONDITIONING_FACTOR * F64_ULP * conditioning, F64_TOL_SMALL_E)
+    res = _steering_jit(*_batch(designs, np.float64), on_invalid="nan")
+    worst = {}
+    for key, ref_key in (
+        ("E_plus_given_minus", "E_plus_given_minus"),
+        ("E_minus_given_plus", "E_minus_given_plus"),
+        ("var_minus", "var_minus"),
+        ("var_plus", "var_plus"),
+    ):
+        err = _rel(getattr(res, key), _ref_array(refs, ref_key))
+        worst[key] = float(np.max(err / bound))
+    print("jitted closed forms at the edge, worst error / bound:", worst)
+    assert max(worst.values()) <= 1.0, worst

@@ -68,6 +68,12 @@ def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:
     Returns:
         ``sqrt(V_x V_p)`` with ``V_x = S_{XbXb} - S_{XbXa}^2/S_{XaXa}`` and likewise for P;
         steering is shown when it is below 1/2.
+
+    Accuracy: ``V_x`` is a difference of entries of ``S``; where they are much larger than E
+    (the client near its stability edge: entries ~E/rho_-, rho_- its damping ratio) the
+    relative error of E and of its gradient is ~1e-16/rho_- whatever solver produced ``S``.
+    For the cascade use :func:`steerjax.steering_at_phase` (any phi) or
+    :func:`steerjax.steering` (phi = 0), which do not form the diverging entries.
     """
     b, a = _parse_direction(direction)
     xb, pb = _idx(b)

@@ -156,11 +156,15 @@ def cos_two_theta(theta: Array) -> Array:
 
     Evaluated as ``sin((pi/2)_hi - 2 theta + (pi/2)_lo)``: the subtraction is exact near
     ``pi/4`` (Sterbenz) and the two-part constant removes the representation error of pi/2.
+    Under ``jit`` XLA would fold the two constants into one (``(hi + lo) - 2 theta``, measured:
+    relative error 3e-3 at theta = pi/4 - 1e-14); an optimisation barrier on the exact
+    difference keeps the order of the operations.
     """
     theta = jnp.asarray(theta)
     dtype = theta.dtype if jnp.issubdtype(theta.dtype, jnp.floating) else jnp.result_type(float)
     hi, lo = _split_half_pi(jnp.dtype(dtype))
-    return jnp.sin((jnp.asarray(hi, dtype) - 2.0 * theta) + jnp.asarray(lo, dtype))
+    exact_part = jax.lax.optimization_barrier(jnp.asarray(hi, dtype) - 2.0 * theta)
+    return jnp.sin(exact_part + jnp.asarray(lo, dtype))
 
 
 def oscillator_rates(gamma0, nbar, C, theta) -> OscillatorRates:
