@@ -166,6 +166,9 @@ def test_extreme_rates_match_the_50_digit_reference(factor):
         ("cov", "cov"),
     ):
         assert float(getattr(res, name)) == pytest.approx(float(ref[key]), rel=1e-13), name
+    E_pm, E_mp = sj.steering_at_phase(th, design)  # the general-phi engine, at phi = 0
+    assert float(E_pm) == pytest.approx(float(ref["E_plus_given_minus"]), rel=1e-13)
+    assert float(E_mp) == pytest.approx(float(ref["E_minus_given_plus"]), rel=1e-13)
     S = np.asarray(sj.covariance(th, design))
     assert S[0, 0] == pytest.approx(float(ref["var_minus"]), rel=1e-12)
     assert S[2, 2] == pytest.approx(float(ref["var_plus"]), rel=1e-12)

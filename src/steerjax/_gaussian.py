@@ -363,9 +363,10 @@ def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "ra
         True
     """
     check_on_invalid(on_invalid)
-    r = cascade_rates(thermal, design)
+    scaled, unit = thermal_in_rate_units(thermal)  # exact; E is dimensionless
+    r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=False)
+        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
         return steering_at_phase_from_rates(r, design.phi)
     mask = valid_mask(thermal, design, r, require_phi_zero=False)
     return apply_policy(steering_at_phase_from_rates(r, design.phi), mask, on_invalid)
