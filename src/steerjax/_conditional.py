@@ -227,7 +227,7 @@ def client_mode_shear(A: Array) -> tuple[Array, Array]:
     """Coordinates ``z = P x`` in which the server carries no slow client mode; ``(P, P^-1)``.
 
     The cascade's drift is block lower-triangular with scalar diagonal blocks,
-    ``A = [[-gamma_-/2 I, 0], [kappa, -gamma_+/2 I]]`` (client first, rates in Hz; Eq. 2 and
+    ``A = [[-gamma_-/2 I, 0], [kappa, -gamma_+/2 I]]`` (client first, rates in Hz; see
     :func:`steerjax._gaussian.drift_noise_input_from_rates`).  Its client modes have the
     eigenvectors ``(u, G u)`` with ``G = kappa / ((gamma_+ - gamma_-)/2)``, the server's
     response.  Near the client's stability edge this slow mode gives Sigma_u entries
