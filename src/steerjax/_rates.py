@@ -214,7 +214,8 @@ def rate_unit(thermal: Thermal) -> Array:
     (shape of ``thermal``).
 
     An even power of two, so that dividing a rate (or its square root) by it is exact; clipped
-    to the normal range of the dtype.  Non-positive or non-finite rates get 1 (they are refused by the domain checks).
+    to the normal range of the dtype.  Non-positive or non-finite rates get 1 (they are refused
+    by the domain checks).
     Piecewise constant, so it carries no gradient.
     """
     gt = jnp.asarray(thermal.gamma_tilde0_minus_hz)

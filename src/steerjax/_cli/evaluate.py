@@ -80,7 +80,6 @@ from ._common import (
     angle_argument,
     command,
     describe_thermal_source,
-    error,
     format_number,
     note,
     parse_angle,
