@@ -12,8 +12,9 @@ checkout as in an installed wheel (``steerjax/_experiments``).
   ``progress`` argument of the scripts' ``main`` (``steerjax figures`` draws it as a bar).
 * **Data files.**  :func:`save_table` (CSV, full float64 precision), :func:`save_arrays` (NPZ)
   and :func:`write_metadata` (JSON with the parameters, grid sizes, versions, git commit, JAX
-  backend and device, run time; see :func:`run_metadata`), each written atomically.  Figures
-  themselves are saved by :func:`steerjax.plotting.save_figure`.
+  backend and device, run time; see :func:`run_metadata`), each written atomically;
+  :func:`finish_run` is the end of every ``main`` (time the phases, write the JSON, report the
+  run done).  Figures themselves are saved by :func:`steerjax.plotting.save_figure`.
 * **Entry point.**  :func:`run_as_script` is the ``if __name__ == "__main__":`` block of the
   scripts (``--out``, ``--quick``; float64 on).
 """
@@ -27,6 +28,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -47,6 +49,7 @@ __all__ = [
     "environment_info",
     "run_metadata",
     "write_metadata",
+    "finish_run",
     "run_as_script",
 ]
 
@@ -159,6 +162,52 @@ def run_metadata(
 def write_metadata(out_dir: str | os.PathLike, name: str, metadata: Mapping[str, object]) -> Path:
     """Write ``<out_dir>/<name>.json`` atomically (numpy/JAX arrays become lists)."""
     return write_json(Path(out_dir) / f"{name}.json", dict(metadata))
+
+
+def finish_run(
+    out_dir: str | os.PathLike,
+    figure: str,
+    title: str,
+    *,
+    parameters: Mapping[str, object],
+    grid: Mapping[str, object],
+    quick: bool,
+    times: tuple[float, float, float],
+    files: Sequence[str | os.PathLike],
+    results: Mapping[str, object],
+    script: str | os.PathLike,
+    progress: ProgressCallback | None = None,
+    total: int = 1,
+) -> dict[str, object]:
+    """The last step of a script's ``main``: write ``<out_dir>/<figure>.json`` and return it.
+
+    ``times`` are the :func:`time.perf_counter` readings [s] taken when ``main`` started, when
+    the data were computed and when the figure was plotted; the writing ends now.  The record is
+    :func:`run_metadata`'s, listing ``files`` and the JSON file itself; ``progress`` is then told
+    that all ``total`` steps are done.
+    """
+    start, computed, plotted = times
+    written = time.perf_counter()
+    runtime_s = {
+        "compute": computed - start,
+        "plot": plotted - computed,
+        "write": written - plotted,
+        "total": written - start,
+    }
+    meta = run_metadata(
+        figure=figure,
+        title=title,
+        parameters=parameters,
+        grid=grid,
+        quick=quick,
+        runtime_s=runtime_s,
+        files=[*files, Path(out_dir) / f"{figure}.json"],
+        results=results,
+        script=script,
+    )
+    write_metadata(out_dir, figure, meta)
+    report_progress(progress, total, total)
+    return meta
 
 
 def resolve_parameters(

@@ -322,25 +322,24 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             },
         )
     )
-    t3 = time.perf_counter()
-    meta = harness.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": data["dtype"],
             "cut_boundaries": data["boundaries"],
             "area_fractions_log_C": data["area_fractions"],
         },
         script=__file__,
+        progress=progress,
+        total=data["grid"]["cases"] + 2,
     )
-    harness.write_metadata(out_dir, FIGURE, meta)
-    harness.report_progress(progress, data["grid"]["cases"] + 2, data["grid"]["cases"] + 2)
-    return meta
 
 
 if __name__ == "__main__":

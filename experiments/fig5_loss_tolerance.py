@@ -301,15 +301,17 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     files.append(harness.save_table(out_dir, f"{FIGURE}_curves", data["table"]))
     rows = data["eps_max"]
     files.append(harness.save_table(out_dir, f"{FIGURE}_eps_max", {k: [r[k] for r in rows] for k in rows[0]}))
-    t3 = time.perf_counter()
-    meta = harness.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    total = data["grid"]["eps"] * data["grid"]["C_minus_cases"] * data["grid"]["thermal_sets"]
+    total += 3
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "coupling": _COUPLING,
@@ -319,12 +321,9 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             "curves": curve_summary(data),
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    harness.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["eps"] * data["grid"]["C_minus_cases"] * data["grid"]["thermal_sets"]
-    total += 3
-    harness.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":

@@ -176,15 +176,16 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     files = sjp.save_figure(fig, out_dir, FIGURE)
     t2 = time.perf_counter()
     files.append(harness.save_table(out_dir, f"{FIGURE}_optima", data["table"]))
-    t3 = time.perf_counter()
-    meta = harness.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    total = data["grid"]["optima"] + 1
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
@@ -193,11 +194,9 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             "curves": data["summary"],
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    harness.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["optima"] + 1
-    harness.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":
