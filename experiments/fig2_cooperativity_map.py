@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -100,7 +101,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         boundaries and regime segments along the cut, and the two-way range) and
         ``area_fractions`` (per case: the share of the map, in log-C area, of each regime).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
     thermal = sj.thermal_preset(params["thermal"])
     cases = np.asarray([float(t) for t in np.atleast_1d(params["theta_plus_cases"])])
@@ -109,7 +110,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     C = np.geomspace(*(float(v) for v in params["C_range"]), n_map)
     ratio = np.geomspace(*(float(v) for v in params["ratio_range"]), n_cut)
     total = 1 + len(cases)
-    sjp.report_progress(progress, 0, total)
+    harness.report_progress(progress, 0, total)
 
     # Maps (axes [case, C_+, C_-]) and cuts (axes [case, ratio]) in one batched call.
     n_cases = cases.size
@@ -118,7 +119,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     cm_map = np.broadcast_to(C[None, None, :], tp_map.shape)
     tp_cut = np.broadcast_to(cases[:, None], (n_cases, n_cut))
     cp_cut = np.broadcast_to(c_cut * ratio[None, :], tp_cut.shape)
-    both = sjp.steering_sweep(
+    both = sj.steering_sweep(
         thermal,
         np.concatenate([tp_map.ravel(), tp_cut.ravel()]),
         theta_minus,
@@ -129,7 +130,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     split = tp_map.size
     maps = {k: v[:split].reshape(tp_map.shape) for k, v in both.items() if k != "f"}
     cuts = {k: v[split:].reshape(tp_cut.shape) for k, v in both.items()}
-    sjp.report_progress(progress, 1, total)
+    harness.report_progress(progress, 1, total)
 
     # Exact boundaries along each cut, in log(C_+/C_-).
     log_ratio = np.log(ratio)
@@ -137,10 +138,10 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     for i, tp in enumerate(cases):
 
         def E_of_log_ratio(lr, tp=tp):
-            r = sjp.steering_sweep(thermal, tp, theta_minus, c_cut * np.exp(lr), c_cut, eps)
+            r = sj.steering_sweep(thermal, tp, theta_minus, c_cut * np.exp(lr), c_cut, eps)
             return r["E_plus_given_minus"], r["E_minus_given_plus"]
 
-        found = sjp.regime_boundaries(
+        found = sj.regime_boundaries(
             E_of_log_ratio,
             log_ratio,
             values=(cuts["E_plus_given_minus"][i], cuts["E_minus_given_plus"][i]),
@@ -165,14 +166,14 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
                 "theta_plus": float(tp),
                 "f_sign": _f_label(float(tp), theta_minus),
                 "f_at_ratio_1": float(
-                    sjp.steering_sweep(thermal, tp, theta_minus, c_cut, c_cut, eps)["f"].reshape(-1)[0]
+                    sj.steering_sweep(thermal, tp, theta_minus, c_cut, c_cut, eps)["f"].reshape(-1)[0]
                 ),
                 "crossings": crossings,
                 "segments": segments,
                 "two_way_ratio_ranges": two_way,
             }
         )
-        sjp.report_progress(progress, 2 + i, total)
+        harness.report_progress(progress, 2 + i, total)
 
     codes = maps["regime"]
     area = [
@@ -280,10 +281,10 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     maps = {"C_minus": data["C"], "C_plus": data["C"], "theta_plus_cases": cases}
     maps |= {k: data["maps"][k] for k in ("E_plus_given_minus", "E_minus_given_plus")}
     maps["regime"] = data["maps"]["regime"].astype(np.int8)
-    files.append(sjp.save_arrays(out_dir, f"{FIGURE}_maps", maps))
+    files.append(harness.save_arrays(out_dir, f"{FIGURE}_maps", maps))
     cut = data["cuts"]
     files.append(
-        sjp.save_table(
+        harness.save_table(
             out_dir,
             f"{FIGURE}_cuts",
             {
@@ -307,7 +308,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     )
     rows = [(b["theta_plus"], b["f_sign"], c) for b in data["boundaries"] for c in b["crossings"]]
     files.append(
-        sjp.save_table(
+        harness.save_table(
             out_dir,
             f"{FIGURE}_boundaries",
             {
@@ -321,26 +322,25 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             },
         )
     )
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": data["dtype"],
             "cut_boundaries": data["boundaries"],
             "area_fractions_log_C": data["area_fractions"],
         },
         script=__file__,
+        progress=progress,
+        total=data["grid"]["cases"] + 2,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    sjp.report_progress(progress, data["grid"]["cases"] + 2, data["grid"]["cases"] + 2)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

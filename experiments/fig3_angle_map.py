@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -89,7 +90,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         (per case: exact boundaries and regime segments along the cut) and ``area_fractions``
         (per case: the share of the map of each regime and of unstable designs).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
     thermal = sj.thermal_preset(params["thermal"])
     cases = np.asarray([float(c) for c in np.atleast_1d(params["C_plus_cases"])])
@@ -99,7 +100,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     theta_plus_cut = np.linspace(*(float(v) for v in params["theta_range"]), n_cut)
     n_cases = cases.size
     total = 1 + n_cases
-    sjp.report_progress(progress, 0, total)
+    harness.report_progress(progress, 0, total)
 
     # Maps (axes [case, theta_+, theta_-]) and cuts (axes [case, theta_+]) in one batched call.
     cp_map = np.broadcast_to(cases[:, None, None], (n_cases, n_map, n_map))
@@ -107,7 +108,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     tm_map = np.broadcast_to(theta[None, None, :], cp_map.shape)
     cp_cut = np.broadcast_to(cases[:, None], (n_cases, n_cut))
     tp_cut = np.broadcast_to(theta_plus_cut[None, :], cp_cut.shape)
-    both = sjp.steering_sweep(
+    both = sj.steering_sweep(
         thermal,
         np.concatenate([tp_map.ravel(), tp_cut.ravel()]),
         np.concatenate([tm_map.ravel(), np.full(cp_cut.size, t_cut)]),
@@ -118,16 +119,16 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     split = cp_map.size
     maps = {k: v[:split].reshape(cp_map.shape) for k, v in both.items()}
     cuts = {k: v[split:].reshape(cp_cut.shape) for k, v in both.items()}
-    sjp.report_progress(progress, 1, total)
+    harness.report_progress(progress, 1, total)
 
     boundaries = []
     for i, c_plus in enumerate(cases):
 
         def E_of_theta_plus(tp, c_plus=c_plus):
-            r = sjp.steering_sweep(thermal, tp, t_cut, c_plus, c_minus, eps)
+            r = sj.steering_sweep(thermal, tp, t_cut, c_plus, c_minus, eps)
             return r["E_plus_given_minus"], r["E_minus_given_plus"]
 
-        found = sjp.regime_boundaries(
+        found = sj.regime_boundaries(
             E_of_theta_plus,
             theta_plus_cut,
             values=(cuts["E_plus_given_minus"][i], cuts["E_minus_given_plus"][i]),
@@ -155,7 +156,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
                 ],
             }
         )
-        sjp.report_progress(progress, 2 + i, total)
+        harness.report_progress(progress, 2 + i, total)
 
     codes = maps["regime"]
     area = [
@@ -254,10 +255,10 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     maps = {"theta_minus": data["theta"], "theta_plus": data["theta"], "C_plus_cases": cases}
     maps |= {k: data["maps"][k] for k in ("E_plus_given_minus", "E_minus_given_plus")}
     maps["regime"] = data["maps"]["regime"].astype(np.int8)
-    files.append(sjp.save_arrays(out_dir, f"{FIGURE}_maps", maps))
+    files.append(harness.save_arrays(out_dir, f"{FIGURE}_maps", maps))
     cut = data["cuts"]
     files.append(
-        sjp.save_table(
+        harness.save_table(
             out_dir,
             f"{FIGURE}_cuts",
             {
@@ -281,7 +282,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     )
     rows = [(b["C_plus"], c) for b in data["boundaries"] for c in b["crossings"]]
     files.append(
-        sjp.save_table(
+        harness.save_table(
             out_dir,
             f"{FIGURE}_boundaries",
             {
@@ -294,26 +295,25 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             },
         )
     )
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=params,
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": data["dtype"],
             "cut_boundaries": data["boundaries"],
             "area_fractions": data["area_fractions"],
         },
         script=__file__,
+        progress=progress,
+        total=data["grid"]["cases"] + 2,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    sjp.report_progress(progress, data["grid"]["cases"] + 2, data["grid"]["cases"] + 2)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -85,9 +86,9 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         of :func:`steerjax.plotting.optimal_steering_grid`: one row per optimum) and
         ``summary`` (per curve: :func:`steerjax.plotting.optimal_grid_summary`).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    return sjp.optimal_grid_data(FIGURE, params, progress=progress)
+    return sj.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def plot(data: dict):
@@ -103,9 +104,7 @@ def plot(data: dict):
         for coupling in ("symmetric", "asymmetric"):  # thick curves on top
             for thermal in thermal_sets:
                 for direction in sj.DIRECTIONS:
-                    t = sjp.table_rows(
-                        table, thermal=thermal, eps=eps, coupling=coupling, direction=direction
-                    )
+                    t = sj.table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
                     ax.plot(
                         t["C_minus"],
                         t["E"],
@@ -147,29 +146,28 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     fig = plot(data)
     files = sjp.save_figure(fig, out_dir, FIGURE)
     t2 = time.perf_counter()
-    files.append(sjp.save_table(out_dir, f"{FIGURE}_optima", data["table"]))
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    files.append(harness.save_table(out_dir, f"{FIGURE}_optima", data["table"]))
+    total = data["grid"]["optima"] + 1
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
-            "steering_margin": sjp.STEERING_MARGIN,
+            "steering_margin": sj.STEERING_MARGIN,
             "curves": data["summary"],
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["optima"] + 1
-    sjp.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

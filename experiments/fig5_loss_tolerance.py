@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -92,7 +93,7 @@ def eps_grid(n_linear: int, n_log: int, one_minus_eps_min: float) -> np.ndarray:
 
 def _thermal_column(names) -> sj.Thermal:
     """The presets ``names`` as a Thermal batch of shape (len(names), 1)."""
-    thermal = sjp.thermal_batch(names)
+    thermal = sj.thermal_batch(names)
     fields = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
     return sj.Thermal(**{f: getattr(thermal, f)[:, None] for f in fields})
 
@@ -113,7 +114,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         :func:`steerjax.loss_tolerance`, ``steers_for_all_eps``, ``E_at_zero_loss``,
         ``E_at_eps_max``, ``eps_max_wide_C_plus`` and ``one_minus_inverse_C_minus``).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
     cases = np.atleast_1d(np.asarray(params["C_minus_cases"], dtype=float))
     eps = eps_grid(params["n_eps_linear"], params["n_eps_log"], params["one_minus_eps_min"])
@@ -121,7 +122,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     names = [str(t) for t in np.atleast_1d(params["thermal_sets"])]
     n_curve_steps = len(names) * cases.size * eps.size
     total = n_curve_steps + 2
-    table = sjp.optimal_steering_grid(
+    table = sj.optimal_steering_grid(
         names,
         eps,
         cases,
@@ -147,11 +148,11 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         n_starts=n_starts,
         C_plus_ratio_bounds=(1e-3, float(params["wide_C_plus_ratio_max"])),
     ).eps_max
-    sjp.report_progress(progress, n_curve_steps + 1, total)
+    harness.report_progress(progress, n_curve_steps + 1, total)
     tol = sj.loss_tolerance(
         thermal, C, coupling=_COUPLING, direction=_DIRECTION, eps_tol=eps_tol, n_starts=n_starts
     )
-    sjp.report_progress(progress, total, total)
+    harness.report_progress(progress, total, total)
     eps_max = [
         {
             "thermal": name,
@@ -183,7 +184,7 @@ def curve_summary(data: dict) -> list[dict]:
     out = []
     for name in data["thermal_sets"]:
         for c in data["C_minus_cases"]:
-            t = sjp.table_rows(data["table"], thermal=name, C_minus=c)
+            t = sj.table_rows(data["table"], thermal=name, C_minus=c)
             x = t["eps"]
             out.append(
                 {
@@ -217,7 +218,7 @@ def plot(data: dict):
         style = sjp.optimum_style(name, _COUPLING)
         for k, c in enumerate(cases):
             ls = _C_LINESTYLES[k % len(_C_LINESTYLES)]
-            t = sjp.table_rows(table, thermal=name, C_minus=c)
+            t = sj.table_rows(table, thermal=name, C_minus=c)
             ax_lin.plot(t["eps"], t["E"], ls=ls, zorder=3, **style)
             margin = sj.STEERING_BOUND - t["E"]
             ax_log.plot(1.0 - t["eps"], np.where(margin > 0, margin, np.nan), ls=ls, zorder=3, **style)
@@ -297,18 +298,20 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     fig = plot(data)
     files = sjp.save_figure(fig, out_dir, FIGURE)
     t2 = time.perf_counter()
-    files.append(sjp.save_table(out_dir, f"{FIGURE}_curves", data["table"]))
+    files.append(harness.save_table(out_dir, f"{FIGURE}_curves", data["table"]))
     rows = data["eps_max"]
-    files.append(sjp.save_table(out_dir, f"{FIGURE}_eps_max", {k: [r[k] for r in rows] for k in rows[0]}))
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    files.append(harness.save_table(out_dir, f"{FIGURE}_eps_max", {k: [r[k] for r in rows] for k in rows[0]}))
+    total = data["grid"]["eps"] * data["grid"]["C_minus_cases"] * data["grid"]["thermal_sets"]
+    total += 3
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "coupling": _COUPLING,
@@ -318,13 +321,10 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
             "curves": curve_summary(data),
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["eps"] * data["grid"]["C_minus_cases"] * data["grid"]["thermal_sets"]
-    total += 3
-    sjp.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -85,9 +86,9 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         A dict with ``parameters``, ``grid``, ``C_minus``, ``table`` (one row per optimum,
         angles in rad) and ``summary`` (per curve: :func:`steerjax.plotting.optimal_grid_summary`).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    return sjp.optimal_grid_data(FIGURE, params, progress=progress)
+    return sj.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def _plot_curve(ax, x, y, steers, angles, *, zorder=2, **style) -> None:
@@ -118,9 +119,7 @@ def plot(data: dict):
             for coupling in ("symmetric", "asymmetric"):
                 style = sjp.optimum_style(thermal, coupling)
                 for direction in sj.DIRECTIONS:
-                    t = sjp.table_rows(
-                        table, thermal=thermal, eps=eps, coupling=coupling, direction=direction
-                    )
+                    t = sj.table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
                     y = np.where(shown(t), t["C_plus_over_C_minus"], np.nan)
                     _plot_curve(
                         ax,
@@ -166,31 +165,30 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     fig = plot(data)
     files = sjp.save_figure(fig, out_dir, FIGURE)
     t2 = time.perf_counter()
-    files.append(sjp.save_table(out_dir, f"{FIGURE}_optima", data["table"]))
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    files.append(harness.save_table(out_dir, f"{FIGURE}_optima", data["table"]))
+    total = data["grid"]["optima"] + 1
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
-            "steering_margin": sjp.STEERING_MARGIN,
+            "steering_margin": sj.STEERING_MARGIN,
             "pale_where": "optimal E >= 1/2 - steering_margin (no steering)",
             "left_out": "C_plus_irrelevant (E independent of C_+) or C_plus_at_bound",
             "curves": data["summary"],
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["optima"] + 1
-    sjp.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

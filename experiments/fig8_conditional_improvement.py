@@ -34,6 +34,7 @@ import jax
 import numpy as np
 from matplotlib.lines import Line2D
 
+import _harness as harness
 import steerjax as sj
 import steerjax.plotting as sjp
 
@@ -85,11 +86,11 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         A dict with ``parameters``, ``grid``, ``C_minus``, ``table`` (one row per (thermal set,
         direction, C_-); angles in rad, phase in rad) and ``summary`` (largest d per curve).
     """
-    params = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
+    params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
     C = sj.log_grid(*(float(v) for v in params["C_minus_range"]), int(params["n_C"]))
     names = [str(t) for t in params["thermal_sets"]]
-    thermal = sjp.thermal_batch(names)
+    thermal = sj.thermal_batch(names)
     thermal = jax.tree_util.tree_map(lambda x: np.asarray(x)[:, None], thermal)  # rows: sets
     C_grid = np.broadcast_to(C, (len(names), C.size))
     columns: dict[str, list] = {}
@@ -126,13 +127,13 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         for k, v in rows.items():
             columns.setdefault(k, []).append(np.asarray(v).ravel())
         done += len(names) * C.size
-        sjp.report_progress(progress, done, total)
+        harness.report_progress(progress, done, total)
     table = {k: np.concatenate(v) for k, v in columns.items()}
-    table["steers_u"] = table["E_u"] < sjp.STEERING_BOUND - sjp.STEERING_MARGIN
+    table["steers_u"] = table["E_u"] < sj.STEERING_BOUND - sj.STEERING_MARGIN
     summary = []
     for name in names:
         for direction in sj.DIRECTIONS:
-            t = sjp.table_rows(table, thermal=name, direction=direction)
+            t = sj.table_rows(table, thermal=name, direction=direction)
             k = int(np.argmax(t["d"]))
             s = t["steers_u"]
             summary.append(
@@ -171,7 +172,7 @@ def plot(data: dict):
     for thermal in data["thermal_sets"]:
         style = sjp.optimum_style(thermal, coupling)
         for direction in sj.DIRECTIONS:
-            t = sjp.table_rows(table, thermal=thermal, direction=direction)
+            t = sj.table_rows(table, thermal=thermal, direction=direction)
             x, d, floor = t["C_minus"], 100 * t["d"], 100 * t["d_at_unconditional_design"]
             ls = sjp.DIRECTION_LINESTYLES[direction]
             ax.plot(x, d, ls=ls, zorder=1, **dict(style, color=sjp.pale(style["color"], PALE)))
@@ -213,28 +214,27 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
     fig = plot(data)
     files = sjp.save_figure(fig, out_dir, FIGURE)
     t2 = time.perf_counter()
-    files.append(sjp.save_table(out_dir, f"{FIGURE}_improvement", data["table"]))
-    t3 = time.perf_counter()
-    meta = sjp.run_metadata(
-        figure=FIGURE,
-        title=TITLE,
+    files.append(harness.save_table(out_dir, f"{FIGURE}_improvement", data["table"]))
+    total = data["grid"]["optima"] // 2 + 1
+    return harness.finish_run(
+        out_dir,
+        FIGURE,
+        TITLE,
         parameters=data["parameters"],
         grid=data["grid"],
         quick=quick,
-        runtime_s={"compute": t1 - t0, "plot": t2 - t1, "write": t3 - t2, "total": t3 - t0},
-        files=[*files, out_dir / f"{FIGURE}.json"],
+        times=(t0, t1, t2),
+        files=files,
         results={
             "dtype": str(np.asarray(data["table"]["d"]).dtype),
             "lo_phase_starts_rad": list(sj.CONDITIONAL_WARM_PHASES),
             "curves": data["summary"],
         },
         script=__file__,
+        progress=progress,
+        total=total,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    total = data["grid"]["optima"] // 2 + 1
-    sjp.report_progress(progress, total, total)
-    return meta
 
 
 if __name__ == "__main__":
-    sjp.run_as_script(main, FIGURE, __doc__)
+    harness.run_as_script(main, FIGURE, __doc__)

@@ -88,7 +88,7 @@ def data5(fig5):
 
 
 def _curve(data, **where):
-    return sjp.table_rows(data["table"], **where)
+    return sj.table_rows(data["table"], **where)
 
 
 def _ref(thermal, eps, coupling, direction, C):
@@ -261,7 +261,7 @@ def test_diagnostic_flags_are_right(data4):
     ``C_plus_at_bound``: C_+ at 1e-3 or 1e3 times C_-; ``steers``: E < 1/2.  On this grid C_+
     sits on its bound only where the optimum does not steer."""
     t = data4["table"]
-    assert np.array_equal(t["steers"], t["E"] < 0.5 - sjp.STEERING_MARGIN)
+    assert np.array_equal(t["steers"], t["E"] < 0.5 - sj.STEERING_MARGIN)
     ratio = t["C_plus_over_C_minus"]
     on_bound = np.isclose(ratio, 1e3, rtol=1e-6) | np.isclose(ratio, 1e-3, rtol=1e-6)
     np.testing.assert_array_equal(t["C_plus_at_bound"], on_bound)
@@ -499,12 +499,13 @@ def test_run_as_script_parses_arguments_and_reports(tmp_path, capsys):
         calls.append((out_dir, quick))
         return {"files": ["figX.png", "figX.json"], "runtime_s": {"total": 1.25}}
 
-    meta = sjp.run_as_script(
+    harness = _load(4).harness
+    meta = harness.run_as_script(
         main, "figX", "A figure.\n\nMore text.", argv=["--out", str(tmp_path), "--quick"]
     )
     assert calls == [(str(tmp_path), True)] and meta["files"] == ["figX.png", "figX.json"]
     assert capsys.readouterr().out.strip() == f"figX: wrote figX.png, figX.json to {tmp_path} in 1.2 s"
-    sjp.run_as_script(main, "figX", None, argv=[])
+    harness.run_as_script(main, "figX", None, argv=[])
     assert calls[-1] == ("figures", False)
 
 
@@ -515,7 +516,7 @@ def test_small_plotting_helpers():
     assert np.isnan(y).sum() == 1 and np.isnan(y[2])
     with pytest.raises(ValueError, match="series has shape"):
         sjp.gaps_at_jumps(np.arange(3.0), np.ones(3), 0.1, by=np.ones(2))
-    (c,) = sjp.interpolated_crossings(np.array([1.0, 100.0]), np.array([1.0, 0.0]), 0.5)
+    (c,) = sj.interpolated_crossings(np.array([1.0, 100.0]), np.array([1.0, 0.0]), 0.5)
     assert c["x"] == pytest.approx(10.0) and c["rising"] is False
     assert sjp.pale("#ffffff", 0.3) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="strength"):

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import steerjax as sj
-import steerjax.plotting as sjp
 from steerjax._cli import main as cli_main
 from steerjax._cli.figures import parse_override
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+import _harness as harness
 import steerjax.plotting as sjp
 
 FIGURE = "fig1"
@@ -32,8 +33,8 @@ DEFAULTS = {"n": 5, "scale": 1.0}
 
 
 def compute(quick=False, *, progress=None, **overrides):
-    p = sjp.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults={"n": 3})
-    sjp.report_progress(progress, 1, 3)
+    p = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults={"n": 3})
+    harness.report_progress(progress, 1, 3)
     return {"parameters": p, "x": np.arange(p["n"]) * float(p["scale"])}
 
 
@@ -45,15 +46,15 @@ def plot(data):
 
 def main(out_dir, quick=False, progress=None, **overrides):
     data = compute(quick, progress=progress, **overrides)
-    sjp.report_progress(progress, 2, 3)
+    harness.report_progress(progress, 2, 3)
     files = sjp.save_figure(plot(data), out_dir, FIGURE, dpi=40)
-    files.append(sjp.save_table(out_dir, FIGURE, {"x": data["x"]}))
-    meta = sjp.run_metadata(
+    files.append(harness.save_table(out_dir, FIGURE, {"x": data["x"]}))
+    meta = harness.run_metadata(
         figure=FIGURE, title=TITLE, parameters=data["parameters"], grid={"n": int(data["x"].size)},
         quick=quick, runtime_s={"total": 0.01}, files=[*files, Path(out_dir) / "fig1.json"], script=__file__,
     )
-    sjp.write_metadata(out_dir, FIGURE, meta)
-    sjp.report_progress(progress, 3, 3)
+    harness.write_metadata(out_dir, FIGURE, meta)
+    harness.report_progress(progress, 3, 3)
     return meta
 """
 
@@ -87,6 +88,7 @@ def scripts(tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()
     (folder / "fig1_dummy.py").write_text(DUMMY)
+    (folder / "_harness.py").write_text((REPO / "experiments" / "_harness.py").read_text())
     (folder / "fig5_broken.py").write_text(BROKEN)
     (folder / "fig6_bad_input.py").write_text(BAD_INPUT)
     (folder / "fig7_incomplete.py").write_text(INCOMPLETE)
@@ -326,30 +328,35 @@ def test_cli_quick_figures_2_and_3_write_everything(tmp_path, capsys):
     assert len(f_pos["two_way_ratio_ranges"]) == 1
 
 
+def _harness():
+    """The experiments' ``_harness`` module, as the figure scripts import it."""
+    (script,) = [s for s in sj.discover_figures(REPO / "experiments") if s.number == 2]
+    return sj.load_figure_module(script).harness
+
+
+def test_scripts_import_the_harness_of_their_own_folder(scripts):
+    (dummy,) = [s for s in sj.discover_figures(scripts) if s.number == 1]
+    module = sj.load_figure_module(dummy)
+    assert Path(module.harness.__file__).resolve() == (scripts / "_harness.py").resolve()
+    assert str(scripts) not in sys.path
+    real = _harness()
+    assert Path(real.__file__).resolve() == REPO / "experiments" / "_harness.py"
+
+
 def test_metadata_outside_a_checkout_and_small_helpers(tmp_path):
-    assert sjp.git_commit(tmp_path) is None
-    info = sjp.environment_info(tmp_path)
+    harness = _harness()
+    assert harness.git_commit(tmp_path) is None
+    info = harness.environment_info(tmp_path)
     assert info["git_commit"] is None and info["steerjax_version"] == sj.__version__
     with pytest.raises(ValueError, match="unknown parameter 'b'; known: a"):
-        sjp.resolve_parameters("figX", {"a": 1}, {"b": 2})
+        harness.resolve_parameters("figX", {"a": 1}, {"b": 2})
     calls = []
-    sjp.report_progress(lambda d, t: calls.append((d, t)), 1, 2)
-    sjp.report_progress(None, 1, 2)
+    harness.report_progress(lambda d, t: calls.append((d, t)), 1, 2)
+    harness.report_progress(None, 1, 2)
     assert calls == [(1, 2)]
-    path = sjp.save_arrays(tmp_path, "a", {"x": np.arange(3)})
+    path = harness.save_arrays(tmp_path, "a", {"x": np.arange(3)})
     with np.load(path) as npz:
         np.testing.assert_array_equal(npz["x"], np.arange(3))
-
-
-def test_level_crossings_find_every_root_to_rounding():
-    roots, rising = sjp.level_crossings(np.sin, np.linspace(0.5, 10.0, 40), 0.0)
-    np.testing.assert_allclose(roots, [np.pi, 2 * np.pi, 3 * np.pi], rtol=2e-16 * 4)
-    assert rising.tolist() == [False, True, False]
-    # two roots inside one grid step are not seen (documented)
-    roots, _ = sjp.level_crossings(lambda x: (x - 1.0) * (x - 1.1), np.array([0.0, 2.0]), 0.0)
-    assert roots.size == 0
-    with pytest.raises(ValueError, match="strictly increasing"):
-        sjp.level_crossings(np.sin, np.array([1.0, 0.0]))
 
 
 def test_readme_documents_the_contract():

@@ -43,6 +43,7 @@ from ._gaussian import (
 )
 from ._improvement import ConditionalImprovement, conditional_improvement
 from ._lyapunov import solve_lyapunov
+from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
 from ._measures import (
     REGIMES,
     classify,
@@ -54,6 +55,14 @@ from ._measures import (
     symplectic_eigenvalues,
 )
 from ._moments import Moments, moments
+from ._optimal_grid import (
+    STEERING_MARGIN,
+    optimal_grid_data,
+    optimal_grid_summary,
+    optimal_steering_grid,
+    table_rows,
+    thermal_batch,
+)
 from ._optimize import (
     CONDITIONAL_WARM_PHASES,
     COUPLINGS,
@@ -195,6 +204,18 @@ __all__ = [
     "conditional_steering_from_rates",
     "ConditionalImprovement",
     "conditional_improvement",
+    # data of the figures: maps, regime boundaries, optimal grids (Figs. 2-7)
+    "SWEEP_FIELDS",
+    "steering_sweep",
+    "level_crossings",
+    "regime_boundaries",
+    "interpolated_crossings",
+    "STEERING_MARGIN",
+    "thermal_batch",
+    "optimal_steering_grid",
+    "optimal_grid_data",
+    "optimal_grid_summary",
+    "table_rows",
     # figures (experiment scripts; plotting helpers are in the submodule steerjax.plotting)
     "FigureScript",
     "FigureOutcome",

@@ -20,13 +20,14 @@ command does) enable it first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import re
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -169,9 +170,28 @@ def select_figures(scripts: Sequence[FigureScript], only: Iterable[str | int] | 
     return [available[n] for n in sorted(set(wanted))]
 
 
+@contextlib.contextmanager
+def _sibling_imports(folder: Path) -> Iterator[None]:
+    """Let a script import the helper modules beside it (``import _harness``), as it can when
+    run directly: ``folder`` leads ``sys.path`` while the script is imported, and a helper
+    imported earlier from another folder of scripts is forgotten, so that each script gets
+    the helpers of its own folder."""
+    for helper in folder.glob("_*.py"):
+        cached = sys.modules.get(helper.stem)
+        where = getattr(cached, "__file__", None)
+        if cached is not None and (where is None or Path(where).resolve() != helper.resolve()):
+            del sys.modules[helper.stem]
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+
+
 def load_figure_module(script: FigureScript) -> ModuleType:
     """Import a script by its path (as module ``steerjax_experiments.<stem>``) and check that it
-    follows the contract.
+    follows the contract.  The script may import the modules ``_*.py`` of its own folder
+    (the experiments' ``_harness.py``), from a checkout as from an installed wheel.
 
     Raises:
         ValueError: a required attribute is missing, or ``FIGURE`` does not match the file name.
@@ -183,7 +203,8 @@ def load_figure_module(script: FigureScript) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        with _sibling_imports(script.path.parent):
+            spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
