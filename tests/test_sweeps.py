@@ -48,6 +48,18 @@ def test_table_columns_are_consistent(sweep):
     np.testing.assert_allclose(np.asarray(res.E_minus_given_plus), t["E"], rtol=1e-12)
 
 
+def test_table_takes_its_result_columns_from_the_optimum_result(sweep):
+    t, cols = sweep.table(), sweep.result.columns()
+    job = ["C_minus", "eps", "gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus"]
+    assert list(t)[:8] == [*job, "coupling", "direction"]
+    for name in list(t)[8:]:
+        np.testing.assert_array_equal(t[name], cols[name])
+        assert t[name].dtype == cols[name].dtype
+    np.testing.assert_array_equal(cols["E"], np.asarray(sweep.result.value))
+    np.testing.assert_array_equal(cols["lo_phase"], np.nan)  # not conditional: nothing measured
+    assert cols["steps"].dtype == np.int64 and cols["converged"].dtype == bool
+
+
 def test_csv_and_npz_round_trip_at_full_precision(sweep, tmp_path):
     t = sweep.table()
     sweep.to_csv(tmp_path / "s.csv")

@@ -889,6 +889,49 @@ class OptimumResult(eqx.Module):
     def C_plus_over_C_minus(self) -> Array:
         return self.design.C_plus / self.design.C_minus
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The optima as flat columns (name -> 1-D numpy array over the batch, in C order).
+
+        ``E`` is :attr:`value`; ``theta_plus``, ``theta_minus`` [rad] and ``C_plus`` come from
+        :attr:`design`; the other names are the attributes of the same name, ``lo_phase`` [rad],
+        rates in Hz.  Floats keep their dtype; ``converged`` and ``at_stability_edge`` are bool,
+        ``steps`` int64.  The one flattening of results: :meth:`OptimalSweep.table` and the CLI
+        pick their columns from it.
+
+        Example:
+            >>> import jax; jax.config.update("jax_enable_x64", True)
+            >>> import steerjax as sj
+            >>> r = sj.optimize(sj.Problem(sj.thermal_preset("hot"), C_minus=[2.0, 10.0]), n_starts=2)
+            >>> cols = r.columns()
+            >>> cols["E"].shape, cols["converged"].dtype.name, list(cols)[:3]
+            ((2,), 'bool', ['E', 'E_plus_given_minus', 'E_minus_given_plus'])
+        """
+        d = self.design
+
+        def flat(x, dtype=None) -> np.ndarray:
+            return np.asarray(x, dtype=dtype).reshape(-1)
+
+        return {
+            "E": flat(self.value),
+            "E_plus_given_minus": flat(self.E_plus_given_minus),
+            "E_minus_given_plus": flat(self.E_minus_given_plus),
+            "theta_plus": flat(d.theta_plus),
+            "theta_minus": flat(d.theta_minus),
+            "C_plus": flat(d.C_plus),
+            "C_plus_over_C_minus": flat(self.C_plus_over_C_minus),
+            "gamma_plus_hz": flat(self.gamma_plus_hz),
+            "gamma_minus_hz": flat(self.gamma_minus_hz),
+            "converged": flat(self.converged, bool),
+            "at_stability_edge": flat(self.at_stability_edge, bool),
+            "damping_ratio_plus": flat(self.damping_ratio_plus),
+            "damping_ratio_minus": flat(self.damping_ratio_minus),
+            "grad_norm": flat(self.grad_norm),
+            "steps": flat(self.steps, np.int64),
+            "lo_phase": flat(self.lo_phase),
+            "E_u_plus_given_minus": flat(self.E_u_plus_given_minus),
+            "E_u_minus_given_plus": flat(self.E_u_minus_given_plus),
+        }
+
     def summary(self) -> str:
         """Readable summary (scalar results only)."""
         if jnp.ndim(self.value) != 0:

@@ -30,6 +30,12 @@ from ._steering import STEERING_BOUND
 
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 
+_NOT_IN_TABLE = frozenset(
+    ("damping_ratio_plus", "damping_ratio_minus", "lo_phase", "E_u_plus_given_minus", "E_u_minus_given_plus")
+)
+"""Columns of :meth:`OptimumResult.columns` that an :class:`OptimalSweep` table leaves out (the
+sweeps are unconditional; the damping ratios follow from the table's rates)."""
+
 
 def _check_C_minus_not_empty(C_minus) -> None:
     """ValueError, before anything is compiled, for an empty grid of C_-."""
@@ -89,12 +95,13 @@ class OptimalSweep(eqx.Module):
     def table(self) -> dict[str, np.ndarray]:
         """Flat columns (name -> 1-D numpy array), in the order documented on the class."""
         p, r = self.problem, self.result
-        n = int(np.prod(np.shape(r.value))) if np.ndim(r.value) else 1
+        optima = r.columns()
+        n = optima["E"].size
 
         def col(x):
             return np.broadcast_to(np.asarray(x), np.shape(r.value)).reshape(n)
 
-        return {
+        job = {
             "C_minus": col(p.C_minus),
             "eps": col(r.design.eps),
             "gamma0_plus_hz": col(p.thermal.gamma0_plus_hz),
@@ -103,20 +110,8 @@ class OptimalSweep(eqx.Module):
             "nbar_minus": col(p.thermal.nbar_minus),
             "coupling": np.full(n, p.coupling, dtype=object),
             "direction": np.full(n, p.direction if p.objective is None else "custom", dtype=object),
-            "E": col(r.value),
-            "E_plus_given_minus": col(r.E_plus_given_minus),
-            "E_minus_given_plus": col(r.E_minus_given_plus),
-            "theta_plus": col(r.design.theta_plus),
-            "theta_minus": col(r.design.theta_minus),
-            "C_plus": col(r.design.C_plus),
-            "C_plus_over_C_minus": col(r.C_plus_over_C_minus),
-            "gamma_plus_hz": col(r.gamma_plus_hz),
-            "gamma_minus_hz": col(r.gamma_minus_hz),
-            "converged": col(r.converged).astype(bool),
-            "at_stability_edge": col(r.at_stability_edge).astype(bool),
-            "grad_norm": col(r.grad_norm),
-            "steps": col(r.steps).astype(int),
         }
+        return job | {name: column for name, column in optima.items() if name not in _NOT_IN_TABLE}
 
     def to_csv(self, path: str | Path) -> Path:
         """Write :meth:`table` as CSV (full float64 precision; written whole or not at all)."""

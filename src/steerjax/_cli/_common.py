@@ -22,8 +22,9 @@ What lives here, and which command uses it:
   is the vectorised domain check of the library's parameters on such a table;
   :func:`thermal_table_columns` and :func:`resolve_thermal` read thermal parameters from a
   table (a ``thermal`` preset column and/or explicit columns, with the flags as fallback).
-* **Progress.**  :class:`Progress`, a small progress bar on stderr that stays silent with
-  ``--quiet`` or when stderr is not a terminal.
+* **Progress and text tables** (drawn by ``rich``).  :class:`Progress`, a one-line progress bar
+  on stderr that stays silent with ``--quiet`` or when stderr is not a terminal;
+  :func:`format_columns`, an aligned plain-text table of cells.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import os
 import re
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ __all__ = [
     "thermal_table_columns",
     "resolve_thermal",
     "Progress",
+    "format_columns",
 ]
 
 
@@ -777,15 +778,26 @@ def resolve_thermal(table: Table, flags: Mapping[str, tuple[float, str]]) -> dic
 
 
 # ---------------------------------------------------------------------------------------------
-# Progress bar
+# Progress bar (rich)
 # ---------------------------------------------------------------------------------------------
 
 
+def _rich_console(stream, *, terminal: bool):
+    """A :class:`rich.console.Console` writing to ``stream`` (imported here: only the text
+    output and the progress bar need it)."""
+    from rich.console import Console
+
+    if terminal:
+        return Console(file=stream, force_terminal=True, highlight=False)
+    return Console(file=stream, force_terminal=False, color_system=None, highlight=False, width=10_000)
+
+
 class Progress:
-    """A one-line progress bar on stderr (no dependency).
+    """A one-line progress bar on stderr, drawn by :mod:`rich`.
 
     Silent when ``quiet`` is true or the stream is not a terminal (so logs and pipes stay
-    clean).  Redraws at most every ``min_interval`` seconds; use as a context manager or call
+    clean).  Shows ``label``, the bar, ``count/total``, the percentage and the elapsed time;
+    ``label`` and ``total`` may be changed while it runs.  Use as a context manager or call
     :meth:`close`.
 
     Example:
@@ -794,55 +806,91 @@ class Progress:
         ...         bar.update()
     """
 
-    def __init__(
-        self,
-        total: int,
-        label: str = "",
-        *,
-        quiet: bool = False,
-        stream=None,
-        width: int = 30,
-        min_interval: float = 0.1,
-    ):
-        self.total = max(int(total), 0)
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = (not quiet) and bool(isatty and isatty())
-        self.width = width
-        self.min_interval = min_interval
+    def __init__(self, total: int, label: str = "", *, quiet: bool = False, stream=None):
+        self._total = max(int(total), 0)
+        self._label = label
         self.count = 0
-        self._start = time.monotonic()
-        self._last_draw = -math.inf
-        self._drawn = False
+        stream = stream if stream is not None else sys.stderr
+        isatty = getattr(stream, "isatty", None)
+        self.enabled = (not quiet) and bool(isatty and isatty())
+        self._bar = None
+        if self.enabled:
+            from rich import progress as rp
+
+            self._bar = rp.Progress(
+                rp.TextColumn("{task.description}"),
+                rp.BarColumn(),
+                rp.MofNCompleteColumn(),
+                rp.TaskProgressColumn(),
+                rp.TimeElapsedColumn(),
+                console=_rich_console(stream, terminal=True),
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._task = self._bar.add_task(label, total=self._total)
+            self._bar.start()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self._label = text
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @total.setter
+    def total(self, n: int) -> None:
+        self._total = max(int(n), 0)
+        if self._bar is not None:
+            self._bar.update(self._task, total=self._total)
 
     def update(self, n: int = 1) -> None:
-        """Advance by ``n`` steps and redraw if enough time has passed (or when done)."""
+        """Advance by ``n`` steps (never past ``total``)."""
         self.count = min(self.count + n, self.total) if self.total else self.count + n
-        now = time.monotonic()
-        if self.enabled and (now - self._last_draw >= self.min_interval or self.count >= self.total):
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        frac = self.count / self.total if self.total else 1.0
-        filled = int(round(frac * self.width))
-        bar = "#" * filled + "." * (self.width - filled)
-        label = f"{self.label} " if self.label else ""
-        text = f"\r{label}[{bar}] {self.count}/{self.total} ({100 * frac:3.0f}%) {now - self._start:6.1f} s"
-        self.stream.write(text)
-        self.stream.flush()
-        self._last_draw = now
-        self._drawn = True
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.count)
 
     def close(self) -> None:
-        """Finish the line (only if something was drawn)."""
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        """Draw the final state and end the line."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Text tables
+# ---------------------------------------------------------------------------------------------
+
+
+def format_columns(
+    headings: Sequence[str], rows: Iterable[Sequence[str]], *, justify: str | Sequence[str] = "right"
+) -> str:
+    """Cells (already formatted text) as an aligned plain-text table, drawn by :mod:`rich`:
+    a heading line, then one line per row, columns two spaces apart, no borders, no colour,
+    never wrapped; trailing spaces removed.  ``justify``: ``"right"`` or ``"left"``, for all
+    columns or one per column."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    sides = [justify] * len(headings) if isinstance(justify, str) else list(justify)
+    table = RichTable(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="")
+    for heading, side in zip(headings, sides, strict=True):
+        table.add_column(Text(heading), justify=side, no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    console = _rich_console(None, terminal=False)
+    with console.capture() as captured:
+        console.print(table)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())

@@ -29,6 +29,7 @@ from ._common import (
     UsageError,
     command,
     error,
+    format_columns,
     parse_angle,
     print_stdout,
     wrap,
@@ -158,20 +159,25 @@ def _list(selected) -> int:
 
 
 def _summary(outcomes, out_dir: Path) -> str:
-    rows = []
-    n_files = 0
-    for o in outcomes:
-        status = "ok" if o.ok else "FAILED"
-        files = ", ".join(f.name for f in o.files) if o.ok else o.error
-        n_files += len(o.files)
-        rows.append(f"{o.script.name:<6} {status:<6} {o.seconds:7.1f} s  {files}")
+    cells = [
+        [
+            o.script.name,
+            "ok" if o.ok else "FAILED",
+            f"{o.seconds:.1f} s",
+            ", ".join(f.name for f in o.files) if o.ok else str(o.error),
+        ]
+        for o in outcomes
+    ]
+    n_files = sum(len(o.files) for o in outcomes)
     failed = sum(not o.ok for o in outcomes)
     total = sum(o.seconds for o in outcomes)
-    rows.append(
-        f"{len(outcomes) - failed} of {len(outcomes)} figures done in {total:.1f} s; "
+    table = format_columns(
+        ["figure", "status", "time", "files"], cells, justify=("left", "left", "right", "left")
+    )
+    return (
+        f"{table}\n{len(outcomes) - failed} of {len(outcomes)} figures done in {total:.1f} s; "
         f"{n_files} files in {out_dir}" + (f"; {failed} failed" if failed else "")
     )
-    return "\n".join(rows)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ unconditional E at the same design) are added.
 
 Where to extend: a job's Problem options are collected from the table by :func:`problem_options`
 (one place), the choices that select a compiled program form :func:`group_key`, and the result
-columns come from :func:`result_columns`.
+columns come from :meth:`steerjax.OptimumResult.columns`.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ from ._common import (
     command,
     describe_thermal_source,
     error,
+    format_columns,
     format_number,
     note,
     parse_angle,
@@ -116,7 +117,6 @@ __all__ = [
     "problem_options",
     "build_problem",
     "feasible_problem",
-    "result_columns",
     "solve",
 ]
 
@@ -966,36 +966,6 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
 # ---------------------------------------------------------------------------------------------
 
 
-def result_columns(result: sj.OptimumResult) -> dict[str, np.ndarray]:
-    """The output columns of a batched :class:`steerjax.OptimumResult` (1-D numpy arrays)."""
-    d = result.design
-
-    def f(x):
-        return np.asarray(x, dtype=np.float64).reshape(-1)
-
-    out = {
-        "E": f(result.value),
-        "E_plus_given_minus": f(result.E_plus_given_minus),
-        "E_minus_given_plus": f(result.E_minus_given_plus),
-        "theta_plus": f(d.theta_plus),
-        "theta_minus": f(d.theta_minus),
-        "C_plus": f(d.C_plus),
-        "gamma_plus_hz": f(result.gamma_plus_hz),
-        "gamma_minus_hz": f(result.gamma_minus_hz),
-        "converged": np.asarray(result.converged, dtype=bool).reshape(-1),
-        "at_stability_edge": np.asarray(result.at_stability_edge, dtype=bool).reshape(-1),
-        "C_plus_over_C_minus": f(result.C_plus_over_C_minus),
-        "damping_ratio_plus": f(result.damping_ratio_plus),
-        "damping_ratio_minus": f(result.damping_ratio_minus),
-        "grad_norm": f(result.grad_norm),
-        "steps": np.asarray(result.steps, dtype=np.int64).reshape(-1),
-    }
-    for name in CONDITIONAL_RESULT_COLUMNS:  # present when the library has the conditional scheme
-        if hasattr(result, name):
-            out[name] = f(getattr(result, name))
-    return out
-
-
 def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Optimise every good row: one :func:`steerjax.optimize` call per :func:`group_key`
     group.  Returns the rows solved (table order) and their result columns."""
@@ -1022,7 +992,7 @@ def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.nd
                 bar.update(offset + done - bar.count)
 
             result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
-            for name, column in result_columns(result).items():
+            for name, column in result.columns().items():
                 if name not in full:
                     full[name] = np.zeros(n, dtype=column.dtype)
                 full[name][idx] = column
@@ -1143,35 +1113,32 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
         symbol, words = _DIRECTION_WORDS[direction]
         what = f"the conditional {symbol}" if conditional else symbol
         lines += ["", f"{coupling} coupling ({_COUPLING_WORDS[coupling]}), minimising {what} ({words})"]
-        # (heading, width, cell of result j and table row i)
+        # (heading, cell of result j and table row i)
         columns = [
-            ("C_-", 10, lambda j, i: _g(float(v["C_minus"][i]), 8)),
-            ("eps", 6, lambda j, i: _g(float(v["eps"][i]), 4, (0.0, 1.0))),
+            ("C_-", lambda j, i: _g(float(v["C_minus"][i]), 8)),
+            ("eps", lambda j, i: _g(float(v["eps"][i]), 4, (0.0, 1.0))),
         ]
         if conditional:
-            columns.append(("eta", 6, lambda j, i: _g(float(v["efficiency"][i]), 4, (0.0, 1.0))))
+            columns.append(("eta", lambda j, i: _g(float(v["efficiency"][i]), 4, (0.0, 1.0))))
         columns += [
-            ("E_+|-", 14, lambda j, i: _g(results["E_plus_given_minus"][j], 10, _E_LIMITS)),
-            ("E_-|+", 14, lambda j, i: _g(results["E_minus_given_plus"][j], 10, _E_LIMITS)),
-            ("theta_+/pi", 11, lambda j, i: f"{results['theta_plus'][j] / math.pi:.8f}"),
-            ("theta_-/pi", 11, lambda j, i: f"{results['theta_minus'][j] / math.pi:.8f}"),
-            ("C_+/C_-", 10, lambda j, i: _g(results["C_plus_over_C_minus"][j], 6)),
+            ("E_+|-", lambda j, i: _g(results["E_plus_given_minus"][j], 10, _E_LIMITS)),
+            ("E_-|+", lambda j, i: _g(results["E_minus_given_plus"][j], 10, _E_LIMITS)),
+            ("theta_+/pi", lambda j, i: f"{results['theta_plus'][j] / math.pi:.8f}"),
+            ("theta_-/pi", lambda j, i: f"{results['theta_minus'][j] / math.pi:.8f}"),
+            ("C_+/C_-", lambda j, i: _g(results["C_plus_over_C_minus"][j], 6)),
         ]
         if conditional:
             uncond = "E_u_plus_given_minus" if direction == "plus-given-minus" else "E_u_minus_given_plus"
             columns += [
-                ("LO/pi", 11, lambda j, i: f"{results['lo_phase'][j] / math.pi:.8f}"),
-                ("uncond. E", 14, lambda j, i, u=uncond: _g(results[u][j], 10, _E_LIMITS)),
+                ("LO/pi", lambda j, i: f"{results['lo_phase'][j] / math.pi:.8f}"),
+                ("uncond. E", lambda j, i, u=uncond: _g(results[u][j], 10, _E_LIMITS)),
             ]
         columns += [
-            ("converged", 10, lambda j, i: "yes" if results["converged"][j] else "NO"),
-            ("at edge", 8, lambda j, i: "yes" if results["at_stability_edge"][j] else "no"),
+            ("converged", lambda j, i: "yes" if results["converged"][j] else "NO"),
+            ("at edge", lambda j, i: "yes" if results["at_stability_edge"][j] else "no"),
         ]
-        heads = [h + (" *" if h == symbol else "") for h, _, _ in columns]
-        lines.append("  ".join(h.rjust(w) for h, (_, w, _) in zip(heads, columns, strict=True)).rstrip())
-        for j in js:
-            cells = [cell(j, rows[j]).rjust(w) for _, w, cell in columns]
-            lines.append("  ".join(cells).rstrip())
+        heads = [h + (" *" if h == symbol else "") for h, _ in columns]
+        lines.append(format_columns(heads, ([cell(j, rows[j]) for _, cell in columns] for j in js)))
     lines += [
         "",
         "* minimised.  Steering when E < 1/2.  theta in units of pi.  at edge: the optimum is approached",
