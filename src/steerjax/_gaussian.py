@@ -322,15 +322,7 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
         >>> S.shape
         (4, 4)
     """
-    check_on_invalid(on_invalid)
-    scaled, unit = thermal_in_rate_units(thermal)  # exact; S is dimensionless
-    r = cascade_rates(scaled, design)
-    if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return covariance_from_rates(r, design.phi)
-    mask = valid_mask(thermal, design, r, require_phi_zero=False)
-    S = covariance_from_rates(r, design.phi)
-    return apply_policy(S, mask[..., None, None], on_invalid)
+    return _guarded_any_phase(thermal, design, on_invalid, covariance_from_rates, matrix=True)
 
 
 def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> tuple[Array, Array]:
@@ -362,11 +354,18 @@ def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "ra
         >>> abs(float(e_pm) / float(sj.steering(sj.HOT, d).E_plus_given_minus) - 1) < 1e-12
         True
     """
+    return _guarded_any_phase(thermal, design, on_invalid, steering_at_phase_from_rates, matrix=False)
+
+
+def _guarded_any_phase(thermal: Thermal, design: Design, on_invalid: str, compute, *, matrix: bool):
+    """``compute(rates, phi)`` at the API boundary (any phi): check ``on_invalid``, compute in
+    the exact rate unit (results are dimensionless), validate concrete input or mask invalid
+    entries (``matrix``: the result has two trailing matrix axes)."""
     check_on_invalid(on_invalid)
-    scaled, unit = thermal_in_rate_units(thermal)  # exact; E is dimensionless
+    scaled, unit = thermal_in_rate_units(thermal)
     r = cascade_rates(scaled, design)
     if on_invalid == "raise" and is_concrete(thermal, design):
         validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return steering_at_phase_from_rates(r, design.phi)
+        return compute(r, design.phi)
     mask = valid_mask(thermal, design, r, require_phi_zero=False)
-    return apply_policy(steering_at_phase_from_rates(r, design.phi), mask, on_invalid)
+    return apply_policy(compute(r, design.phi), mask[..., None, None] if matrix else mask, on_invalid)
