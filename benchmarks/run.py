@@ -363,7 +363,7 @@ def random_stable_designs(n: int, seed: int = 0):
 
 @jax.jit
 def _E_closed_form(thermal: sj.Thermal, design: sj.Design):
-    return jax.vmap(lambda t, d: sj.steering_from_rates(sj.cascade_rates(t, d)))(thermal, design)
+    return jax.vmap(lambda t, d: sj.model.steering_from_rates(sj.cascade_rates(t, d)))(thermal, design)
 
 
 @jax.jit
@@ -585,8 +585,8 @@ def main(argv=None) -> int:
         "load_average_end": load_average(),
         "n_starts": N_STARTS,
         "solver": "ProjectedNewton",
-        "block_size": args.block_size or sj.default_block_size(jax.devices()[0]),
-        "lanes": args.lanes or sj.default_lanes(jax.devices()[0]),
+        "block_size": args.block_size or sj.optim.default_block_size(jax.devices()[0]),
+        "lanes": args.lanes or sj.optim.default_lanes(jax.devices()[0]),
         "fig4_seconds_runs": fig4["seconds_runs"],
         "fig4_first_call_seconds": fig4["first_call_seconds"],
         "fig4_cpu_over_wall": fig4["cpu_seconds_runs"][med_idx] / fig4["seconds_runs"][med_idx],

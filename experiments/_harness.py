@@ -3,7 +3,7 @@ data files and provenance.
 
 The scripts ``figN_*.py`` of this folder import it as a sibling module (``import _harness``):
 run as ``python experiments/figN_*.py`` the folder is on ``sys.path``; run by ``steerjax
-figures`` (:func:`steerjax.load_figure_module`) the runner puts the script's folder there, in a
+figures`` (:func:`steerjax.plotting.load_figure_module`) the runner puts the script's folder there, in a
 checkout as in an installed wheel (``steerjax/_experiments``).
 
 * **Parameters.**  :func:`resolve_parameters` merges a script's defaults, its ``--quick`` grid

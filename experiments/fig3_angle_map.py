@@ -128,7 +128,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
             r = sj.steering_sweep(thermal, tp, t_cut, c_plus, c_minus, eps)
             return r["E_plus_given_minus"], r["E_minus_given_plus"]
 
-        found = sj.regime_boundaries(
+        found = sj.analysis.regime_boundaries(
             E_of_theta_plus,
             theta_plus_cut,
             values=(cuts["E_plus_given_minus"][i], cuts["E_minus_given_plus"][i]),
@@ -160,7 +160,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
 
     codes = maps["regime"]
     area = [
-        {name: float(np.mean(codes[i] == k)) for k, name in enumerate(sj.REGIMES)}
+        {name: float(np.mean(codes[i] == k)) for k, name in enumerate(sj.model.REGIMES)}
         | {"unstable": float(np.mean(codes[i] < 0))}
         for i in range(n_cases)
     ]
@@ -276,7 +276,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
                         "f",
                     )
                 },
-                "regime": np.asarray([sj.regime_name(c) for c in cut["regime"].ravel()]),
+                "regime": np.asarray([sj.model.regime_name(c) for c in cut["regime"].ravel()]),
             },
         )
     )

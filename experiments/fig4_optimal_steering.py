@@ -83,12 +83,12 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
 
     Returns:
         A dict with ``parameters``, ``grid``, ``C_minus`` (the grid), ``table`` (the flat table
-        of :func:`steerjax.plotting.optimal_steering_grid`: one row per optimum) and
-        ``summary`` (per curve: :func:`steerjax.plotting.optimal_grid_summary`).
+        of :func:`steerjax.analysis.optimal_steering_grid`: one row per optimum) and
+        ``summary`` (per curve: :func:`steerjax.analysis.optimal_grid_summary`).
     """
     params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    return sj.optimal_grid_data(FIGURE, params, progress=progress)
+    return sj.analysis.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def plot(data: dict):
@@ -104,7 +104,9 @@ def plot(data: dict):
         for coupling in ("symmetric", "asymmetric"):  # thick curves on top
             for thermal in thermal_sets:
                 for direction in sj.DIRECTIONS:
-                    t = sj.table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
+                    t = sj.analysis.table_rows(
+                        table, thermal=thermal, eps=eps, coupling=coupling, direction=direction
+                    )
                     ax.plot(
                         t["C_minus"],
                         t["E"],
@@ -160,7 +162,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
-            "steering_margin": sj.STEERING_MARGIN,
+            "steering_margin": sj.analysis.STEERING_MARGIN,
             "curves": data["summary"],
         },
         script=__file__,

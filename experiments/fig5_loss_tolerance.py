@@ -93,7 +93,7 @@ def eps_grid(n_linear: int, n_log: int, one_minus_eps_min: float) -> np.ndarray:
 
 def _thermal_column(names) -> sj.Thermal:
     """The presets ``names`` as a Thermal batch of shape (len(names), 1)."""
-    thermal = sj.thermal_batch(names)
+    thermal = sj.analysis.thermal_batch(names)
     fields = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
     return sj.Thermal(**{f: getattr(thermal, f)[:, None] for f in fields})
 
@@ -109,7 +109,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
 
     Returns:
         A dict with ``parameters``, ``grid``, ``eps`` (the grid), ``table`` (one row per
-        optimum, the columns of :func:`steerjax.plotting.optimal_steering_grid`) and
+        optimum, the columns of :func:`steerjax.analysis.optimal_steering_grid`) and
         ``eps_max`` (one dict per thermal set and C_-: ``eps_max`` from
         :func:`steerjax.loss_tolerance`, ``steers_for_all_eps``, ``E_at_zero_loss``,
         ``E_at_eps_max``, ``eps_max_wide_C_plus`` and ``one_minus_inverse_C_minus``).
@@ -184,7 +184,7 @@ def curve_summary(data: dict) -> list[dict]:
     out = []
     for name in data["thermal_sets"]:
         for c in data["C_minus_cases"]:
-            t = sj.table_rows(data["table"], thermal=name, C_minus=c)
+            t = sj.analysis.table_rows(data["table"], thermal=name, C_minus=c)
             x = t["eps"]
             out.append(
                 {
@@ -218,7 +218,7 @@ def plot(data: dict):
         style = sjp.optimum_style(name, _COUPLING)
         for k, c in enumerate(cases):
             ls = _C_LINESTYLES[k % len(_C_LINESTYLES)]
-            t = sj.table_rows(table, thermal=name, C_minus=c)
+            t = sj.analysis.table_rows(table, thermal=name, C_minus=c)
             ax_lin.plot(t["eps"], t["E"], ls=ls, zorder=3, **style)
             margin = sj.STEERING_BOUND - t["E"]
             ax_log.plot(1.0 - t["eps"], np.where(margin > 0, margin, np.nan), ls=ls, zorder=3, **style)

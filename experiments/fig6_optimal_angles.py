@@ -78,15 +78,15 @@ def _check(params: dict) -> None:
 
 
 def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
-    """The optima of Figs. 4, 6 and 7 (see :func:`steerjax.plotting.optimal_steering_grid`).
+    """The optima of Figs. 4, 6 and 7 (see :func:`steerjax.analysis.optimal_steering_grid`).
 
     Returns:
         A dict with ``parameters``, ``grid``, ``C_minus``, ``table`` (one row per optimum,
-        angles in rad) and ``summary`` (per curve: :func:`steerjax.plotting.optimal_grid_summary`).
+        angles in rad) and ``summary`` (per curve: :func:`steerjax.analysis.optimal_grid_summary`).
     """
     params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    return sj.optimal_grid_data(FIGURE, params, progress=progress)
+    return sj.analysis.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def _plot_curve(ax, x, y, steers, angles, *, marker=None, markevery=None, zorder=2, **style) -> None:
@@ -122,7 +122,9 @@ def plot(data: dict):
             for coupling in ("symmetric", "asymmetric"):
                 style = sjp.optimum_style(thermal, coupling)
                 for direction in sj.DIRECTIONS:
-                    t = sj.table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
+                    t = sj.analysis.table_rows(
+                        table, thermal=thermal, eps=eps, coupling=coupling, direction=direction
+                    )
                     ls = sjp.DIRECTION_LINESTYLES[direction]
                     z = 3 if coupling == "asymmetric" else 2
                     angles = (t["theta_plus"] / math.pi, t["theta_minus"] / math.pi)
@@ -189,7 +191,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
-            "steering_margin": sj.STEERING_MARGIN,
+            "steering_margin": sj.analysis.STEERING_MARGIN,
             "pale_where": "optimal E >= 1/2 - steering_margin (no steering)",
             "curves": data["summary"],
         },

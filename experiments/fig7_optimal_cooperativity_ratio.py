@@ -80,15 +80,15 @@ def _check(params: dict) -> None:
 
 
 def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
-    """The optima of Figs. 4, 6 and 7 (see :func:`steerjax.plotting.optimal_steering_grid`).
+    """The optima of Figs. 4, 6 and 7 (see :func:`steerjax.analysis.optimal_steering_grid`).
 
     Returns:
         A dict with ``parameters``, ``grid``, ``C_minus``, ``table`` (one row per optimum,
-        angles in rad) and ``summary`` (per curve: :func:`steerjax.plotting.optimal_grid_summary`).
+        angles in rad) and ``summary`` (per curve: :func:`steerjax.analysis.optimal_grid_summary`).
     """
     params = harness.resolve_parameters(FIGURE, DEFAULTS, overrides, quick=quick, quick_defaults=QUICK)
     _check(params)
-    return sj.optimal_grid_data(FIGURE, params, progress=progress)
+    return sj.analysis.optimal_grid_data(FIGURE, params, progress=progress)
 
 
 def _plot_curve(ax, x, y, steers, angles, *, zorder=2, **style) -> None:
@@ -119,7 +119,9 @@ def plot(data: dict):
             for coupling in ("symmetric", "asymmetric"):
                 style = sjp.optimum_style(thermal, coupling)
                 for direction in sj.DIRECTIONS:
-                    t = sj.table_rows(table, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
+                    t = sj.analysis.table_rows(
+                        table, thermal=thermal, eps=eps, coupling=coupling, direction=direction
+                    )
                     y = np.where(shown(t), t["C_plus_over_C_minus"], np.nan)
                     _plot_curve(
                         ax,
@@ -179,7 +181,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
         results={
             "dtype": str(np.asarray(data["table"]["E"]).dtype),
             "C_plus_ratio_bounds": [1e-3, 1e3],
-            "steering_margin": sj.STEERING_MARGIN,
+            "steering_margin": sj.analysis.STEERING_MARGIN,
             "pale_where": "optimal E >= 1/2 - steering_margin (no steering)",
             "left_out": "C_plus_irrelevant (E independent of C_+) or C_plus_at_bound",
             "curves": data["summary"],

@@ -90,7 +90,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     _check(params)
     C = sj.log_grid(*(float(v) for v in params["C_minus_range"]), int(params["n_C"]))
     names = [str(t) for t in params["thermal_sets"]]
-    thermal = sj.thermal_batch(names)
+    thermal = sj.analysis.thermal_batch(names)
     thermal = jax.tree_util.tree_map(lambda x: np.asarray(x)[:, None], thermal)  # rows: sets
     C_grid = np.broadcast_to(C, (len(names), C.size))
     columns: dict[str, list] = {}
@@ -129,11 +129,11 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         done += len(names) * C.size
         harness.report_progress(progress, done, total)
     table = {k: np.concatenate(v) for k, v in columns.items()}
-    table["steers_u"] = table["E_u"] < sj.STEERING_BOUND - sj.STEERING_MARGIN
+    table["steers_u"] = table["E_u"] < sj.STEERING_BOUND - sj.analysis.STEERING_MARGIN
     summary = []
     for name in names:
         for direction in sj.DIRECTIONS:
-            t = sj.table_rows(table, thermal=name, direction=direction)
+            t = sj.analysis.table_rows(table, thermal=name, direction=direction)
             k = int(np.argmax(t["d"]))
             s = t["steers_u"]
             summary.append(
@@ -172,7 +172,7 @@ def plot(data: dict):
     for thermal in data["thermal_sets"]:
         style = sjp.optimum_style(thermal, coupling)
         for direction in sj.DIRECTIONS:
-            t = sj.table_rows(table, thermal=thermal, direction=direction)
+            t = sj.analysis.table_rows(table, thermal=thermal, direction=direction)
             x, d, floor = t["C_minus"], 100 * t["d"], 100 * t["d_at_unconditional_design"]
             ls = sjp.DIRECTION_LINESTYLES[direction]
             ax.plot(x, d, ls=ls, zorder=1, **dict(style, color=sjp.pale(style["color"], PALE)))
@@ -227,7 +227,7 @@ def main(out_dir, quick: bool = False, progress=None, **overrides) -> dict:
         files=files,
         results={
             "dtype": str(np.asarray(data["table"]["d"]).dtype),
-            "lo_phase_starts_rad": list(sj.CONDITIONAL_WARM_PHASES),
+            "lo_phase_starts_rad": list(sj.optim.CONDITIONAL_WARM_PHASES),
             "curves": data["summary"],
         },
         script=__file__,

@@ -131,7 +131,7 @@ def test_single_design_json_equals_the_library(capsys):
     assert result["ratio"] == expected["E_plus_given_minus"] / expected["E_minus_given_plus"]
     code_expected = int(sj.classify(expected["E_plus_given_minus"], expected["E_minus_given_plus"]))
     assert result["regime_code"] == code_expected
-    assert result["regime"] == sj.regime_name(code_expected)
+    assert result["regime"] == sj.model.regime_name(code_expected)
     assert result["steering_plus_given_minus"] == (expected["E_plus_given_minus"] < 0.5)
     assert result["steering_minus_given_plus"] == (expected["E_minus_given_plus"] < 0.5)
     assert rec["steering_bound"] == 0.5
@@ -147,7 +147,7 @@ def test_single_design_text_shows_design_verdicts_regime_and_rates(capsys):
         verdict = "steering" if r[key] < 0.5 else "no steering"
         assert re.search(rf"= {re.escape(f'{r[key]:.12g}')} +{verdict}\n", out), key
     code = int(sj.classify(r["E_plus_given_minus"], r["E_minus_given_plus"]))
-    assert f"regime: {sj.regime_name(code)}" in out
+    assert f"regime: {sj.model.regime_name(code)}" in out
     assert f"gamma_+/2pi = {r['gamma_plus_hz']:.10g} Hz" in out
     assert f"gamma_-/2pi = {r['gamma_minus_hz']:.10g} Hz" in out
     assert f"f = 2R/gamma_+ = {r['f']:.10g}" in out
@@ -412,7 +412,7 @@ def test_batch_results_round_trip_exactly_to_the_library(batch_run):
         assert np.all(np.isfinite(ref[name]))
         np.testing.assert_array_equal(got, ref[name], err_msg=name)
     codes = np.asarray(sj.classify(ref["E_plus_given_minus"], ref["E_minus_given_plus"]))
-    assert [r["regime"] for r in out] == [sj.regime_name(c) for c in codes]
+    assert [r["regime"] for r in out] == [sj.model.regime_name(c) for c in codes]
     assert len(set(codes.tolist())) >= 3  # the random designs cover several regimes
 
 

@@ -26,7 +26,7 @@ import pytest
 import scipy.linalg
 
 import steerjax as sj
-import steerjax._conditional as conditional_module
+import steerjax.model._conditional as conditional_module
 from reference import stable_theta_range
 
 SEED = 777
@@ -64,9 +64,9 @@ def _hot_case(rng, rho_range=(1e-6, 1e-2)):
     """Rates of the paper's hot set in the steering region; client near its stability edge."""
     C_minus = _log_uniform(rng, 3.0, 300.0)
     C_plus = C_minus * float(rng.uniform(0.5, 2.0))
-    minus = sj.oscillator_rates_from_damping(0.1, 1e5, C_minus, _log_uniform(rng, *rho_range))
-    plus = sj.oscillator_rates(0.1, 1e5, C_plus, float(rng.uniform(0.27, 0.45)) * math.pi)
-    rates = sj.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(float(rng.uniform(0.0, 0.3))))
+    minus = sj.model.oscillator_rates_from_damping(0.1, 1e5, C_minus, _log_uniform(rng, *rho_range))
+    plus = sj.model.oscillator_rates(0.1, 1e5, C_plus, float(rng.uniform(0.27, 0.45)) * math.pi)
+    rates = sj.model.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(float(rng.uniform(0.0, 0.3))))
     return (
         rates,
         float(rng.uniform(-0.3, 0.3)),
@@ -76,7 +76,7 @@ def _hot_case(rng, rho_range=(1e-6, 1e-2)):
 
 
 def _model(thermal, design, lo_phase, efficiency):
-    mm = sj.measurement_model(thermal, design, lo_phase, efficiency)
+    mm = sj.model.measurement_model(thermal, design, lo_phase, efficiency)
     return {k: np.asarray(getattr(mm, k)) for k in ("A", "B", "noise_var", "C", "F", "D", "R", "S")}
 
 
@@ -95,7 +95,7 @@ def _rel(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
-_cond_cov = jax.jit(sj.conditional_covariance_from_rates)
+_cond_cov = jax.jit(sj.model.conditional_covariance_from_rates)
 
 
 # ------------------------------------------------------------------------- measurement model
@@ -136,7 +136,7 @@ def test_measurement_noise_is_vacuum_and_dynamics_are_the_engines():
         np.testing.assert_allclose(m["R"], np.eye(2), atol=1e-14)
         V = m["noise_var"]
         np.testing.assert_allclose((m["F"] * V) @ m["F"].T, eta * np.eye(2), atol=1e-14)
-        A, D = (np.asarray(x) for x in sj.drift_diffusion(thermal, design))
+        A, D = (np.asarray(x) for x in sj.model.drift_diffusion(thermal, design))
         np.testing.assert_allclose(m["A"], A, rtol=0, atol=1e-14 * np.abs(A).max())
         np.testing.assert_allclose(m["D"], D, rtol=0, atol=1e-14 * np.abs(D).max())
 
@@ -213,7 +213,7 @@ def test_zero_efficiency_is_the_unconditional_state():
         assert 0 < dev[0] <= 1e-6
         assert dev[1] / dev[0] == pytest.approx(100.0, rel=1e-3)
     rates, phi, psi, _ = _hot_case(rng)
-    Su = np.asarray(sj.covariance_from_rates(rates, phi))
+    Su = np.asarray(sj.model.covariance_from_rates(rates, phi))
     assert _rel(np.asarray(_cond_cov(rates, phi, psi, 0.0)), Su) <= 1e-12
 
 
@@ -230,7 +230,7 @@ def test_matches_scipy_care_on_random_designs():
     rng = np.random.default_rng(SEED + 5)
     worst = 0.0
     for rates, phi, psi, eta in _cases(rng, 8, 8):
-        mm = sj.measurement_model_from_rates(rates, phi, psi, eta)
+        mm = sj.model.measurement_model_from_rates(rates, phi, psi, eta)
         m = {k: np.asarray(getattr(mm, k)) for k in ("A", "C", "D", "R", "S")}
         got = np.asarray(_cond_cov(rates, phi, psi, eta))
         worst = max(worst, _rel(got, _scipy_care(m)))
@@ -243,11 +243,11 @@ def test_conditional_state_is_physical_and_below_the_unconditional_one():
     rng = np.random.default_rng(SEED + 6)
     directions = ("plus-given-minus", "minus-given-plus")
     for rates, phi, psi0, eta0 in _cases(rng, 5, 5):
-        Su = np.asarray(sj.covariance_from_rates(rates, phi))
+        Su = np.asarray(sj.model.covariance_from_rates(rates, phi))
         psis = jnp.asarray([psi0, 0.0, math.pi / 2, 2.0])
         etas = jnp.asarray([eta0, 1.0, 0.5, 1.0])
         Sc = _cond_cov(rates, phi, psis, etas)
-        uncertainty = np.asarray(sj.min_uncertainty_eigenvalue(Sc))
+        uncertainty = np.asarray(sj.model.min_uncertainty_eigenvalue(Sc))
         assert (uncertainty >= -1e-10 * np.abs(np.asarray(Sc)).max(axis=(1, 2))).all()
         assert np.linalg.eigvalsh(Su[None] - np.asarray(Sc)).min() >= -1e-10 * np.abs(Su).max()
         for d in directions:
@@ -383,10 +383,10 @@ def test_near_the_stability_edge_against_50_digits(lo_phase, tol):
     rates 0.024 Hz next to 76 kHz, Sigma_u ~ 3e11.  Newton-Kleinman started at the unconditional
     gain fails there (the gain is ~1e11 too large for a float64 Lyapunov solve); the measurement
     ramp of the solver keeps it accurate (scipy's CARE is off by ~1e-5 at this point)."""
-    minus = sj.oscillator_rates_from_damping(0.1, 1e5, 10.0, 2e-12)
-    plus = sj.oscillator_rates(0.1, 1e5, 17.6666536327146, 0.41492730270279604 * math.pi)
-    rates = sj.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(0.0))
-    mm = sj.measurement_model_from_rates(rates, 0.0, lo_phase, 1.0)
+    minus = sj.model.oscillator_rates_from_damping(0.1, 1e5, 10.0, 2e-12)
+    plus = sj.model.oscillator_rates(0.1, 1e5, 17.6666536327146, 0.41492730270279604 * math.pi)
+    rates = sj.model.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(0.0))
+    mm = sj.model.measurement_model_from_rates(rates, 0.0, lo_phase, 1.0)
     m = {k: np.asarray(getattr(mm, k)) for k in ("A", "C", "D", "R", "S")}
     got = np.asarray(_cond_cov(rates, 0.0, lo_phase, 1.0))
     assert _rel(got, _mp_care(m)) <= tol
@@ -398,7 +398,7 @@ def test_near_the_stability_edge_against_50_digits(lo_phase, tol):
 def _E_of(thermal, x):
     theta_p, theta_m, log_Cp, log_Cm, eps, phi, psi, eta = (x[i] for i in range(8))
     design = sj.Design(theta_p, theta_m, jnp.exp(log_Cp), jnp.exp(log_Cm), eps, phi)
-    e_pm, e_mp = sj.conditional_steering_from_rates(sj.cascade_rates(thermal, design), phi, psi, eta)
+    e_pm, e_mp = sj.model.conditional_steering_from_rates(sj.cascade_rates(thermal, design), phi, psi, eta)
     return jnp.stack([e_pm, e_mp])
 
 
@@ -471,7 +471,7 @@ def test_invalid_inputs():
     with pytest.raises(ValueError, match=r"lo_phase = nan"):
         sj.conditional_covariance(thermal, good, float("nan"))
     with pytest.raises(ValueError, match=r"lo_phase = inf"):
-        sj.measurement_model(thermal, good, float("inf"))
+        sj.model.measurement_model(thermal, good, float("inf"))
     with pytest.raises(ValueError, match="unstable"):
         sj.conditional_covariance(thermal, sj.Design(0.4 * math.pi, 0.1 * math.pi, 5.0, 5.0))
     with pytest.raises(ValueError, match="on_invalid"):

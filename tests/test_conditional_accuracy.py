@@ -29,9 +29,9 @@ LO_PHASES = (0.0, math.pi / 4, math.pi / 2)
 
 def _edge_rates(damping_ratio):
     """Hot set, C_- = 10, the server of the unconditional optimum; the client at ``damping_ratio``."""
-    minus = sj.oscillator_rates_from_damping(0.1, 1e5, C_MINUS, damping_ratio)
-    plus = sj.oscillator_rates(0.1, 1e5, 17.6666536327146, 0.41492730270279604 * math.pi)
-    return sj.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(0.0))
+    minus = sj.model.oscillator_rates_from_damping(0.1, 1e5, C_MINUS, damping_ratio)
+    plus = sj.model.oscillator_rates(0.1, 1e5, 17.6666536327146, 0.41492730270279604 * math.pi)
+    return sj.model.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(0.0))
 
 
 def _mp_lyapunov(A, D, n):
@@ -79,14 +79,14 @@ def _mp_reid_E(X, b, a):
 
 
 def _mp_conditional_E(rates, lo_phase, efficiency):
-    mm = sj.measurement_model_from_rates(rates, 0.0, lo_phase, efficiency)
+    mm = sj.model.measurement_model_from_rates(rates, 0.0, lo_phase, efficiency)
     m = {k: np.asarray(getattr(mm, k)) for k in ("A", "D", "C", "R", "S")}
     with mp.workdps(50):
         X = _mp_filter_covariance(m)
         return _mp_reid_E(X, 1, 0), _mp_reid_E(X, 0, 1)
 
 
-_steering_c = jax.jit(sj.conditional_steering_from_rates)
+_steering_c = jax.jit(sj.model.conditional_steering_from_rates)
 
 
 @pytest.mark.parametrize("damping_ratio", DAMPING_RATIOS)
@@ -108,21 +108,21 @@ def test_zero_efficiency_is_the_closed_form_at_the_edge():
     any lo_phase."""
     rng = np.random.default_rng(20261202)
     n = 16
-    minus = sj.oscillator_rates_from_damping(
+    minus = sj.model.oscillator_rates_from_damping(
         0.1,
         1e5,
         jnp.asarray(np.exp(rng.uniform(np.log(2.0), np.log(1000.0), n))),
         10.0 ** rng.uniform(-13, -2, n),
     )
-    plus = sj.oscillator_rates(
+    plus = sj.model.oscillator_rates(
         0.1,
         1e5,
         jnp.asarray(np.exp(rng.uniform(np.log(2.0), np.log(2000.0), n))),
         rng.uniform(0.27, 0.45, n) * math.pi,
     )
-    rates = sj.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(rng.uniform(0.0, 0.3, n)))
+    rates = sj.model.CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(rng.uniform(0.0, 0.3, n)))
     got = _steering_c(rates, 0.0, jnp.asarray(rng.uniform(0.0, math.pi, n)), 0.0)
-    want = sj.steering_from_rates(rates)
+    want = sj.model.steering_from_rates(rates)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-13, atol=0)
 
@@ -136,7 +136,7 @@ def test_efficiency_derivative_is_finite_at_zero():
     rates = sj.cascade_rates(HOT, d)
 
     def E(eta):
-        return jnp.stack(sj.conditional_steering_from_rates(rates, 0.05, 0.2, eta))
+        return jnp.stack(sj.model.conditional_steering_from_rates(rates, 0.05, 0.2, eta))
 
     fwd = np.asarray(jax.jacfwd(E)(0.0))
     rev = np.asarray(jax.jacrev(E)(0.0))

@@ -38,8 +38,8 @@ def test_conditional_problem_has_the_phase_as_last_variable():
     s = sj.Problem(sj.HOT, C_minus=10.0, coupling="symmetric", conditional=True)
     assert s.n_variables == 3
     w = jnp.array([0.3, 0.4, 0.5, 0.25])
-    assert float(sj.lo_phase_from_w(p, w)) == pytest.approx(math.pi / 4)
-    assert math.isnan(float(sj.lo_phase_from_w(sj.Problem(sj.HOT, C_minus=10.0), w[:3])))
+    assert float(sj.optim.lo_phase_from_w(p, w)) == pytest.approx(math.pi / 4)
+    assert math.isnan(float(sj.optim.lo_phase_from_w(sj.Problem(sj.HOT, C_minus=10.0), w[:3])))
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_unconditional_side_is_the_ordinary_optimum(improvement):
 def _mp_conditional_E(design, lo_phase, efficiency=1.0):
     """E_{+|-} from the 50-digit Riccati solution at ``design`` (rates recomputed from it)."""
     rates = sj.cascade_rates(sj.HOT, design)
-    mm = sj.measurement_model_from_rates(rates, 0.0, lo_phase, efficiency)
+    mm = sj.model.measurement_model_from_rates(rates, 0.0, lo_phase, efficiency)
     m = {k: np.asarray(getattr(mm, k)) for k in ("A", "C", "D", "R", "S")}
     return float(sj.reid_E(jnp.asarray(_mp_care(m)), "plus-given-minus"))
 
@@ -128,8 +128,10 @@ def test_optimum_is_a_local_minimum_in_the_design(improvement):
                 wk[k] = np.clip(wk[k] + h, 0.0, 1.0)
                 if wk[k] == w[k]:
                     continue
-                rates, _ = sj.rates_from_w(p, jnp.asarray(wk))
-                e_pm, _ = sj.conditional_steering_from_rates(rates, 0.0, sj.lo_phase_from_w(p, wk), 1.0)
+                rates, _ = sj.optim.rates_from_w(p, jnp.asarray(wk))
+                e_pm, _ = sj.model.conditional_steering_from_rates(
+                    rates, 0.0, sj.optim.lo_phase_from_w(p, wk), 1.0
+                )
                 assert float(e_pm) >= value * (1 - 1e-9), (i, k, h)
 
 
@@ -172,8 +174,8 @@ def test_lo_phase_starts_must_not_be_empty():
 def test_conditional_objective_has_no_lapack_call():
     """The conditional objective runs inside two nested while loops (optimiser, Riccati), where
     a batched LAPACK solve deadlocked jaxlib 0.10.2 on CPU (16 problems x 8 starts); its value
-    and Hessian must lower to plain XLA operations (steerjax._linsolve)."""
-    from steerjax._optimize import loss
+    and Hessian must lower to plain XLA operations (steerjax.linalg._linsolve)."""
+    from steerjax.optim._optimize import loss
 
     p = sj.Problem(sj.HOT, C_minus=10.0, conditional=True)
     w = jnp.full(4, 0.3)

@@ -20,12 +20,12 @@ from reference import textbook_mp, textbook_numpy
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 HOT = (0.1, 1e5, 0.1, 1e5)  # gamma0_plus_hz, nbar_plus, gamma0_minus_hz, nbar_minus
-CODES = {name: k for k, name in enumerate(sj.REGIMES)}
+CODES = {name: k for k, name in enumerate(sj.model.REGIMES)}
 
 
 def _load(number: int):
-    (script,) = [s for s in sj.discover_figures(EXPERIMENTS) if s.number == number]
-    return sj.load_figure_module(script)
+    (script,) = [s for s in sj.plotting.discover_figures(EXPERIMENTS) if s.number == number]
+    return sj.plotting.load_figure_module(script)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_fig2_f_positive_only_server_steers_client_at_C_minus_50(data2):
 def test_fig2_f_negative_order_of_regimes_with_growing_ratio(data2):
     expected = ["none", "one-way server=>client", "two-way", "one-way client=>server"]
     runs = _runs(data2["cuts"]["regime"][2])
-    assert [sj.REGIMES[c] for c in runs[:4]] == expected
+    assert [sj.model.REGIMES[c] for c in runs[:4]] == expected
     segs = [s["regime"] for s in data2["boundaries"][2]["segments"]]
     assert segs[:4] == expected
     # Beyond the plotted range's upper end, steering is lost again (E_{+|-} rises above 1/2).

@@ -38,8 +38,8 @@ SWEEP_COLUMNS = (
 
 
 def _load(number: int):
-    (script,) = [s for s in sj.discover_figures(EXPERIMENTS) if s.number == number]
-    return sj.load_figure_module(script)
+    (script,) = [s for s in sj.plotting.discover_figures(EXPERIMENTS) if s.number == number]
+    return sj.plotting.load_figure_module(script)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def data5(fig5):
 
 
 def _curve(data, **where):
-    return sj.table_rows(data["table"], **where)
+    return sj.analysis.table_rows(data["table"], **where)
 
 
 def _ref(thermal, eps, coupling, direction, C):
@@ -216,7 +216,7 @@ def test_optimal_ratio_tends_to_one_without_loss_but_not_with_loss(data4):
     eps = 0.2 the asymmetric E_{+|-} optimum keeps C_+/C_- ~ 1.2, unlike E_{-|+}.  The ratios
     agree with the independent reference at C_- = 1000."""
     for thermal in THERMALS:
-        for coupling in sj.COUPLINGS:
+        for coupling in sj.optim.COUPLINGS:
             for direction in sj.DIRECTIONS:
                 for eps in (0.0, 0.2):
                     curve = _curve(data4, thermal=thermal, eps=eps, coupling=coupling, direction=direction)
@@ -261,7 +261,7 @@ def test_diagnostic_flags_are_right(data4):
     ``C_plus_at_bound``: C_+ at 1e-3 or 1e3 times C_-; ``steers``: E < 1/2.  On this grid C_+
     sits on its bound only where the optimum does not steer."""
     t = data4["table"]
-    assert np.array_equal(t["steers"], t["E"] < 0.5 - sj.STEERING_MARGIN)
+    assert np.array_equal(t["steers"], t["E"] < 0.5 - sj.analysis.STEERING_MARGIN)
     ratio = t["C_plus_over_C_minus"]
     on_bound = np.isclose(ratio, 1e3, rtol=1e-6) | np.isclose(ratio, 1e-3, rtol=1e-6)
     np.testing.assert_array_equal(t["C_plus_at_bound"], on_bound)
@@ -516,7 +516,7 @@ def test_small_plotting_helpers():
     assert np.isnan(y).sum() == 1 and np.isnan(y[2])
     with pytest.raises(ValueError, match="series has shape"):
         sjp.gaps_at_jumps(np.arange(3.0), np.ones(3), 0.1, by=np.ones(2))
-    (c,) = sj.interpolated_crossings(np.array([1.0, 100.0]), np.array([1.0, 0.0]), 0.5)
+    (c,) = sj.analysis.interpolated_crossings(np.array([1.0, 100.0]), np.array([1.0, 0.0]), 0.5)
     assert c["x"] == pytest.approx(10.0) and c["rising"] is False
     assert sjp.pale("#ffffff", 0.3) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="strength"):

@@ -14,8 +14,8 @@ import steerjax as sj
 
 @pytest.fixture(scope="module")
 def fig8():
-    (script,) = [s for s in sj.discover_figures() if s.number == 8]
-    return sj.load_figure_module(script)
+    (script,) = [s for s in sj.plotting.discover_figures() if s.number == 8]
+    return sj.plotting.load_figure_module(script)
 
 
 @pytest.fixture(scope="module")

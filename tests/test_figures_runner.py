@@ -120,7 +120,7 @@ class FakeBar:
 
 
 def test_discovery_finds_only_fig_scripts_in_order(scripts):
-    found = sj.discover_figures(scripts)
+    found = sj.plotting.discover_figures(scripts)
     assert [(s.number, s.name, s.path.name) for s in found] == [
         (1, "fig1", "fig1_dummy.py"),
         (5, "fig5", "fig5_broken.py"),
@@ -132,15 +132,15 @@ def test_discovery_finds_only_fig_scripts_in_order(scripts):
 def test_discovery_rejects_two_scripts_for_one_figure(scripts):
     (scripts / "fig1_other.py").write_text(DUMMY)
     with pytest.raises(ValueError, match="two scripts for figure 1"):
-        sj.discover_figures(scripts)
+        sj.plotting.discover_figures(scripts)
 
 
 def test_default_folder_is_the_checkout_experiments():
-    assert sj.experiments_dir() == REPO / "experiments"
-    names = [s.name for s in sj.discover_figures()]
+    assert sj.plotting.experiments_dir() == REPO / "experiments"
+    names = [s.name for s in sj.plotting.discover_figures()]
     assert {"fig2", "fig3"} <= set(names)
     with pytest.raises(ValueError, match="is not a folder"):
-        sj.experiments_dir(REPO / "no-such-folder")
+        sj.plotting.experiments_dir(REPO / "no-such-folder")
 
 
 def test_packaged_copy_is_used_outside_a_checkout(scripts, tmp_path, monkeypatch):
@@ -153,34 +153,34 @@ def test_packaged_copy_is_used_outside_a_checkout(scripts, tmp_path, monkeypatch
     (package / "_experiments").mkdir(parents=True)
     (package / "_experiments" / "fig1_dummy.py").write_text(DUMMY)
     monkeypatch.setattr(figures, "_PACKAGE_DIR", package)
-    assert sj.experiments_dir() == package / "_experiments"
-    assert [s.name for s in sj.discover_figures()] == ["fig1"]
+    assert sj.plotting.experiments_dir() == package / "_experiments"
+    assert [s.name for s in sj.plotting.discover_figures()] == ["fig1"]
     (package / "_experiments" / "fig1_dummy.py").unlink()
     with pytest.raises(ValueError, match="no experiment scripts found"):
-        sj.experiments_dir()
+        sj.plotting.experiments_dir()
 
 
 def test_selection_by_number_or_name(scripts):
-    found = sj.discover_figures(scripts)
-    assert [s.name for s in sj.select_figures(found, None)] == ["fig1", "fig5", "fig6", "fig7"]
-    assert [s.name for s in sj.select_figures(found, ["6", "fig1", "Fig1"])] == ["fig1", "fig6"]
-    assert [s.name for s in sj.select_figures(found, [5])] == ["fig5"]
+    found = sj.plotting.discover_figures(scripts)
+    assert [s.name for s in sj.plotting.select_figures(found, None)] == ["fig1", "fig5", "fig6", "fig7"]
+    assert [s.name for s in sj.plotting.select_figures(found, ["6", "fig1", "Fig1"])] == ["fig1", "fig6"]
+    assert [s.name for s in sj.plotting.select_figures(found, [5])] == ["fig5"]
     with pytest.raises(ValueError, match="no script for figure 9; available: 1, 5, 6, 7"):
-        sj.select_figures(found, ["9"])
+        sj.plotting.select_figures(found, ["9"])
     with pytest.raises(ValueError, match="'two' is not a figure number"):
-        sj.select_figures(found, ["two"])
+        sj.plotting.select_figures(found, ["two"])
 
 
 def test_loading_checks_the_contract(scripts):
-    by_name = {s.name: s for s in sj.discover_figures(scripts)}
+    by_name = {s.name: s for s in sj.plotting.discover_figures(scripts)}
     with pytest.raises(ValueError, match="fig7_incomplete.py: missing plot"):
-        sj.load_figure_module(by_name["fig7"])
+        sj.plotting.load_figure_module(by_name["fig7"])
     wrong = scripts / "fig8_wrong_name.py"
     wrong.write_text(DUMMY)  # says FIGURE = "fig1"
-    (script,) = [s for s in sj.discover_figures(scripts) if s.number == 8]
+    (script,) = [s for s in sj.plotting.discover_figures(scripts) if s.number == 8]
     with pytest.raises(ValueError, match="FIGURE = 'fig1', expected 'fig8'"):
-        sj.load_figure_module(script)
-    module = sj.load_figure_module(by_name["fig1"])
+        sj.plotting.load_figure_module(script)
+    module = sj.plotting.load_figure_module(by_name["fig1"])
     assert module.TITLE == "a dummy figure"
 
 
@@ -194,7 +194,7 @@ def test_failures_are_reported_and_the_others_still_run(scripts, tmp_path):
     FakeBar.made = []
     started, finished = [], []
     outcomes = sj.run_figures(
-        sj.discover_figures(scripts),
+        sj.plotting.discover_figures(scripts),
         out,
         quick=True,
         make_bar=FakeBar,
@@ -226,11 +226,11 @@ def test_failures_are_reported_and_the_others_still_run(scripts, tmp_path):
 
 
 def test_overrides_reach_the_script(scripts, tmp_path):
-    (script,) = sj.select_figures(sj.discover_figures(scripts), ["1"])
-    outcome = sj.run_figure(script, tmp_path, overrides={"scale": 2.5, "n": 4})
+    (script,) = sj.plotting.select_figures(sj.plotting.discover_figures(scripts), ["1"])
+    outcome = sj.plotting.run_figure(script, tmp_path, overrides={"scale": 2.5, "n": 4})
     assert outcome.ok
     assert (tmp_path / "fig1.csv").read_text().splitlines() == ["x", "0.0", "2.5", "5.0", "7.5"]
-    bad = sj.run_figure(script, tmp_path, overrides={"nope": 1})
+    bad = sj.plotting.run_figure(script, tmp_path, overrides={"nope": 1})
     assert not bad.ok and "unknown parameter 'nope'" in bad.error
 
 
@@ -330,13 +330,13 @@ def test_cli_quick_figures_2_and_3_write_everything(tmp_path, capsys):
 
 def _harness():
     """The experiments' ``_harness`` module, as the figure scripts import it."""
-    (script,) = [s for s in sj.discover_figures(REPO / "experiments") if s.number == 2]
-    return sj.load_figure_module(script).harness
+    (script,) = [s for s in sj.plotting.discover_figures(REPO / "experiments") if s.number == 2]
+    return sj.plotting.load_figure_module(script).harness
 
 
 def test_scripts_import_the_harness_of_their_own_folder(scripts):
-    (dummy,) = [s for s in sj.discover_figures(scripts) if s.number == 1]
-    module = sj.load_figure_module(dummy)
+    (dummy,) = [s for s in sj.plotting.discover_figures(scripts) if s.number == 1]
+    module = sj.plotting.load_figure_module(dummy)
     assert Path(module.harness.__file__).resolve() == (scripts / "_harness.py").resolve()
     assert str(scripts) not in sys.path
     real = _harness()

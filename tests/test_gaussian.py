@@ -29,9 +29,9 @@ from reference import (
 
 SEED = 4242
 
-_solve = jax.jit(sj.solve_lyapunov)
+_solve = jax.jit(sj.linalg.solve_lyapunov)
 _cov = jax.jit(sj.covariance)
-_drift_diffusion = jax.jit(sj.drift_diffusion)
+_drift_diffusion = jax.jit(sj.model.drift_diffusion)
 _rates = jax.jit(sj.cascade_rates)
 
 
@@ -477,17 +477,17 @@ def _E_mp(d, **overrides):
 
 def _rates_from_damping(theta_plus, rho, fixed):
     g0p, nbp, g0m, nbm, Cp, Cm, eps = fixed
-    minus = sj.oscillator_rates_from_damping(g0m, nbm, Cm, rho)
-    plus = sj.oscillator_rates(g0p, nbp, Cp, theta_plus)
-    return sj.CascadeRates(minus=minus, plus=plus, eps=eps)
+    minus = sj.model.oscillator_rates_from_damping(g0m, nbm, Cm, rho)
+    plus = sj.model.oscillator_rates(g0p, nbp, Cp, theta_plus)
+    return sj.model.CascadeRates(minus=minus, plus=plus, eps=eps)
 
 
 def _E_from_damping(phi, theta_plus, rho, fixed):
-    return jnp.stack(sj.steering_at_phase_from_rates(_rates_from_damping(theta_plus, rho, fixed), phi))
+    return jnp.stack(sj.model.steering_at_phase_from_rates(_rates_from_damping(theta_plus, rho, fixed), phi))
 
 
 _cov_from_damping = jax.jit(
-    lambda phi, tp, rho, fixed: sj.covariance_from_rates(_rates_from_damping(tp, rho, fixed), phi)
+    lambda phi, tp, rho, fixed: sj.model.covariance_from_rates(_rates_from_damping(tp, rho, fixed), phi)
 )
 
 

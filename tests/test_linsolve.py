@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from steerjax import solve_lyapunov
-from steerjax._linsolve import solve_small
+from steerjax.linalg import solve_lyapunov
+from steerjax.linalg._linsolve import solve_small
 
 _solve = jax.jit(solve_small)
 

@@ -98,8 +98,8 @@ def _symplectic_numpy(S):
 
 def test_symplectic_eigenvalues_and_log_negativity_against_numpy(states):
     T = np.diag([1.0, 1.0, 1.0, -1.0])  # partial transposition: P_+ -> -P_+
-    got = np.asarray(sj.symplectic_eigenvalues(jnp.asarray(states)))
-    got_pt = np.asarray(sj.symplectic_eigenvalues(jnp.asarray(states), partial_transpose=True))
+    got = np.asarray(sj.model.symplectic_eigenvalues(jnp.asarray(states)))
+    got_pt = np.asarray(sj.model.symplectic_eigenvalues(jnp.asarray(states), partial_transpose=True))
     ln = np.asarray(sj.log_negativity(jnp.asarray(states)))
     for S, nu, nu_pt, e in zip(states, got, got_pt, ln, strict=True):
         np.testing.assert_allclose(nu, _symplectic_numpy(S), rtol=1e-9)
@@ -111,13 +111,13 @@ def test_symplectic_eigenvalues_and_log_negativity_against_numpy(states):
 
 
 def test_min_uncertainty_eigenvalue_against_numpy(states):
-    got = np.asarray(sj.min_uncertainty_eigenvalue(jnp.asarray(states)))
+    got = np.asarray(sj.model.min_uncertainty_eigenvalue(jnp.asarray(states)))
     want = np.array([np.linalg.eigvalsh(S + 0.5j * OMEGA)[0] for S in states])
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
     assert np.all(want >= -1e-12)
     # an unphysical matrix (variance below vacuum) is recognised
     bad = np.diag([0.3, 0.5, 0.5, 0.5])
-    assert float(sj.min_uncertainty_eigenvalue(jnp.asarray(bad))) < -0.1
+    assert float(sj.model.min_uncertainty_eigenvalue(jnp.asarray(bad))) < -0.1
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +178,9 @@ def test_classify_and_regime_name():
     codes = np.asarray(sj.classify(jnp.asarray(e1), jnp.asarray(e2)))
     for a, b, c in zip(e1, e2, codes, strict=True):
         if np.isnan(a) or np.isnan(b):
-            assert c == -1 and sj.regime_name(c) == "invalid"
+            assert c == -1 and sj.model.regime_name(c) == "invalid"
             continue
-        name = sj.regime_name(c)
+        name = sj.model.regime_name(c)
         if a < 0.5 and b < 0.5:
             assert name == "two-way"
         elif a < 0.5:
@@ -191,7 +191,7 @@ def test_classify_and_regime_name():
             assert name == "none"
     assert set(codes.tolist()) == {-1, 0, 1, 2, 3}
     assert codes[0] == 0  # E = 1/2 exactly is not steering (strict inequality, Eq. 5)
-    assert sj.REGIMES[int(codes[1])] == "one-way server=>client"
+    assert sj.model.REGIMES[int(codes[1])] == "one-way server=>client"
     # SteeringResult.regime agrees with its own E values
     res = sj.steering(sj.HOT, sj.Design(jnp.linspace(0.26, 0.45, 20) * np.pi, 0.3 * np.pi, 80.0, 40.0))
     manual = (np.asarray(res.E_plus_given_minus) < 0.5) + 2 * (np.asarray(res.E_minus_given_plus) < 0.5)

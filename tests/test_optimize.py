@@ -26,7 +26,7 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_optima.json"
 THERMAL_NAMES = ("hot", "vacuum-server")
 EPS = (0.0, 0.2)
 C_GRID = (1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1000.0)
-CONFIGS = [(c, d) for c in sj.COUPLINGS for d in sj.DIRECTIONS]
+CONFIGS = [(c, d) for c in sj.optim.COUPLINGS for d in sj.DIRECTIONS]
 
 
 def _thermal_batch():
@@ -120,7 +120,7 @@ def test_cached_reference_is_reproducible(case):
 def test_at_stability_edge_flag_matches_the_damping_ratio(optima):
     for res in optima.values():
         rho = np.minimum(np.asarray(res.damping_ratio_plus), np.asarray(res.damping_ratio_minus))
-        np.testing.assert_array_equal(np.asarray(res.at_stability_edge), rho < sj.EDGE_DAMPING_RATIO)
+        np.testing.assert_array_equal(np.asarray(res.at_stability_edge), rho < sj.optim.EDGE_DAMPING_RATIO)
         assert np.all(np.asarray(res.gamma_minus_hz) > 0) and np.all(np.asarray(res.gamma_plus_hz) > 0)
     # the asymmetric client=>server optimum is an infimum at the client's edge for n_- >> 1
     edge = np.asarray(optima["asymmetric", "plus-given-minus"].at_stability_edge)
@@ -191,7 +191,7 @@ def test_search_pool_matches_lockstep_searches(small_problem):
     """The pooled driver (lanes refilled from a task queue) runs the same searches as a vmap of
     whole searches: with 2 lanes for 3 x 8 searches every lane is refilled many times, and a
     block twice the batch leaves padding rows that must not be solved or returned."""
-    from steerjax import _optimize as opt
+    from steerjax.optim import _optimize as opt
 
     pooled = sj.optimize(small_problem, lanes=2, block_size=6)
     wide = sj.optimize(small_problem, lanes=10_000)
@@ -285,7 +285,7 @@ def test_problem_set_up_is_the_same_traced_and_concrete():
 
     def theta_plus(C):
         problem = sj.Problem(sj.thermal_preset("hot"), C, eps=0.1)
-        return jax.vmap(lambda p: sj.rates_from_w(p, w)[1].theta_plus)(problem)
+        return jax.vmap(lambda p: sj.optim.rates_from_w(p, w)[1].theta_plus)(problem)
 
     concrete = sj.Problem(sj.thermal_preset("hot"), C, eps=0.1)
     assert all(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(concrete))

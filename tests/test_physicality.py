@@ -57,7 +57,7 @@ def stable_designs(draw):
 @jax.jit
 def _closed_form_covariance(thermal, design):
     """4x4 covariance assembled from the closed-form moments of Eq. (4) (phi = 0 structure)."""
-    m = sj.moments(sj.cascade_rates(thermal, design))
+    m = sj.model.moments(sj.cascade_rates(thermal, design))
     z = jnp.zeros_like(m.cov)
     rows = [
         [m.var_minus, z, m.cov, z],

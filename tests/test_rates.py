@@ -144,8 +144,8 @@ def test_cos_two_theta_relative_accuracy_near_quarter_pi(dtype, ulps):
     theta = np.concatenate([theta, rng.uniform(0, np.pi / 2, 100).astype(dtype)])
     with mp.workdps(DPS):
         want = np.array([float(mp.cos(2 * mp.mpf(float(t)))) for t in theta])
-    got = np.asarray(sj.cos_two_theta(jnp.asarray(theta)), dtype=float)
-    assert sj.cos_two_theta(jnp.asarray(theta)).dtype == dtype
+    got = np.asarray(sj.model.cos_two_theta(jnp.asarray(theta)), dtype=float)
+    assert sj.model.cos_two_theta(jnp.asarray(theta)).dtype == dtype
     rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-300)
     assert rel.max() <= ulps * u, rel.max()
     # the difference of squares is far worse near pi/4 (this is what the library avoids)
@@ -163,7 +163,7 @@ def test_damping_ratio_round_trip(designs):
     """
     thermal, design = _batch(designs)
     r = sj.cascade_rates(thermal, design)
-    back = sj.oscillator_rates_from_damping(
+    back = sj.model.oscillator_rates_from_damping(
         thermal.gamma0_minus_hz, thermal.nbar_minus, design.C_minus, r.minus.damping_ratio
     )
     np.testing.assert_allclose(back.gamma, r.minus.gamma, rtol=4 * U64)
@@ -179,7 +179,7 @@ def test_damping_ratio_round_trip(designs):
     g0, nb, C = (
         jnp.asarray(np.array([d[k] for d in sub])) for k in ("gamma0_minus", "nbar_minus", "C_minus")
     )
-    osc = sj.oscillator_rates_from_damping(g0, nb, C, jnp.asarray(rho))
+    osc = sj.model.oscillator_rates_from_damping(g0, nb, C, jnp.asarray(rho))
     want = np.array(
         [
             float(
@@ -190,7 +190,7 @@ def test_damping_ratio_round_trip(designs):
     )
     assert np.max(np.abs(np.asarray(osc.theta) - want)) <= 1e-14
     np.testing.assert_allclose(osc.damping_ratio, rho, rtol=4 * U64)
-    again = sj.oscillator_rates(g0, nb, C, osc.theta).damping_ratio
+    again = sj.model.oscillator_rates(g0, nb, C, osc.theta).damping_ratio
     # through the angle, rho is only as good as the rounding of theta allows: ~u Gamma/(gamma0+Gamma)/rho
     np.testing.assert_allclose(again, rho, rtol=1e-3)
     np.testing.assert_allclose(again[rho > 1e-6], rho[rho > 1e-6], rtol=1e-9)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import steerjax as sj
-from steerjax._reparam import U_MIN, angle_interval, oscillator_from_u
+from steerjax.optim._reparam import U_MIN, angle_interval, oscillator_from_u
 
 THERMALS = {"hot": sj.thermal_preset("hot"), "vacuum-server": sj.thermal_preset("vacuum-server")}
 PROBLEMS = {
@@ -39,11 +39,11 @@ def test_every_box_point_is_a_strictly_stable_design_with_finite_gradient(kind, 
     n = problem.n_variables
     rng = np.random.default_rng(0)
     W = np.concatenate([_corners(n), rng.uniform(size=(64, n)), rng.uniform(size=(16, n)) ** 40])
-    r, design = jax.vmap(lambda w: sj.rates_from_w(problem, w))(jnp.asarray(W))
+    r, design = jax.vmap(lambda w: sj.optim.rates_from_w(problem, w))(jnp.asarray(W))
     assert bool(jnp.all(r.plus.gamma > 0)) and bool(jnp.all(r.minus.gamma > 0))
     # strictly stable also when the returned angles are converted back to rates
     assert bool(jnp.all(sj.is_stable(problem.thermal, design)))
-    from steerjax._optimize import loss
+    from steerjax.optim._optimize import loss
 
     values, grads = jax.vmap(jax.value_and_grad(lambda w: loss(problem, w)))(jnp.asarray(W))
     assert bool(jnp.all(jnp.isfinite(values))) and bool(jnp.all(jnp.isfinite(grads)))
@@ -55,21 +55,21 @@ def test_every_box_point_is_a_strictly_stable_design_with_finite_gradient(kind, 
 def test_box_coordinates_round_trip(kind):
     problem = PROBLEMS[kind](THERMALS["hot"], 10.0)
     W = jnp.asarray(np.random.default_rng(1).uniform(0.01, 0.99, size=(200, problem.n_variables)))
-    designs = jax.vmap(lambda w: sj.rates_from_w(problem, w)[1])(W)
-    back = jax.vmap(lambda d: sj.w_from_design(problem, d))(designs)
+    designs = jax.vmap(lambda w: sj.optim.rates_from_w(problem, w)[1])(W)
+    back = jax.vmap(lambda d: sj.optim.w_from_design(problem, d))(designs)
     np.testing.assert_allclose(np.asarray(back), np.asarray(W), atol=1e-8)
 
 
 def test_unconstrained_coordinates_are_a_bijection_onto_stable_designs():
     problem = sj.Problem(THERMALS["vacuum-server"], 30.0, eps_bounds=(0.0, 0.5))
     Z = jnp.asarray(np.random.default_rng(2).normal(scale=3.0, size=(100, problem.n_variables)))
-    designs = jax.vmap(lambda z: sj.design_from_unconstrained(problem, z))(Z)
+    designs = jax.vmap(lambda z: sj.optim.design_from_unconstrained(problem, z))(Z)
     assert bool(jnp.all(sj.is_stable(problem.thermal, designs)))
-    back = jax.vmap(lambda d: sj.unconstrained_from_design(problem, d))(designs)
+    back = jax.vmap(lambda d: sj.optim.unconstrained_from_design(problem, d))(designs)
     np.testing.assert_allclose(np.asarray(back), np.asarray(Z), atol=1e-6, rtol=1e-6)
     # far out in the tails the design is still strictly stable (and on the allowed side)
     extreme = jnp.asarray([[-60.0, -60.0, -60.0, -60.0], [60.0, 60.0, 60.0, 60.0]])
-    d = jax.vmap(lambda z: sj.design_from_unconstrained(problem, z))(extreme)
+    d = jax.vmap(lambda z: sj.optim.design_from_unconstrained(problem, z))(extreme)
     assert bool(jnp.all(sj.is_stable(problem.thermal, d)))
     assert bool(jnp.all((d.eps >= 0.0) & (d.eps <= 0.5)))
 

@@ -12,7 +12,7 @@ import steerjax as sj
 
 SEED = 20240611
 
-_solve = jax.jit(sj.solve_riccati_filter)
+_solve = jax.jit(sj.linalg.solve_riccati_filter)
 
 
 def _random_problem(rng, n, m, *, spread=1.0):
@@ -80,7 +80,7 @@ def test_scalar_closed_form():
         # -(c^2/r) s^2 + 2 (a - x c / r) s + (d - x^2 / r) = 0, root with a - (s c + x) c / r < 0
         a_t, q, g = a - x * c / r, d - x * x / r, c * c / r
         want = (a_t + np.sqrt(a_t * a_t + g * q)) / g
-        got = float(sj.solve_riccati_filter(*(jnp.array([[v]]) for v in (a, d, c, r, x)))[0, 0])
+        got = float(sj.linalg.solve_riccati_filter(*(jnp.array([[v]]) for v in (a, d, c, r, x)))[0, 0])
         assert got == pytest.approx(want, rel=1e-13)
 
 
@@ -88,7 +88,7 @@ def test_no_measurement_gives_lyapunov():
     """C = 0, S = 0: the filter learns nothing and Sigma is the Lyapunov solution, exactly."""
     rng = np.random.default_rng(SEED + 2)
     A, D, C, R, S = _random_problem(rng, 4, 2)
-    got = np.asarray(sj.solve_riccati_filter(A, D, 0 * C, R, 0 * S))
+    got = np.asarray(sj.linalg.solve_riccati_filter(A, D, 0 * C, R, 0 * S))
     want = scipy.linalg.solve_continuous_lyapunov(A, -D)
     assert _rel(got, want) <= 1e-13
 
@@ -97,13 +97,13 @@ def test_broadcasting_vmap_and_batch_agree():
     rng = np.random.default_rng(SEED + 3)
     problems = [_random_problem(rng, 4, 2) for _ in range(5)]
     A, D, C, R, S = (jnp.asarray(np.stack(x)) for x in zip(*problems, strict=True))
-    batched = sj.solve_riccati_filter(A, D, C, R, S)
-    mapped = jax.vmap(sj.solve_riccati_filter)(A, D, C, R, S)
-    single = [sj.solve_riccati_filter(*p) for p in problems]
+    batched = sj.linalg.solve_riccati_filter(A, D, C, R, S)
+    mapped = jax.vmap(sj.linalg.solve_riccati_filter)(A, D, C, R, S)
+    single = [sj.linalg.solve_riccati_filter(*p) for p in problems]
     np.testing.assert_allclose(np.asarray(batched), np.asarray(mapped), rtol=1e-13, atol=0)
     np.testing.assert_allclose(np.asarray(batched), np.stack(single), rtol=1e-13, atol=0)
     # shared R and S broadcast against a batch of the rest
-    shared = sj.solve_riccati_filter(A, D, C, R[0], S[0])
+    shared = sj.linalg.solve_riccati_filter(A, D, C, R[0], S[0])
     assert shared.shape == (5, 4, 4)
     np.testing.assert_allclose(np.asarray(shared[0]), np.asarray(batched[0]), rtol=1e-13)
 
@@ -135,11 +135,13 @@ def test_derivatives_match_finite_differences_of_scipy():
     ) / (2 * h)
     primals = tuple(jnp.asarray(x) for x in (A, D, C, R, S))
     tangents = tuple(jnp.asarray(x) for x in (dA, dD, dC, dR, dS))
-    _, jvp = jax.jvp(sj.solve_riccati_filter, primals, tangents)
+    _, jvp = jax.jvp(sj.linalg.solve_riccati_filter, primals, tangents)
     assert _rel(np.asarray(jvp), fd) <= 1e-7
     # reverse mode: <W, dSigma> for a random weight W equals the jvp contracted with W
     W = jnp.asarray(rng.normal(size=(4, 4)))
-    grads = jax.grad(lambda *p: jnp.sum(W * sj.solve_riccati_filter(*p)), argnums=(0, 1, 2, 3, 4))(*primals)
+    grads = jax.grad(lambda *p: jnp.sum(W * sj.linalg.solve_riccati_filter(*p)), argnums=(0, 1, 2, 3, 4))(
+        *primals
+    )
     contracted = sum(float(jnp.sum(g * t)) for g, t in zip(grads, tangents, strict=True))
     assert contracted == pytest.approx(float(jnp.sum(W * jvp)), rel=1e-10)
     assert contracted == pytest.approx(float(np.sum(np.asarray(W) * fd)), rel=1e-7)
@@ -152,7 +154,7 @@ def test_second_derivative_is_finite_and_consistent():
     dC = jnp.asarray(rng.normal(size=C.shape))
 
     def f(c):
-        return jnp.trace(sj.solve_riccati_filter(A, D, c, R, S))
+        return jnp.trace(sj.linalg.solve_riccati_filter(A, D, c, R, S))
 
     g = jax.grad(f)
     _, hvp = jax.jvp(g, (C,), (dC,))
@@ -164,7 +166,7 @@ def test_second_derivative_is_finite_and_consistent():
 def test_float32_runs_and_is_close():
     rng = np.random.default_rng(SEED + 7)
     args = _random_problem(rng, 4, 2)
-    got = np.asarray(sj.solve_riccati_filter(*(jnp.asarray(x, dtype=jnp.float32) for x in args)))
+    got = np.asarray(sj.linalg.solve_riccati_filter(*(jnp.asarray(x, dtype=jnp.float32) for x in args)))
     assert got.dtype == np.float32
     assert _rel(got.astype(float), _scipy_filter_care(*args)) <= 1e-4
 
@@ -176,12 +178,12 @@ def test_measurement_weight_and_its_derivative_at_zero():
     rng = np.random.default_rng(SEED + 8)
     A, D, C, R, S = _random_problem(rng, 4, 2)
     w = 0.3
-    got = np.asarray(sj.solve_riccati_filter(A, D, C, R, S, weight=w))
+    got = np.asarray(sj.linalg.solve_riccati_filter(A, D, C, R, S, weight=w))
     assert _rel(got, _scipy_filter_care(A, D, np.sqrt(w) * C, R, np.sqrt(w) * S)) <= 1e-10
     args = tuple(jnp.asarray(x) for x in (A, D, C, R, S))
 
     def sigma(weight):
-        return sj.solve_riccati_filter(*args, weight=weight)
+        return sj.linalg.solve_riccati_filter(*args, weight=weight)
 
     fwd, rev = (np.asarray(jac(sigma)(0.0)) for jac in (jax.jacfwd, jax.jacrev))
     Sigma_u = scipy.linalg.solve_continuous_lyapunov(A, -D)
@@ -194,4 +196,4 @@ def test_measurement_weight_and_its_derivative_at_zero():
 @pytest.mark.parametrize("weight", [-0.5, float("nan")])
 def test_bad_weight_is_named(weight):
     with pytest.raises(ValueError, match=r"weight = .* \[0, inf\)"):
-        sj.solve_riccati_filter(np.eye(1) * -1.0, np.eye(1), np.eye(1), np.eye(1), weight=weight)
+        sj.linalg.solve_riccati_filter(np.eye(1) * -1.0, np.eye(1), np.eye(1), np.eye(1), weight=weight)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from steerjax._smalleig import symmetric_eig_small
+from steerjax.linalg._smalleig import symmetric_eig_small
 
 
 def _matrices(n: int, count: int, seed: int) -> np.ndarray:

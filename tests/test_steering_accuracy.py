@@ -188,11 +188,11 @@ def test_worst_cases_are_the_conditioning_of_the_net_damping():
     def col(key):
         return jnp.asarray(np.array([d[key] for d in designs]))
 
-    minus = sj.oscillator_rates_from_damping(
+    minus = sj.model.oscillator_rates_from_damping(
         col("gamma0_minus"), col("nbar_minus"), col("C_minus"), col("rho_minus")
     )
-    plus = sj.oscillator_rates(col("gamma0_plus"), col("nbar_plus"), col("C_plus"), col("theta_plus"))
-    exact = sj.steering_from_rates(sj.CascadeRates(minus=minus, plus=plus, eps=col("eps")))
+    plus = sj.model.oscillator_rates(col("gamma0_plus"), col("nbar_plus"), col("C_plus"), col("theta_plus"))
+    exact = sj.model.steering_from_rates(sj.model.CascadeRates(minus=minus, plus=plus, eps=col("eps")))
     refs = [reference_of(d, theta_minus_mp=d["theta_minus_mp"]) for d in designs]
     for k, key in enumerate(("E_plus_given_minus", "E_minus_given_plus")):
         assert _rel(exact[k], _ref_array(refs, key)).max() <= 1e-12, key
@@ -265,12 +265,12 @@ def test_damping_ratio_parameterisation_matches_exact_angle():
     def col(key):
         return jnp.asarray(np.array([d[key] for d in designs]))
 
-    minus = sj.oscillator_rates_from_damping(
+    minus = sj.model.oscillator_rates_from_damping(
         col("gamma0_minus"), col("nbar_minus"), col("C_minus"), col("rho_minus")
     )
-    plus = sj.oscillator_rates(col("gamma0_plus"), col("nbar_plus"), col("C_plus"), col("theta_plus"))
-    rates = sj.CascadeRates(minus=minus, plus=plus, eps=col("eps"))
-    e_pm, e_mp = sj.steering_from_rates(rates)
+    plus = sj.model.oscillator_rates(col("gamma0_plus"), col("nbar_plus"), col("C_plus"), col("theta_plus"))
+    rates = sj.model.CascadeRates(minus=minus, plus=plus, eps=col("eps"))
+    e_pm, e_mp = sj.model.steering_from_rates(rates)
     refs = [reference_of(d, theta_minus_mp=d["theta_minus_mp"]) for d in designs]
     rho_back = np.array(
         [

@@ -11,110 +11,88 @@ Conventions: quadratures X = (a + a^dag)/sqrt(2), P = (a - a^dag)/(sqrt(2) i), v
 Precision: the library never changes JAX's global configuration.  For float64 (needed for the
 documented accuracy) call ``jax.config.update("jax_enable_x64", True)`` -- or
 :func:`steerjax.enable_x64` -- before creating arrays.  The ``steerjax`` command does this.
+
+Layout (one concept per subpackage; the top level re-exports the everyday names):
+
+- :mod:`steerjax.model` -- parameters, rates, closed forms (Eqs. 4-6), Gaussian engine,
+  conditional scheme (Appendix B), measures;
+- :mod:`steerjax.linalg` -- small Lyapunov, Riccati, linear and eigen solvers;
+- :mod:`steerjax.optim` -- the design problem, its reparameterisation, solvers, sweeps;
+- :mod:`steerjax.analysis` -- maps, regime boundaries, grids of optima (figure data);
+- :mod:`steerjax.plotting` -- matplotlib helpers and the runner of the figure scripts.
 """
 
-from ._conditional import (
+from . import analysis, linalg, model, optim
+from ._figures import run_figures
+from ._version import __version__
+from .analysis import optimal_steering_grid, steering_sweep
+from .model import (
+    STEERING_BOUND,
+    THERMAL_PRESETS,
     ConditionalSteeringResult,
-    MeasurementModel,
-    conditional_covariance,
-    conditional_covariance_from_rates,
-    conditional_steering,
-    conditional_steering_from_rates,
-    measurement_model,
-    measurement_model_from_rates,
-)
-from ._figures import (
-    FigureOutcome,
-    FigureScript,
-    discover_figures,
-    experiments_dir,
-    load_figure_module,
-    run_figure,
-    run_figures,
-    select_figures,
-)
-from ._gaussian import (
-    QUADRATURE_ORDER,
-    covariance,
-    covariance_from_rates,
-    drift_diffusion,
-    steering_at_phase,
-    steering_at_phase_from_rates,
-)
-from ._improvement import ConditionalImprovement, conditional_improvement
-from ._lyapunov import solve_lyapunov
-from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
-from ._measures import (
-    REGIMES,
+    Design,
+    SteeringResult,
+    Thermal,
+    cascade_rates,
     classify,
+    conditional_covariance,
+    conditional_steering,
+    covariance,
     gaussian_steerability,
+    is_stable,
     log_negativity,
-    min_uncertainty_eigenvalue,
-    regime_name,
     reid_E,
-    symplectic_eigenvalues,
+    steering,
+    steering_at_phase,
+    thermal_preset,
 )
-from ._moments import Moments, moments
-from ._optimal_grid import (
-    STEERING_MARGIN,
-    optimal_grid_data,
-    optimal_grid_summary,
-    optimal_steering_grid,
-    table_rows,
-    thermal_batch,
-)
-from ._optimize import (
-    CONDITIONAL_WARM_PHASES,
-    COUPLINGS,
+from .optim import (
     DIRECTIONS,
-    EDGE_DAMPING_RATIO,
     LBFGS,
     Adam,
+    ConditionalImprovement,
+    LossTolerance,
+    OptimalSweep,
     OptimumResult,
     Problem,
     ProjectedNewton,
-    default_block_size,
-    default_lanes,
-    design_from_unconstrained,
-    lo_phase_from_w,
+    conditional_improvement,
+    log_grid,
+    loss_tolerance,
+    optimal_sweep,
     optimize,
-    rates_from_w,
-    unconstrained_from_design,
-    w_from_design,
 )
-from ._params import (
-    THERMAL_PRESETS,
-    Design,
-    Thermal,
-    thermal_preset,
-)
-from ._rates import (
-    CascadeRates,
-    OscillatorRates,
-    cascade_rates,
-    cos_two_theta,
-    is_stable,
-    oscillator_rates,
-    oscillator_rates_from_damping,
-)
-from ._riccati import solve_riccati_filter
-from ._steering import (
-    STEERING_BOUND,
-    SteeringResult,
-    steering,
-    steering_from_rates,
-    steering_result_from_rates,
-)
-from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
-from ._version import __version__
+
+# Names that lived at the top level before the subpackages existed; asking for one says where
+# it is now instead of a bare AttributeError.
+_MOVED = {
+    **{name: "model" for name in model.__all__},
+    **{name: "linalg" for name in linalg.__all__},
+    **{name: "optim" for name in optim.__all__},
+    **{name: "analysis" for name in analysis.__all__},
+    **{
+        name: "plotting"
+        for name in (
+            "FigureScript",
+            "FigureOutcome",
+            "experiments_dir",
+            "discover_figures",
+            "select_figures",
+            "load_figure_module",
+            "run_figure",
+        )
+    },
+}
 
 
 def __getattr__(name: str):
     # HOT and VACUUM_SERVER are built on access, in the precision in force at that moment.
     if name in ("HOT", "VACUUM_SERVER"):
-        from . import _params
-
-        return getattr(_params, name)
+        return getattr(model, name)
+    if name in _MOVED:
+        raise AttributeError(
+            f"steerjax.{name} is not part of the top-level API; use steerjax.{_MOVED[name]}.{name}"
+        )
     raise AttributeError(f"module 'steerjax' has no attribute {name!r}")
 
 
@@ -128,47 +106,31 @@ def enable_x64(enable: bool = True) -> None:
 __all__ = [
     "__version__",
     "enable_x64",
-    # parameters
+    # parameters (Sec. II)
     "Thermal",
     "Design",
     "HOT",
     "VACUUM_SERVER",
     "THERMAL_PRESETS",
     "thermal_preset",
-    # rates
-    "OscillatorRates",
-    "CascadeRates",
     "cascade_rates",
-    "oscillator_rates",
-    "oscillator_rates_from_damping",
-    "cos_two_theta",
     "is_stable",
-    # closed forms
-    "Moments",
-    "moments",
-    "SteeringResult",
+    # steering in closed form (Eqs. 4-6) and at any inter-subsystem phase
     "steering",
-    "steering_from_rates",
-    "steering_result_from_rates",
+    "SteeringResult",
     "STEERING_BOUND",
-    # general Gaussian engine
-    "solve_lyapunov",
-    "drift_diffusion",
-    "covariance",
-    "covariance_from_rates",
     "steering_at_phase",
-    "steering_at_phase_from_rates",
-    "QUADRATURE_ORDER",
-    # measures
+    "covariance",
+    # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",
     "log_negativity",
-    "symplectic_eigenvalues",
-    "min_uncertainty_eigenvalue",
     "classify",
-    "REGIMES",
-    "regime_name",
-    # design optimisation (Sec. V, App. A)
+    # conditional scheme (Sec. VI)
+    "conditional_steering",
+    "ConditionalSteeringResult",
+    "conditional_covariance",
+    # design optimisation (Sec. V)
     "Problem",
     "optimize",
     "OptimumResult",
@@ -176,53 +138,20 @@ __all__ = [
     "LBFGS",
     "Adam",
     "DIRECTIONS",
-    "COUPLINGS",
-    "EDGE_DAMPING_RATIO",
-    "rates_from_w",
-    "w_from_design",
-    "design_from_unconstrained",
-    "unconstrained_from_design",
-    "lo_phase_from_w",
-    "CONDITIONAL_WARM_PHASES",
-    "default_block_size",
-    "default_lanes",
-    # sweeps over C_- and the loss tolerance (Figs. 4-7)
-    "OptimalSweep",
+    # sweeps and figure data (Figs. 2-8)
     "optimal_sweep",
+    "OptimalSweep",
     "log_grid",
-    "LossTolerance",
     "loss_tolerance",
-    # conditional scheme (Sec. VI, Appendix B)
-    "solve_riccati_filter",
-    "MeasurementModel",
-    "measurement_model",
-    "measurement_model_from_rates",
-    "conditional_covariance",
-    "conditional_covariance_from_rates",
-    "ConditionalSteeringResult",
-    "conditional_steering",
-    "conditional_steering_from_rates",
-    "ConditionalImprovement",
+    "LossTolerance",
     "conditional_improvement",
-    # data of the figures: maps, regime boundaries, optimal grids (Figs. 2-7)
-    "SWEEP_FIELDS",
+    "ConditionalImprovement",
     "steering_sweep",
-    "level_crossings",
-    "regime_boundaries",
-    "interpolated_crossings",
-    "STEERING_MARGIN",
-    "thermal_batch",
     "optimal_steering_grid",
-    "optimal_grid_data",
-    "optimal_grid_summary",
-    "table_rows",
-    # figures (experiment scripts; plotting helpers are in the submodule steerjax.plotting)
-    "FigureScript",
-    "FigureOutcome",
-    "experiments_dir",
-    "discover_figures",
-    "select_figures",
-    "load_figure_module",
-    "run_figure",
     "run_figures",
+    # subpackages
+    "model",
+    "linalg",
+    "optim",
+    "analysis",
 ]

@@ -123,7 +123,7 @@ NUMERIC_RESULT_COLUMNS = ("E_plus_given_minus", "E_minus_given_plus", "gamma_plu
 """Fields of :class:`steerjax.SteeringResult` written to each output row."""
 
 RESULT_COLUMNS = (*NUMERIC_RESULT_COLUMNS, "regime")
-"""Columns added to each output row (``regime`` is a name from :data:`steerjax.REGIMES`)."""
+"""Columns added to each output row (``regime`` is a name from :data:`steerjax.model.REGIMES`)."""
 
 CHUNK_ROWS = 1 << 16
 """Largest number of rows evaluated by one call of the compiled function."""
@@ -145,7 +145,7 @@ CONDITIONAL_RESULT_COLUMNS = (
 the detection efficiency, and the conditional E_{+|-}, E_{-|+}."""
 
 CONDITIONAL_REGIME_COLUMN = "regime_c"
-"""Last column added with ``--conditional``: the regime (a name from :data:`steerjax.REGIMES`)
+"""Last column added with ``--conditional``: the regime (a name from :data:`steerjax.model.REGIMES`)
 of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
 
 LO_PHASE_GRID = 64
@@ -195,7 +195,7 @@ batch input (--from FILE): a CSV file with a header row and the columns
 
 batch output (--out FILE, or stdout): the input columns (angles in radians, full float64
   precision), then {", ".join(RESULT_COLUMNS[:3])},
-  {", ".join(RESULT_COLUMNS[3:])} (a name: {", ".join(sj.REGIMES)});
+  {", ".join(RESULT_COLUMNS[3:])} (a name: {", ".join(sj.model.REGIMES)});
   only the rows that could be evaluated.  A regular file is replaced whole or not at all (the
   old one stays after an error or Ctrl-C); a symbolic link is written through, a device or
   FIFO directly.  The file's folder must exist.
@@ -406,7 +406,7 @@ def result_record(result: sj.SteeringResult) -> dict:
     rec = {f.name: _as_float(getattr(result, f.name)) for f in dataclasses.fields(result)}
     rec["ratio"] = _as_float(result.ratio)
     code = int(np.asarray(result.regime))
-    rec["regime"] = sj.regime_name(code)
+    rec["regime"] = sj.model.regime_name(code)
     rec["regime_code"] = code
     rec["steering_plus_given_minus"] = bool(rec["E_plus_given_minus"] < sj.STEERING_BOUND)
     rec["steering_minus_given_plus"] = bool(rec["E_minus_given_plus"] < sj.STEERING_BOUND)
@@ -582,11 +582,11 @@ def _conditional_optimal(thermal: sj.Thermal, design: sj.Design, efficiency):
     eta = jnp.asarray(efficiency)
 
     def both(psi):  # one phase for all rows -> (2,) + batch
-        return jnp.stack(sj.conditional_steering_from_rates(r, 0.0, psi, eta))
+        return jnp.stack(sj.model.conditional_steering_from_rates(r, 0.0, psi, eta))
 
     def each(x):  # x: (2,) + batch, one phase per direction -> (2,) + batch
         psi = _reduce_phase(x)
-        return jnp.stack([sj.conditional_steering_from_rates(r, 0.0, psi[k], eta)[k] for k in (0, 1)])
+        return jnp.stack([sj.model.conditional_steering_from_rates(r, 0.0, psi[k], eta)[k] for k in (0, 1)])
 
     step = math.pi / LO_PHASE_GRID
     grid = jnp.arange(LO_PHASE_GRID, dtype=eta.dtype) * step
@@ -796,9 +796,9 @@ def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dic
 
 
 def _regime_names(e_pm: np.ndarray, e_mp: np.ndarray) -> np.ndarray:
-    """Regime names (:data:`steerjax.REGIMES`; ``invalid`` for NaN) of pairs of E values."""
+    """Regime names (:data:`steerjax.model.REGIMES`; ``invalid`` for NaN) of pairs of E values."""
     codes = np.asarray(sj.classify(np.asarray(e_pm), np.asarray(e_mp)))
-    names = np.asarray((*sj.REGIMES, "invalid"), dtype=object)
+    names = np.asarray((*sj.model.REGIMES, "invalid"), dtype=object)
     return names[codes]  # code -1 (NaN) indexes "invalid"
 
 

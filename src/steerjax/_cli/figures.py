@@ -5,7 +5,7 @@
     steerjax figures [--only N ...] [--out DIR] [--quick] [--quiet]
                      [--experiments DIR] [--set KEY=VALUE ...] [--list]
 
-Runs the experiment scripts ``figN_<what>.py`` (found by :func:`steerjax.discover_figures`: the
+Runs the experiment scripts ``figN_<what>.py`` (found by :func:`steerjax.plotting.discover_figures`: the
 checkout's ``experiments/`` folder, or the copy packaged with the wheel) one after the other.
 Each writes its figure (PNG and PDF), the plotted data (CSV or NPZ) and a JSON file of
 parameters and provenance into ``--out``.  A progress bar per figure is drawn on stderr when
@@ -133,8 +133,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def _scripts(args):
     try:
-        scripts = sj.discover_figures(args.experiments)
-        return scripts, sj.select_figures(scripts, args.only)
+        scripts = sj.plotting.discover_figures(args.experiments)
+        return scripts, sj.plotting.select_figures(scripts, args.only)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -143,7 +143,7 @@ def _list(selected) -> int:
     lines = []
     for script in selected:
         try:
-            module = sj.load_figure_module(script)
+            module = sj.plotting.load_figure_module(script)
         except Exception as exc:  # show what is wrong with a script, but list the rest
             lines.append(
                 f"{script.name}  {script.path.name}  (cannot be loaded: {type(exc).__name__}: {exc})"

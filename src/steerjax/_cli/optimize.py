@@ -62,7 +62,7 @@ import numpy as np
 import steerjax as sj
 
 from .._io import atomic_write_text, csv_text, write_csv
-from .._params import allowed_range, domain_violations
+from ..model._params import allowed_range, domain_violations
 from ._common import (
     ANGLE_FORMS,
     MISSING_RULE,
@@ -258,7 +258,7 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   {", ".join(DIAGNOSTIC_COLUMNS)}
   (angles in radians, rates gamma/2pi in Hz, full float64 precision).  E is the minimised
   parameter.  at_stability_edge: the optimum is an infimum approached at an oscillator's
-  stability edge (damping ratio < {sj.EDGE_DAMPING_RATIO:g}); the design given is stable.
+  stability edge (damping ratio < {sj.optim.EDGE_DAMPING_RATIO:g}); the design given is stable.
 {_CONDITIONAL_EPILOG if CONDITIONAL_AVAILABLE else ""}
 numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
   Counts (--starts, --seed, N of --c-minus-grid) are whole numbers.  Output files write a value
@@ -287,7 +287,7 @@ def _name_parser(kind: str, allowed: Sequence[str], aliases: dict[str, str] | No
     return parse
 
 
-parse_coupling = _name_parser("coupling", sj.COUPLINGS)
+parse_coupling = _name_parser("coupling", sj.optim.COUPLINGS)
 """Text -> ``"asymmetric"`` or ``"symmetric"`` (case and ``_``/``-`` ignored)."""
 
 parse_direction = _name_parser(

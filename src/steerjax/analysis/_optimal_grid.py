@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from ..model._params import Thermal, thermal_preset
+from ..model._steering import STEERING_BOUND
+from ..optim._optimize import COUPLINGS, DIRECTIONS
+from ..optim._sweeps import log_grid, optimal_sweep
 from ._maps import interpolated_crossings, steering_sweep
-from ._optimize import COUPLINGS, DIRECTIONS
-from ._params import Thermal, thermal_preset
-from ._steering import STEERING_BOUND
-from ._sweeps import log_grid, optimal_sweep
 
 __all__ = [
     "STEERING_MARGIN",
@@ -57,7 +57,7 @@ def thermal_batch(names: Sequence[str]) -> Thermal:
 
     Example:
         >>> import steerjax as sj
-        >>> sj.thermal_batch(["hot", "vacuum-server"]).nbar_plus.tolist()
+        >>> sj.analysis.thermal_batch(["hot", "vacuum-server"]).nbar_plus.tolist()
         [100000.0, 0.0]
     """
     presets = [thermal_preset(n) for n in names]
@@ -132,7 +132,7 @@ def optimal_steering_grid(
         thermal_sets: preset names (``"hot"``, ``"vacuum-server"``).
         eps_values: transmission losses in [0, 1).
         C_minus: client cooperativities (1-D).
-        couplings, directions: which of :data:`steerjax.COUPLINGS` / :data:`steerjax.DIRECTIONS`.
+        couplings, directions: which of :data:`steerjax.optim.COUPLINGS` / :data:`steerjax.DIRECTIONS`.
         n_starts, seed: as for :func:`steerjax.optimize`.
         progress: optional ``progress(done, total)`` over all optima.
         figure: name used in error messages.
@@ -302,7 +302,7 @@ def table_rows(table: Mapping[str, np.ndarray], **where) -> dict[str, np.ndarray
     Example:
         >>> import numpy as np, steerjax as sj
         >>> t = {"a": np.array(["x", "y", "x"], dtype=object), "b": np.arange(3)}
-        >>> sj.table_rows(t, a="x")["b"].tolist()
+        >>> sj.analysis.table_rows(t, a="x")["b"].tolist()
         [0, 2]
     """
     unknown = sorted(set(where) - set(table))

@@ -14,7 +14,7 @@ design is to the stability edge (``u -> 0`` there), which is where the optimum o
 asymmetric scheme lies.  At the other end ``u -> 1`` reaches ``theta = b`` (often pi/2)
 linearly in ``u``, so optima on that boundary are reached quickly too.
 
-The optimiser (:mod:`steerjax._optimize`) works with box coordinates ``w in [0, 1]``:
+The optimiser (:mod:`steerjax.optim._optimize`) works with box coordinates ``w in [0, 1]``:
 ``u = u_min + (1 - 2 u_min) w`` with ``u_min = 1e-12`` keeps every design strictly stable in
 floating point (also after converting back to an angle) and every gradient finite; the
 cooperativity is ``C_+ = exp(log C_lo + (log C_hi - log C_lo) w)`` within bounds (default
@@ -28,7 +28,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
-from ._rates import OscillatorRates
+from ..model._rates import OscillatorRates
 
 __all__ = [
     "U_MIN",

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._measures import REGIMES, classify
-from ._params import Design, Thermal
-from ._steering import STEERING_BOUND, steering
+from ..model._measures import REGIMES, classify
+from ..model._params import Design, Thermal
+from ..model._steering import STEERING_BOUND, steering
 
 __all__ = [
     "SWEEP_FIELDS",
@@ -127,7 +127,7 @@ def level_crossings(
 
     Example:
         >>> import numpy as np, steerjax as sj
-        >>> roots, rising = sj.level_crossings(lambda t: np.cos(t), np.linspace(0.0, 7.0, 8), 0.0)
+        >>> roots, rising = sj.analysis.level_crossings(lambda t: np.cos(t), np.linspace(0.0, 7.0, 8), 0.0)
         >>> np.round(roots / np.pi, 12).tolist(), rising.tolist()
         ([0.5, 1.5], [False, True])
     """
@@ -192,7 +192,7 @@ def regime_boundaries(
         ``{"boundaries": [...], "segments": [...]}``.  Each boundary is a dict with ``x``, the
         ``quantity`` that crosses (``"E_plus_given_minus"``, ``"E_minus_given_plus"``, or
         ``"validity"`` where the E turn NaN -- for :func:`steering_sweep` the stability edge),
-        ``regime_below`` and ``regime_above`` (names from :data:`steerjax.REGIMES`, for the
+        ``regime_below`` and ``regime_above`` (names from :data:`steerjax.model.REGIMES`, for the
         sides of smaller and larger ``x``); each segment a dict with ``x_start``, ``x_end`` and
         ``regime``, covering the grid from its first to its last point.
     """
@@ -247,7 +247,7 @@ def interpolated_crossings(x, y, level: float = STEERING_BOUND, *, log_x: bool =
 
     Example:
         >>> import numpy as np, steerjax as sj
-        >>> sj.interpolated_crossings(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0]), 0.5,
+        >>> sj.analysis.interpolated_crossings(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0]), 0.5,
         ...                            log_x=False)
         [{'x': 1.5, 'rising': False}, {'x': 2.5, 'rising': True}]
     """

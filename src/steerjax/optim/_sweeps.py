@@ -23,10 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._io import atomic_write_bytes, write_csv
+from .._io import atomic_write_bytes, write_csv
+from ..model._params import Thermal
+from ..model._steering import STEERING_BOUND
 from ._optimize import COUPLINGS, DIRECTIONS, OptimumResult, Problem, optimize
-from ._params import Thermal
-from ._steering import STEERING_BOUND
 
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 

@@ -133,7 +133,7 @@ def validate(
 ) -> None:
     """Raise ``ValueError`` for out-of-domain or unstable concrete inputs (``TypeError`` for
     complex ones).  ``rates`` may be in units of ``rate_unit`` Hz
-    (:func:`steerjax._rates.thermal_in_rate_units`); messages quote rates in Hz."""
+    (:func:`steerjax.model._rates.thermal_in_rate_units`); messages quote rates in Hz."""
     check_domain(**_thermal_values(thermal), **_design_values(design))
     if require_phi_zero:
         phi = np.asarray(design.phi, dtype=float)

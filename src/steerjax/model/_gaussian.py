@@ -47,7 +47,7 @@ blocks and ``B_y = B_+ - L B_-`` (the server's noise input in the new coordinate
 
 with no division by gamma_- except in Cov(x_-), which is genuinely of that size.  Reid's E
 is invariant under ``X_+ -> X_+ - l X_-`` (the gain absorbs it), so
-:func:`steerjax._measures.reid_E_from_blocks` evaluates it from these blocks without
+:func:`steerjax.model._measures.reid_E_from_blocks` evaluates it from these blocks without
 subtracting diverging numbers, and the derivatives of these explicit formulas inherit their
 accuracy.  ``covariance`` returns the matrix in the original coordinates, assembled from the
 same blocks.
@@ -239,7 +239,7 @@ def block_covariance_from_rates(r: CascadeRates, phi=0.0) -> BlockCovariance:
     and so are its derivatives (explicit formulas, differentiated by JAX).
 
     Args:
-        r: cascade rates (:class:`steerjax.CascadeRates`); the net dampings ``gamma_j`` are used
+        r: cascade rates (:class:`steerjax.model.CascadeRates`); the net dampings ``gamma_j`` are used
             as given (exact when ``r`` comes from a damping-ratio parameterisation).
         phi: inter-subsystem phase [rad].
 
@@ -279,7 +279,7 @@ def steering_at_phase_from_rates(r: CascadeRates, phi=0.0) -> tuple[Array, Array
     """(E_{+|-}, E_{-|+}) of Reid (Eq. 5, optimal gains) for any phi, accurate at the edge.
 
     Evaluated from the sheared covariance (:func:`block_covariance_from_rates`) by
-    :func:`steerjax._measures.reid_E_from_blocks`; no term grows like 1/gamma_- unless E itself
+    :func:`steerjax.model._measures.reid_E_from_blocks`; no term grows like 1/gamma_- unless E itself
     does.  At phi = 0 it equals the closed forms of Eqs. (6)-(7).  Pure; jit-, vmap- and
     grad-compatible.
     """

@@ -27,10 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ._conditional import conditional_steering_from_rates
+from ..model._conditional import conditional_steering_from_rates
+from ..model._params import Thermal
+from ..model._rates import cascade_rates, thermal_in_rate_units
 from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, conditional_warm_starts, optimize
-from ._params import Thermal
-from ._rates import cascade_rates, thermal_in_rate_units
 
 __all__ = ["ConditionalImprovement", "conditional_improvement"]
 

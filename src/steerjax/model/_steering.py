@@ -27,7 +27,7 @@ with ``S = theta_+ + theta_-``, ``D = theta_+ - theta_-``, ``g = gamma_+ + gamma
     E_{-|+} = E_{+|-} N_- / [gamma_- (Delta X_+)^2],
 
 where ``gamma_- (Delta X_+)^2`` is a sum of non-negative terms
-(:func:`steerjax._moments.server_variance_times_gamma_minus`).  ``T_2 = 0`` is the condition of
+(:func:`steerjax.model._moments.server_variance_times_gamma_minus`).  ``T_2 = 0`` is the condition of
 perfect noise interference; it requires ``R < 0``, i.e. ``f < 0``, as the paper finds.
 """
 
@@ -118,7 +118,7 @@ class SteeringResult(eqx.Module):
 
     @property
     def regime(self) -> Array:
-        """Regime code (see :func:`steerjax.classify` and :data:`steerjax.REGIMES`)."""
+        """Regime code (see :func:`steerjax.classify` and :data:`steerjax.model.REGIMES`)."""
         return classify(self.E_plus_given_minus, self.E_minus_given_plus)
 
     def summary(self) -> str:
@@ -192,7 +192,7 @@ def steering(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> 
         >>> d = sj.Design(theta_plus=0.4 * math.pi, theta_minus=0.35 * math.pi,
         ...               C_plus=100.0, C_minus=50.0)
         >>> res = sj.steering(sj.HOT, d)
-        >>> sj.regime_name(res.regime)
+        >>> sj.model.regime_name(res.regime)
         'two-way'
     """
     check_on_invalid(on_invalid)

@@ -90,7 +90,7 @@ def reid_E_from_blocks(
 
     The covariance of ``x = (x_-, x_+)`` (each ``(X, P)``) is described by ``client = Cov(x_-)``,
     ``cross = Cov(y_+, x_-)`` and ``server = Cov(y_+)`` with ``y_+ = x_+ - shear x_-`` (all
-    ``(..., 2, 2)``), as returned by :func:`steerjax._gaussian.block_covariance_from_rates`.
+    ``(..., 2, 2)``), as returned by :func:`steerjax.model._gaussian.block_covariance_from_rates`.
 
     Method.  Per quadrature q, the gain on X_- absorbs the diagonal shear l = shear[q, q], so
     with ``Z = y_q + sum_{r != q} shear[q, r] x_r`` (bounded unless E itself diverges),

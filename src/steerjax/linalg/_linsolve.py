@@ -13,7 +13,7 @@ the not yet used row ``p_j`` with the largest ``|a_ij|`` becomes the pivot row o
 and column ``j`` is eliminated from the other unused rows; no rows are moved.  Back
 substitution then runs over the pivot rows in reverse order.  (Gauss-Jordan elimination, which
 also clears the used rows, lost 30 % at an ill-conditioned point where this loses nothing.)  For the
-row-equilibrated, well-posed 16 x 16 systems of :mod:`steerjax._lyapunov` the results agree
+row-equilibrated, well-posed 16 x 16 systems of :mod:`steerjax.linalg._lyapunov` the results agree
 with LAPACK to rounding (tests compare with numpy).
 
 Derivatives come from :func:`jax.lax.custom_linear_solve` (implicit differentiation: forward

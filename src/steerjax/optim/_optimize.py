@@ -3,7 +3,7 @@
 A :class:`Problem` states what is minimised and over what.  The paper's client/server scenario
 is the default: the client's cooperativity ``C_-`` is fixed (a "cheap" node of limited
 tunability), the server's ``C_+`` and both interaction angles are free, and the loss ``eps`` is
-given.  The search runs in an unconstrained space (:mod:`steerjax._reparam`): every point of it
+given.  The search runs in an unconstrained space (:mod:`steerjax.optim._reparam`): every point of it
 is a dynamically stable design, so no optimiser step can produce an unstable design or a NaN.
 
 Solvers are small option objects: :class:`ProjectedNewton` (the default; exact Hessian, box
@@ -17,7 +17,7 @@ The optimum of the asymmetric scheme is an *infimum* at the client's stability e
 
 Conditional mode (``Problem(..., conditional=True)``; Sec. VI and Appendix B): the joint output
 light is also measured (homodyne, local-oscillator phase ``lo_phase``, efficiency ``efficiency``)
-and the objective is the conditional E of :func:`steerjax.conditional_steering_from_rates`
+and the objective is the conditional E of :func:`steerjax.model.conditional_steering_from_rates`
 (Kalman-Bucy filter, a Riccati solve per evaluation).  The local-oscillator phase becomes one more
 search coordinate, the last one, within ``lo_phase_bounds`` (default ``[0, pi]``: the detected
 currents only change sign when the phase moves by pi).
@@ -37,10 +37,12 @@ import numpy as np
 import optax
 from jax import Array
 
-from ._checks import check_count
-from ._conditional import check_measurement, conditional_steering_from_rates
-from ._params import Design, Thermal, check_domain, check_real
-from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
+from ..linalg._smalleig import symmetric_eig_small
+from ..model._checks import check_count
+from ..model._conditional import check_measurement, conditional_steering_from_rates
+from ..model._params import Design, Thermal, check_domain, check_real
+from ..model._rates import CascadeRates, cascade_rates, thermal_in_rate_units
+from ..model._steering import SteeringResult, steering_from_rates, steering_result_from_rates
 from ._reparam import (
     U_MIN,
     AngleInterval,
@@ -48,8 +50,6 @@ from ._reparam import (
     oscillator_from_u,
     u_from_theta,
 )
-from ._smalleig import symmetric_eig_small
-from ._steering import SteeringResult, steering_from_rates, steering_result_from_rates
 
 __all__ = [
     "Problem",
@@ -170,7 +170,7 @@ class Problem(eqx.Module):
             ~1e-12, which is where the asymmetric optimum lies).
         conditional: minimise the *conditional* E (Sec. VI, Appendix B): the output light is
             measured by homodyne detection and filtered optimally
-            (:func:`steerjax.conditional_steering_from_rates` at phi = 0).  The
+            (:func:`steerjax.model.conditional_steering_from_rates` at phi = 0).  The
             local-oscillator phase is then a free parameter (one more search coordinate, the
             last).  Not combinable with ``objective``.
         efficiency: detection efficiency eta in [0, 1] of the conditional scheme (default 1;
@@ -989,7 +989,7 @@ def _default_starts(problem: Problem, n_starts: int, seed: int, dtype) -> Array:
     if problem.conditional:
         # the lo_phase coordinate (last): mid-interval in the guesses above, then the client-edge
         # guess again at the lower end of the phase interval (for the default bounds, phase 0:
-        # there the detected quadratures are pure X or pure P, see steerjax._conditional)
+        # there the detected quadratures are pure X or pure P, see steerjax.model._conditional)
         low_end = guesses[1].copy()
         low_end[-1] = 0.0
         guesses.insert(2, low_end)
@@ -1464,7 +1464,7 @@ def optimize(
 
 
 def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:
-    """The problem with its thermal rates in units of :func:`steerjax._rates.rate_unit` (exact: a
+    """The problem with its thermal rates in units of :func:`steerjax.model._rates.rate_unit` (exact: a
     power of two; the optimum does not depend on the unit, but products of rates then stay in
     range for any positive rates), and the unit.  A problem with a user ``objective`` is left
     in Hz (unit None): the objective may read rates."""

@@ -5,7 +5,7 @@ Import it as ``import steerjax.plotting as sjp`` (it imports matplotlib, so the 
 figures are plain :class:`matplotlib.figure.Figure` objects, so no GUI backend and no global
 figure registry are involved, and figures are freed when they go out of scope.  Nothing here
 computes physics: the data come from the library (:func:`steerjax.steering_sweep`,
-:func:`steerjax.regime_boundaries`, :func:`steerjax.optimal_steering_grid`, ...).
+:func:`steerjax.analysis.regime_boundaries`, :func:`steerjax.optimal_steering_grid`, ...).
 
 What lives here:
 
@@ -36,12 +36,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ._io import atomic_write_bytes
-from ._measures import REGIMES, classify
-from ._optimal_grid import _preset_key
-from ._optimize import COUPLINGS, DIRECTIONS
-from ._steering import STEERING_BOUND
-from ._version import __version__
+from .._io import atomic_write_bytes
+from .._version import __version__
+from ..analysis._optimal_grid import _preset_key
+from ..model._measures import REGIMES, classify
+from ..model._steering import STEERING_BOUND
+from ..optim._optimize import COUPLINGS, DIRECTIONS
 
 __all__ = [
     "REGIME_COLORS",

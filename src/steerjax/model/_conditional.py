@@ -5,10 +5,10 @@ continuously and filtering the record (Kalman-Bucy) gives a *conditional* Gaussi
 covariance Sigma_c is the stabilising solution of a Riccati equation; Reid's E of Sigma_c is
 the conditional steering parameter E_c compared with the unconditional E_u in Fig. 8.
 
-Conventions as in :mod:`steerjax._gaussian`: quadratures ``X = (a + a^dag)/sqrt(2)``,
+Conventions as in :mod:`steerjax.model._gaussian`: quadratures ``X = (a + a^dag)/sqrt(2)``,
 ``P = (a - a^dag)/(sqrt(2) i)``, symmetrised correlations, vacuum 1/2; the state vector is
 ``x = (X_-, P_-, X_+, P_+)`` and the 12 noise quadratures ``w`` are the (x, p) pairs of
-``b_l, b_u, b'_l, b'_u`` and the two thermal baths (:data:`steerjax._gaussian.NOISE_SOURCES`),
+``b_l, b_u, b'_l, b'_u`` and the two thermal baths (:data:`steerjax.model._gaussian.NOISE_SOURCES`),
 entering ``dx = A x dt + B dw`` with ``<dw dw^T> = diag(v) dt``.  A complex combination
 ``c = sum_k alpha_k o_k + beta_k o_k^dag`` has the quadrature pair ``(sqrt(2) Re c, sqrt(2) Im c)
 = sum_k [plain(alpha_k) + conj(beta_k)] (x_k, p_k)`` with the real 2x2 blocks
@@ -49,7 +49,7 @@ carries X_- and P_- with rate ``2 eta a_t^2 G_- sin^2 Delta`` and, for Delta = 0
 back-action noise that drove them (S_- != 0, C_- = 0).  These closed forms are checked against
 the generic construction in the tests.
 
-Filter.  With R = I the conditional covariance solves (:func:`steerjax.solve_riccati_filter`)
+Filter.  With R = I the conditional covariance solves (:func:`steerjax.linalg.solve_riccati_filter`)
 
     A Sigma + Sigma A^T + D - (Sigma C^T + S)(C Sigma + S^T) = 0.
 
@@ -81,11 +81,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from ..linalg._riccati import solve_riccati_filter_unchecked
 from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
-from ._riccati import solve_riccati_filter_unchecked
 
 __all__ = [
     "MeasurementModel",
@@ -150,7 +150,7 @@ def output_fields_from_rates(r: CascadeRates, phi) -> tuple[tuple[Array, Array],
 
     Returns ``((M_u, F_u), (M_l, F_l))``: ``(x, p)_out = M x + F w`` with ``M`` of shape
     ``(..., 2, 4)`` and ``F`` of shape ``(..., 2, 12)`` in the noise order of
-    :data:`steerjax._gaussian.NOISE_SOURCES` (loss-port columns with unit amplitude; their
+    :data:`steerjax.model._gaussian.NOISE_SOURCES` (loss-port columns with unit amplitude; their
     variance eps/2 carries sqrt(eps)).
     """
     m, p = r.minus, r.plus
@@ -228,7 +228,7 @@ def client_mode_shear(A: Array) -> tuple[Array, Array]:
 
     The cascade's drift is block lower-triangular with scalar diagonal blocks,
     ``A = [[-gamma_-/2 I, 0], [kappa, -gamma_+/2 I]]`` (client first, rates in Hz; see
-    :func:`steerjax._gaussian.drift_noise_input_from_rates`).  Its client modes have the
+    :func:`steerjax.model._gaussian.drift_noise_input_from_rates`).  Its client modes have the
     eigenvectors ``(u, G u)`` with ``G = kappa / ((gamma_+ - gamma_-)/2)``, the server's
     response.  Near the client's stability edge this slow mode gives Sigma_u entries
     ~1/gamma_- in *every* block, and Reid's E (Eq. 5), a Schur complement, is then a small
@@ -408,7 +408,7 @@ def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency
 
     Example:
         >>> import math, steerjax as sj
-        >>> mm = sj.measurement_model(sj.HOT, sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0))
+        >>> mm = sj.model.measurement_model(sj.HOT, sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0))
         >>> mm.C.shape, mm.S.shape
         ((2, 4), (4, 2))
     """

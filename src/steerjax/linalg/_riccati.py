@@ -38,9 +38,9 @@ Stopping.  At ``t = 1`` the loop (``lax.while_loop``, per batch entry) stops onc
 change is below ``sqrt(machine epsilon)`` or the trace stops decreasing (the rounding floor
 of an ill-conditioned problem: monotone decrease is exact otherwise); two more Newton steps
 follow.  Typical counts: 6-20 Lyapunov solves away from the stability edge, ~45 at a damping
-ratio of 1e-12 (hot set); at most 100.  Each step is one :func:`steerjax.solve_lyapunov`
+ratio of 1e-12 (hot set); at most 100.  Each step is one :func:`steerjax.linalg.solve_lyapunov`
 (a 16 x 16 solve for n = 4) by Gauss-Jordan elimination in plain JAX operations
-(:mod:`steerjax._linsolve`), not LAPACK: see there for the deadlock this avoids.
+(:mod:`steerjax.linalg._linsolve`), not LAPACK: see there for the deadlock this avoids.
 
 Derivative (implicit function theorem, ``jax.custom_jvp``).  Differentiating the Riccati
 equation at its solution gives a Lyapunov equation with the closed-loop matrix:
@@ -75,7 +75,7 @@ _MIN_SCALE = 1e-30
 
 
 def _lyapunov(A: Array, Q: Array) -> Array:
-    """The Lyapunov solve of this module: LAPACK-free (see :mod:`steerjax._linsolve`; nested in
+    """The Lyapunov solve of this module: LAPACK-free (see :mod:`steerjax.linalg._linsolve`; nested in
     the optimiser's while loop a batched LAPACK solve deadlocked jaxlib 0.10.2 on CPU)."""
     return solve_lyapunov(A, Q, linear_solve=solve_small)
 
@@ -87,7 +87,7 @@ def _mT(X: Array) -> Array:
 def kalman_gain(Sigma: Array, C: Array, R: Array, S: Array) -> Array:
     """Kalman gain ``K = (Sigma C^T + S) R^{-1}`` (shape ``(..., n, m)``)."""
     # K R = Sigma C^T + S  <=>  R^T K^T = (Sigma C^T + S)^T ; R is symmetric.  LAPACK-free
-    # like the Lyapunov steps (:mod:`steerjax._linsolve`): this runs inside the solver's loop.
+    # like the Lyapunov steps (:mod:`steerjax.linalg._linsolve`): this runs inside the solver's loop.
     rhs = _mT(Sigma @ _mT(C) + S)  # (..., m, n)
     batch = jnp.broadcast_shapes(R.shape[:-2], rhs.shape[:-2])
     R = jnp.broadcast_to(R, batch + R.shape[-2:])
@@ -231,7 +231,7 @@ def solve_riccati_filter(
 
     Example:
         >>> import jax.numpy as jnp
-        >>> from steerjax import solve_riccati_filter
+        >>> from steerjax.linalg import solve_riccati_filter
         >>> # scalar: -2 s + 1 - s^2 = 0  ->  s = sqrt(2) - 1
         >>> s = solve_riccati_filter(jnp.array([[-1.0]]), jnp.array([[1.0]]),
         ...                          jnp.array([[1.0]]), jnp.array([[1.0]]))
@@ -247,7 +247,7 @@ def solve_riccati_filter(
 
 def solve_riccati_filter_unchecked(A, D, C, R, S=None, weight=1.0) -> Array:
     """:func:`solve_riccati_filter` without the check of ``weight`` (an invalid weight gives NaN;
-    for callers with their own invalid-input policy, e.g. :mod:`steerjax._conditional`)."""
+    for callers with their own invalid-input policy, e.g. :mod:`steerjax.model._conditional`)."""
     A, D, C, R = (jnp.asarray(x) for x in (A, D, C, R))
     n, m = A.shape[-1], C.shape[-2]
     S = jnp.zeros((n, m), dtype=A.dtype) if S is None else jnp.asarray(S)

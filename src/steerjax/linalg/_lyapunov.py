@@ -43,11 +43,11 @@ def solve_lyapunov(A: Array, Q: Array, *, linear_solve=None) -> Array:
     matrix is symmetrised.
 
     ``linear_solve(M, b)`` solves the ``n^2 x n^2`` system (default ``jnp.linalg.solve``, LU
-    by LAPACK on CPU); the Riccati solver passes :func:`steerjax._linsolve.solve_small`.
+    by LAPACK on CPU); the Riccati solver passes :func:`steerjax.linalg._linsolve.solve_small`.
 
     Example:
         >>> import jax.numpy as jnp
-        >>> from steerjax import solve_lyapunov
+        >>> from steerjax.linalg import solve_lyapunov
         >>> X = solve_lyapunov(jnp.array([[-1.0]]), jnp.array([[2.0]]))
         >>> float(X[0, 0])
         1.0

@@ -1,0 +1,115 @@
+"""The physics: parameters, rates, closed forms (Eqs. 4-6), the Gaussian engine, the
+conditional scheme (Appendix B) and the measures of steering and entanglement.
+
+Every function here is a pure, jittable JAX function of equinox parameter modules.  The
+``*_from_rates`` twins take :class:`CascadeRates` (rates in Hz) instead of a design.
+"""
+
+from ._conditional import (
+    ConditionalSteeringResult,
+    MeasurementModel,
+    conditional_covariance,
+    conditional_covariance_from_rates,
+    conditional_steering,
+    conditional_steering_from_rates,
+    measurement_model,
+    measurement_model_from_rates,
+)
+from ._gaussian import (
+    QUADRATURE_ORDER,
+    covariance,
+    covariance_from_rates,
+    drift_diffusion,
+    steering_at_phase,
+    steering_at_phase_from_rates,
+)
+from ._measures import (
+    REGIMES,
+    classify,
+    gaussian_steerability,
+    log_negativity,
+    min_uncertainty_eigenvalue,
+    regime_name,
+    reid_E,
+    symplectic_eigenvalues,
+)
+from ._moments import Moments, moments
+from ._params import THERMAL_PRESETS, Design, Thermal, allowed_range, thermal_preset
+from ._rates import (
+    CascadeRates,
+    OscillatorRates,
+    cascade_rates,
+    cos_two_theta,
+    is_stable,
+    oscillator_rates,
+    oscillator_rates_from_damping,
+)
+from ._steering import (
+    STEERING_BOUND,
+    SteeringResult,
+    steering,
+    steering_from_rates,
+    steering_result_from_rates,
+)
+
+
+def __getattr__(name: str):
+    # HOT and VACUUM_SERVER are built on access, in the precision in force at that moment.
+    if name in ("HOT", "VACUUM_SERVER"):
+        from . import _params
+
+        return getattr(_params, name)
+    raise AttributeError(f"module 'steerjax.model' has no attribute {name!r}")
+
+
+__all__ = [
+    # parameters (Sec. II)
+    "Thermal",
+    "Design",
+    "HOT",
+    "VACUUM_SERVER",
+    "THERMAL_PRESETS",
+    "thermal_preset",
+    "allowed_range",
+    # rates (Eq. 3)
+    "OscillatorRates",
+    "CascadeRates",
+    "cascade_rates",
+    "oscillator_rates",
+    "oscillator_rates_from_damping",
+    "cos_two_theta",
+    "is_stable",
+    # closed forms (Eqs. 4-6)
+    "Moments",
+    "moments",
+    "SteeringResult",
+    "steering",
+    "steering_from_rates",
+    "steering_result_from_rates",
+    "STEERING_BOUND",
+    # general Gaussian engine (any inter-subsystem phase)
+    "drift_diffusion",
+    "covariance",
+    "covariance_from_rates",
+    "steering_at_phase",
+    "steering_at_phase_from_rates",
+    "QUADRATURE_ORDER",
+    # measures (Sec. III)
+    "reid_E",
+    "gaussian_steerability",
+    "log_negativity",
+    "symplectic_eigenvalues",
+    "min_uncertainty_eigenvalue",
+    "classify",
+    "REGIMES",
+    "regime_name",
+    # conditional scheme (Sec. VI, Appendix B)
+    "MeasurementModel",
+    "measurement_model",
+    "measurement_model_from_rates",
+    "conditional_covariance",
+    "conditional_covariance_from_rates",
+    "ConditionalSteeringResult",
+    "conditional_steering",
+    "conditional_steering_from_rates",
+]

@@ -1,0 +1,53 @@
+"""Design optimisation (Sec. V, Appendix A): the problem, its reparameterisation, the
+solvers, the results, and the sweeps over C- and the loss tolerance (Figs. 4-8)."""
+
+from ._improvement import ConditionalImprovement, conditional_improvement
+from ._optimize import (
+    CONDITIONAL_WARM_PHASES,
+    COUPLINGS,
+    DIRECTIONS,
+    EDGE_DAMPING_RATIO,
+    LBFGS,
+    Adam,
+    OptimumResult,
+    Problem,
+    ProjectedNewton,
+    default_block_size,
+    default_lanes,
+    design_from_unconstrained,
+    lo_phase_from_w,
+    optimize,
+    rates_from_w,
+    unconstrained_from_design,
+    w_from_design,
+)
+from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
+
+__all__ = [
+    "Problem",
+    "optimize",
+    "OptimumResult",
+    "ProjectedNewton",
+    "LBFGS",
+    "Adam",
+    "DIRECTIONS",
+    "COUPLINGS",
+    "EDGE_DAMPING_RATIO",
+    "CONDITIONAL_WARM_PHASES",
+    "default_block_size",
+    "default_lanes",
+    # coordinates of the search (constrained reparameterisation)
+    "rates_from_w",
+    "w_from_design",
+    "design_from_unconstrained",
+    "unconstrained_from_design",
+    "lo_phase_from_w",
+    # sweeps (Figs. 4-7) and the conditional improvement (Fig. 8)
+    "OptimalSweep",
+    "optimal_sweep",
+    "log_grid",
+    "LossTolerance",
+    "loss_tolerance",
+    "ConditionalImprovement",
+    "conditional_improvement",
+]
