@@ -481,7 +481,7 @@ def test_phase_search_finds_off_grid_minima_and_wraps_the_period(monkeypatch):
         e_mp = 2.0 + 0.5 * jnp.sin(2.0 * lo_phase + 1.0) + 0.3 * jnp.cos(8.0 * lo_phase) + 0.0 * where
         return e_pm, e_mp
 
-    monkeypatch.setattr(sj, "conditional_steering_from_rates", fake)
+    monkeypatch.setattr(sj.model, "conditional_steering_from_rates", fake)
     eps = np.array([0.1024, 0.9995, 0.0, 0.5])
     th = sj.Thermal(**{k: np.full(4, v) for k, v in THERMAL_VALUES["hot"].items()})
     d = sj.Design(np.full(4, 0.4 * PI), np.full(4, 0.35 * PI), np.full(4, 100.0), np.full(4, 50.0), eps)
