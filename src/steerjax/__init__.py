@@ -14,11 +14,15 @@ documented accuracy) call ``jax.config.update("jax_enable_x64", True)`` -- or
 """
 
 from ._conditional import (
+    LO_PHASE_GRID,
+    LO_PHASE_POLISH_STEPS,
+    BestPhaseResult,
     ConditionalSteeringResult,
     MeasurementModel,
     conditional_covariance,
     conditional_covariance_from_rates,
     conditional_steering,
+    conditional_steering_best_phase,
     conditional_steering_from_rates,
     measurement_model,
     measurement_model_from_rates,
@@ -78,6 +82,7 @@ from ._optimize import (
     design_from_unconstrained,
     lo_phase_from_w,
     optimize,
+    problem_feasibility,
     rates_from_w,
     unconstrained_from_design,
     w_from_design,
@@ -106,6 +111,7 @@ from ._steering import (
     steering_result_from_rates,
 )
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
+from ._validation import compiled_nan, unstable_entries
 from ._version import __version__
 
 
@@ -201,6 +207,13 @@ __all__ = [
     "conditional_covariance_from_rates",
     "ConditionalSteeringResult",
     "conditional_steering",
+    "conditional_steering_best_phase",
+    "BestPhaseResult",
+    "LO_PHASE_GRID",
+    "LO_PHASE_POLISH_STEPS",
+    "compiled_nan",
+    "unstable_entries",
+    "problem_feasibility",
     "conditional_steering_from_rates",
     "ConditionalImprovement",
     "conditional_improvement",
