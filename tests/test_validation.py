@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import steerjax as sj
+from steerjax._conditional import LO_PHASE_GRID
 from steerjax._validation import (
     DOMAINS,
     parse_direction,
@@ -96,7 +97,7 @@ def test_best_phase_is_the_value_at_its_phase_and_beats_the_grid():
     ):
         at = sj.conditional_steering(sj.HOT, d, phase, 0.9)
         np.testing.assert_allclose(getattr(best, name), getattr(at, name), rtol=1e-12)
-        grid = (np.arange(sj.LO_PHASE_GRID) * PI / sj.LO_PHASE_GRID)[:, None]
+        grid = (np.arange(LO_PHASE_GRID) * PI / LO_PHASE_GRID)[:, None]
         lowest = np.min(np.asarray(getattr(sj.conditional_steering(sj.HOT, d, grid, 0.9), name)), axis=0)
         assert np.all(np.asarray(getattr(best, name)) <= lowest * (1 + 1e-12))
 

@@ -14,8 +14,6 @@ documented accuracy) call ``jax.config.update("jax_enable_x64", True)`` -- or
 """
 
 from ._conditional import (
-    LO_PHASE_GRID,
-    LO_PHASE_POLISH_STEPS,
     BestPhaseResult,
     ConditionalSteeringResult,
     MeasurementModel,
@@ -111,7 +109,7 @@ from ._steering import (
     steering_result_from_rates,
 )
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
-from ._validation import compiled_nan, unstable_entries
+from ._validation import unstable_entries
 from ._version import __version__
 
 
@@ -209,9 +207,6 @@ __all__ = [
     "conditional_steering",
     "conditional_steering_best_phase",
     "BestPhaseResult",
-    "LO_PHASE_GRID",
-    "LO_PHASE_POLISH_STEPS",
-    "compiled_nan",
     "unstable_entries",
     "problem_feasibility",
     "conditional_steering_from_rates",

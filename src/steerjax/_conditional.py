@@ -526,8 +526,9 @@ class BestPhaseResult(eqx.Module):
     Attributes:
         lo_phase_plus_given_minus: phase [rad] in [0, pi) that minimises E_c,+|-.
         lo_phase_minus_given_plus: phase [rad] in [0, pi) that minimises E_c,-|+.
-        E_plus_given_minus: E_c,+|- at ``lo_phase_plus_given_minus``.
-        E_minus_given_plus: E_c,-|+ at ``lo_phase_minus_given_plus``.
+        E_plus_given_minus: E_c,+|- (Eq. 5 of the conditional covariance) [dimensionless] at
+            ``lo_phase_plus_given_minus``.
+        E_minus_given_plus: E_c,-|+ [dimensionless] at ``lo_phase_minus_given_plus``.
     """
 
     lo_phase_plus_given_minus: Array
@@ -606,21 +607,27 @@ def best_phase_from_rates(r: CascadeRates, efficiency) -> BestPhaseResult:
 def conditional_steering_best_phase(
     thermal: Thermal, design: Design, efficiency=1.0, *, on_invalid: str = "raise"
 ) -> BestPhaseResult:
-    """Conditional E_{+|-} and E_{-|+}, each at its own best local-oscillator phase (Appendix B).
+    """Conditional E_{+|-} and E_{-|+}, each at its own best local-oscillator phase (Sec. VI,
+    Appendix B).
 
-    E_c (:func:`conditional_steering`) is periodic in the phase with period pi; for each
-    direction separately the phase in [0, pi) that minimises it is found by a grid of
+    E_c (Reid's parameter, Eq. 5, of the conditional covariance; :func:`conditional_steering`)
+    is periodic in the local-oscillator phase with period pi.  For each design and each
+    direction separately, the phase in [0, pi) that minimises it is found by a grid of
     :data:`LO_PHASE_GRID` phases refined by :data:`LO_PHASE_POLISH_STEPS` golden-section steps
-    (:func:`best_phase_from_rates`).  The design's ``phi`` is not used (phi = 0).
+    (:func:`best_phase_from_rates`); the value returned is E_c at the phase returned, never
+    above the best grid value.  This is what ``steerjax evaluate --conditional`` reports with
+    ``--lo-phase optimal``.
 
     Args:
-        thermal: thermal parameters (:class:`Thermal`).
-        design: design (:class:`Design`); broadcasts with ``efficiency``.
-        efficiency: detection efficiency eta in [0, 1].
-        on_invalid: ``"raise"`` or ``"nan"``, as for :func:`conditional_steering`.
+        thermal: thermal parameters (:class:`Thermal`; rates gamma/2pi in Hz).
+        design: design (:class:`Design`; angles in rad) with ``phi = 0`` (the closed forms'
+            frame); broadcasts with ``efficiency``.
+        efficiency: detection efficiency eta in [0, 1] [dimensionless].
+        on_invalid: ``"raise"`` (``ValueError`` naming the parameter, outside ``jit``) or
+            ``"nan"`` (NaN entries), as for :func:`conditional_steering`.
 
     Returns:
-        :class:`BestPhaseResult`.
+        :class:`BestPhaseResult`: the two phases [rad] and the two E_c [dimensionless].
 
     Example:
         >>> import math, steerjax as sj
@@ -636,6 +643,7 @@ def conditional_steering_best_phase(
         design,
         on_invalid,
         lambda r, _: best_phase_from_rates(r, efficiency),
+        require_phi_zero=True,
         extra=(efficiency,),
         extra_check=lambda: check_measurement(0.0, efficiency),
         extra_mask=lambda: _measurement_mask(0.0, efficiency),

@@ -425,10 +425,13 @@ def problem_feasibility(
     """Which entries of a 1-D batch of problem inputs :class:`Problem` accepts, and why not.
 
     The joint constraints, per entry: for symmetric coupling the two angle intervals overlap,
-    and some design within the bounds is dynamically stable with damping ratios above
-    ``min_damping_ratio`` (the check :class:`Problem` makes; the server's stability is judged
-    at the lower bound of C_+).  Each input must already lie in its own domain (as
-    :class:`Problem` checks it); the arguments are those of :class:`Problem`.
+    and some design within the bounds is dynamically stable (Sec. II:
+    ``cos(2 theta_j) < 1/(C_j (nbar_j + 1/2))`` for both oscillators) with damping ratios
+    gamma_j/(gamma_j,0 + Gamma_j) above ``min_damping_ratio`` -- the check :class:`Problem`
+    makes (the same function); the server's stability is judged at the lower bound of C_+.
+    Each input must already lie in its own domain (as :class:`Problem` checks it); the
+    arguments are those of :class:`Problem`: angles in rad, C dimensionless, the batch 1-D.
+    ``steerjax optimize`` uses it to report each infeasible job in the job's own numbers.
 
     Returns:
         ``(ok, reason)``: a boolean array and an object array of strings ('' where ok) that

@@ -372,11 +372,24 @@ def instability_reason(side: str, gamma: float, theta: float, C: float, nbar: fl
     )
 
 
+_cascade_rates_compiled = jax.jit(cascade_rates)
+
+
 def unstable_entries(thermal: Thermal, design: Design) -> list[tuple[int, str]]:
     """``(index, reason)`` for every unstable oscillator of a 1-D batch of designs: the
     client's (``gamma_- <= 0``) first, then the server's, each in index order; the reason is
-    :func:`instability_reason`.  Concrete inputs only."""
-    rates = cascade_rates(thermal, design)
+    :func:`instability_reason`.  Concrete inputs only.
+
+    The rates [Hz] come from one compiled :func:`steerjax.cascade_rates` (the sign of a net
+    damping at the edge is that of the compiled program, as in the command line before).
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design([0.4 * math.pi, 0.4 * math.pi], [0.35 * math.pi, 0.05 * math.pi], 100.0, 50.0)
+        >>> [(j, why[:38]) for j, why in sj.unstable_entries(sj.HOT, d)]
+        [(1, 'dynamically unstable: gamma_minus/2pi')]
+    """
+    rates = _cascade_rates_compiled(thermal, design)
     out = []
     for side, osc in (("minus", rates.minus), ("plus", rates.plus)):
         gamma = np.asarray(osc.gamma, dtype=np.float64)

@@ -61,7 +61,9 @@ import numpy as np
 
 import steerjax as sj
 
+from .. import _conditional
 from .._io import csv_text, write_csv
+from .._validation import compiled_nan
 from ._common import (
     ANGLE_FORMS,
     LO_PHASE_OPTIMAL,
@@ -146,11 +148,11 @@ CONDITIONAL_REGIME_COLUMN = "regime_c"
 """Last column added with ``--conditional``: the regime (a name from :data:`steerjax.REGIMES`)
 of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
 
-LO_PHASE_GRID = sj.LO_PHASE_GRID
+LO_PHASE_GRID = _conditional.LO_PHASE_GRID
 """Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts
 (:func:`steerjax.conditional_steering_best_phase`)."""
 
-LO_PHASE_POLISH_STEPS = sj.LO_PHASE_POLISH_STEPS
+LO_PHASE_POLISH_STEPS = _conditional.LO_PHASE_POLISH_STEPS
 """Golden-section steps that refine the best grid phase (bracket shrinks by 0.618 per step)."""
 
 CONDITIONAL_CHUNK_ROWS = 1 << 13
@@ -543,13 +545,13 @@ def run_single(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-_steering_batch = sj.compiled_nan(sj.steering)
+_steering_batch = compiled_nan(sj.steering)
 """The one compiled function that evaluates a batch (invalid rows give NaN)."""
 
-_conditional_fixed_batch = sj.compiled_nan(sj.conditional_steering)
+_conditional_fixed_batch = compiled_nan(sj.conditional_steering)
 """The compiled function for rows with a given local-oscillator phase."""
 
-_conditional_optimal_batch = sj.compiled_nan(sj.conditional_steering_best_phase)
+_conditional_optimal_batch = compiled_nan(sj.conditional_steering_best_phase)
 """The compiled function for rows whose local-oscillator phase is optimised."""
 
 
