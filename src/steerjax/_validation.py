@@ -386,7 +386,7 @@ def unstable_entries(thermal: Thermal, design: Design) -> list[tuple[int, str]]:
     Example:
         >>> import math, steerjax as sj
         >>> d = sj.Design([0.4 * math.pi, 0.4 * math.pi], [0.35 * math.pi, 0.05 * math.pi], 100.0, 50.0)
-        >>> [(j, why[:38]) for j, why in sj.unstable_entries(sj.HOT, d)]
+        >>> [(j, why[:37]) for j, why in sj.unstable_entries(sj.HOT, d)]
         [(1, 'dynamically unstable: gamma_minus/2pi')]
     """
     rates = _cascade_rates_compiled(thermal, design)
