@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import steerjax as sj
+import steerjax.model._conditional
 from steerjax._cli import _common as common
 from steerjax._cli import build_parser, main
 from steerjax._cli import evaluate as ev
@@ -481,11 +482,13 @@ def test_phase_search_finds_off_grid_minima_and_wraps_the_period(monkeypatch):
         e_mp = 2.0 + 0.5 * jnp.sin(2.0 * lo_phase + 1.0) + 0.3 * jnp.cos(8.0 * lo_phase) + 0.0 * where
         return e_pm, e_mp
 
-    monkeypatch.setattr(sj.model, "conditional_steering_from_rates", fake)
+    monkeypatch.setattr(steerjax.model._conditional, "conditional_steering_from_rates", fake)
     eps = np.array([0.1024, 0.9995, 0.0, 0.5])
     th = sj.Thermal(**{k: np.full(4, v) for k, v in THERMAL_VALUES["hot"].items()})
     d = sj.Design(np.full(4, 0.4 * PI), np.full(4, 0.35 * PI), np.full(4, 100.0), np.full(4, 50.0), eps)
-    psi_pm, psi_mp, e_pm, e_mp = map(np.asarray, jax.jit(ev._conditional_optimal)(th, d, np.ones(4)))
+    best = jax.jit(steerjax.model._conditional.best_phase_from_rates)(sj.cascade_rates(th, d), np.ones(4))
+    psi_pm, psi_mp = np.asarray(best.lo_phase_plus_given_minus), np.asarray(best.lo_phase_minus_given_plus)
+    e_pm, e_mp = np.asarray(best.E_plus_given_minus), np.asarray(best.E_minus_given_plus)
     assert np.all((psi_pm >= 0) & (psi_pm < PI)) and np.all((psi_mp >= 0) & (psi_mp < PI))
     dist = np.abs((psi_pm - eps * PI + PI / 2) % PI - PI / 2)
     assert np.all(dist < 1e-5), dist

@@ -266,8 +266,7 @@ def test_help_explains_every_flag_with_its_unit(capsys):
         "min_damping_ratio",
         *THERMAL_KEYS,
     }
-    if opt.CONDITIONAL_AVAILABLE:
-        physical |= {"efficiency", "lo_phase"}
+    physical |= {"efficiency", "lo_phase"}
     seen = set()
     for action in sub.choices["optimize"]._actions:
         if not action.option_strings or action.dest == "help":
@@ -516,10 +515,6 @@ def test_console_script_optimizes_in_float64():
 # Conditional scheme (Sec. VI, Appendix B): the CLI's plumbing
 # ---------------------------------------------------------------------------------------------
 
-needs_conditional = pytest.mark.skipif(
-    not opt.CONDITIONAL_AVAILABLE, reason="this steerjax's Problem has no conditional scheme"
-)
-
 
 class ConditionalStandIn:
     """Replaces steerjax.optimize for conditional problems: records the Problem and returns the
@@ -546,7 +541,6 @@ class ConditionalStandIn:
         )
 
 
-@needs_conditional
 def test_conditional_flags_reach_the_problem_and_the_output(capsys, monkeypatch):
     stand_in = ConditionalStandIn(sj.optimize)
     monkeypatch.setattr(sj, "optimize", stand_in)
@@ -589,7 +583,6 @@ c2,3,TRUE,,0,0
 """
 
 
-@needs_conditional
 def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeypatch):
     path = tmp_path / "jobs.csv"
     path.write_text(CONDITIONAL_JOBS)
@@ -629,7 +622,6 @@ def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeyp
         (["--conditional", "--efficiency", "1.5"], 1, ["efficiency = 1.5 (--efficiency)", "[0, 1]"]),
     ],
 )
-@needs_conditional
 def test_conditional_flag_errors(capsys, extra, status, texts):
     code, out, err = run_cli(["optimize", "--thermal", "hot", "--c-minus", "10", *extra], capsys)
     assert code == status and out == ""

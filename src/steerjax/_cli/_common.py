@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from .._io import read_csv_cells
-from ..model._params import THERMAL_PRESETS, Thermal, allowed_range, domain_violations, thermal_preset
+from .._validation import allowed_range, domain_violations
+from ..model._params import THERMAL_PRESETS, Thermal, thermal_preset
 
 __all__ = [
     "UsageError",

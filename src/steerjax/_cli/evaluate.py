@@ -57,13 +57,13 @@ import json
 import math
 import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import steerjax as sj
 
 from .._io import csv_text, write_csv
+from .._validation import compiled_nan
+from ..model import _conditional
 from ._common import (
     ANGLE_FORMS,
     LO_PHASE_OPTIMAL,
@@ -148,10 +148,11 @@ CONDITIONAL_REGIME_COLUMN = "regime_c"
 """Last column added with ``--conditional``: the regime (a name from :data:`steerjax.model.REGIMES`)
 of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
 
-LO_PHASE_GRID = 64
-"""Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts."""
+LO_PHASE_GRID = _conditional.LO_PHASE_GRID
+"""Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts
+(:func:`steerjax.model.conditional_steering_best_phase`)."""
 
-LO_PHASE_POLISH_STEPS = 20
+LO_PHASE_POLISH_STEPS = _conditional.LO_PHASE_POLISH_STEPS
 """Golden-section steps that refine the best grid phase (bracket shrinks by 0.618 per step)."""
 
 CONDITIONAL_CHUNK_ROWS = 1 << 13
@@ -544,91 +545,13 @@ def run_single(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _steering_nan(thermal: sj.Thermal, design: sj.Design) -> sj.SteeringResult:
-    return sj.steering(thermal, design, on_invalid="nan")
-
-
-_steering_batch = jax.jit(_steering_nan)
+_steering_batch = compiled_nan(sj.steering)
 """The one compiled function that evaluates a batch (invalid rows give NaN)."""
 
-_rates_batch = jax.jit(sj.cascade_rates)
-"""Compiled :func:`steerjax.cascade_rates`, for the vectorised stability check."""
-
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def _conditional_fixed(thermal: sj.Thermal, design: sj.Design, lo_phase, efficiency):
-    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` at the given phase (invalid rows give NaN)."""
-    res = sj.conditional_steering(thermal, design, lo_phase, efficiency, on_invalid="nan")
-    return lo_phase, lo_phase, res.E_plus_given_minus, res.E_minus_given_plus
-
-
-def _reduce_phase(x):
-    """``x`` mod pi, in [0, pi) (E_c has period pi in the phase)."""
-    m = jnp.mod(x, jnp.pi)
-    return jnp.where(m >= jnp.pi, jnp.zeros_like(m), m)  # mod can round up to pi
-
-
-def _conditional_optimal(thermal: sj.Thermal, design: sj.Design, efficiency):
-    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` with the phase optimised for each direction.
-
-    E_c is evaluated on :data:`LO_PHASE_GRID` phases in [0, pi) (``lax.map`` over the grid, each
-    step one batched solve of all rows); then, for each row and direction separately,
-    :data:`LO_PHASE_POLISH_STEPS` golden-section steps search the bracket between the grid
-    neighbours of the best grid phase.  Every phase evaluated is reduced to [0, pi) first, and
-    the best (phase, value) pair seen is returned, so the value is exactly E_c at the returned
-    phase and never above the best grid value.  Nothing assumes where the minimum lies."""
-    r = sj.cascade_rates(thermal, design)
-    eta = jnp.asarray(efficiency)
-
-    def both(psi):  # one phase for all rows -> (2,) + batch
-        return jnp.stack(sj.model.conditional_steering_from_rates(r, 0.0, psi, eta))
-
-    def each(x):  # x: (2,) + batch, one phase per direction -> (2,) + batch
-        psi = _reduce_phase(x)
-        return jnp.stack([sj.model.conditional_steering_from_rates(r, 0.0, psi[k], eta)[k] for k in (0, 1)])
-
-    step = math.pi / LO_PHASE_GRID
-    grid = jnp.arange(LO_PHASE_GRID, dtype=eta.dtype) * step
-    values = jax.lax.map(both, grid)  # (K, 2) + batch
-    k = jnp.argmin(values, axis=0)
-    best_f = jnp.take_along_axis(values, k[None], axis=0)[0]
-    best_x = grid[k]
-
-    def keep_best(bx, bf, x, f):
-        better = f < bf
-        return jnp.where(better, _reduce_phase(x), bx), jnp.where(better, f, bf)
-
-    a, b = best_x - step, best_x + step
-    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    fc, fd = each(c), each(d)
-    best_x, best_f = keep_best(best_x, best_f, c, fc)
-    best_x, best_f = keep_best(best_x, best_f, d, fd)
-
-    def golden_step(_, state):
-        a, b, c, d, fc, fd, bx, bf = state
-        left = fc < fd  # the minimum is in [a, d]: drop (d, b]; else in [c, b]: drop [a, c)
-        a, b = jnp.where(left, a, c), jnp.where(left, d, b)
-        x = jnp.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
-        fx = each(x)
-        c, d, fc, fd = (
-            jnp.where(left, x, d),
-            jnp.where(left, c, x),
-            jnp.where(left, fx, fd),
-            jnp.where(left, fc, fx),
-        )
-        bx, bf = keep_best(bx, bf, x, fx)
-        return a, b, c, d, fc, fd, bx, bf
-
-    state = jax.lax.fori_loop(0, LO_PHASE_POLISH_STEPS, golden_step, (a, b, c, d, fc, fd, best_x, best_f))
-    best_x, best_f = state[-2], state[-1]
-    return best_x[0], best_x[1], best_f[0], best_f[1]
-
-
-_conditional_fixed_batch = jax.jit(_conditional_fixed)
+_conditional_fixed_batch = compiled_nan(sj.conditional_steering)
 """The compiled function for rows with a given local-oscillator phase."""
 
-_conditional_optimal_batch = jax.jit(_conditional_optimal)
+_conditional_optimal_batch = compiled_nan(sj.model.conditional_steering_best_phase)
 """The compiled function for rows whose local-oscillator phase is optimised."""
 
 
@@ -662,13 +585,16 @@ def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, qui
             thermal, design = _batch_parameters(values, idx)
             eta = np.asarray(values["efficiency"][idx], dtype=np.float64)
             if is_optimal:
-                result = _conditional_optimal_batch(thermal, design, eta)
+                best = _conditional_optimal_batch(thermal, design, eta)
+                phases = (best.lo_phase_plus_given_minus, best.lo_phase_minus_given_plus)
             else:
                 psi = np.asarray(values["lo_phase"][idx], dtype=np.float64)
-                result = _conditional_fixed_batch(thermal, design, psi, eta)
+                best = _conditional_fixed_batch(thermal, design, psi, eta)
+                phases = (psi, psi)
             m = where.size
             names = ("lo_phase_plus_given_minus", "lo_phase_minus_given_plus")
             names += ("E_c_plus_given_minus", "E_c_minus_given_plus")
+            result = (*phases, best.E_plus_given_minus, best.E_minus_given_plus)
             for name, column in zip(names, result, strict=True):
                 out[name][where] = np.asarray(column, dtype=np.float64)[:m]
             bar.update()
@@ -723,22 +649,6 @@ def _lo_phase_text(values: np.ndarray) -> np.ndarray:
     return np.asarray([LO_PHASE_OPTIMAL if math.isnan(v) else v for v in values.tolist()], dtype=object)
 
 
-def _stability_reason(side: str, gamma: float, theta: float, C: float, nbar: float) -> str:
-    """Why one oscillator is unstable, with the ranges that would make it stable."""
-    y = C * (nbar + 0.5)
-    c2 = math.cos(2.0 * theta)
-    fixes = []
-    if y > 1:
-        fixes.append(f"theta_{side} in ({0.5 * math.acos(1.0 / y)!r}, pi/2] at this C_{side}")
-    if c2 > 0:
-        fixes.append(f"C_{side} < {1.0 / ((nbar + 0.5) * c2):.6g} at this theta_{side}")
-    return (
-        f"dynamically unstable: gamma_{side}/2pi = {gamma:.6g} Hz <= 0 (theta_{side} = {theta!r}, "
-        f"C_{side} = {C!r}); stability needs cos(2 theta_{side}) < 1/(C_{side} (nbar_{side} + 1/2))"
-        + (f", i.e. {' or '.join(fixes)}" if fixes else "")
-    )
-
-
 def _batch_parameters(values: dict[str, np.ndarray], rows: np.ndarray) -> tuple[sj.Thermal, sj.Design]:
     thermal = sj.Thermal(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in THERMAL_FIELDS})
     design = sj.Design(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in DESIGN_FIELDS})
@@ -751,21 +661,8 @@ def reject_unstable(table: Table) -> None:
     rows = np.flatnonzero(table.ok)
     if rows.size == 0:
         return
-    rates = _rates_batch(*_batch_parameters(table.values, rows))
-    v = table.values
-    for side, osc in (("minus", rates.minus), ("plus", rates.plus)):
-        gamma = np.asarray(osc.gamma, dtype=np.float64)
-        bad = ~(gamma > 0)
-        for j in np.flatnonzero(bad).tolist():
-            i = int(rows[j])
-            reason = _stability_reason(
-                side,
-                float(gamma[j]),
-                float(v[f"theta_{side}"][i]),
-                float(v[f"C_{side}"][i]),
-                float(v[f"nbar_{side}"][i]),
-            )
-            table.reject([i], reason)
+    for j, reason in sj.model.unstable_entries(*_batch_parameters(table.values, rows)):
+        table.reject([int(rows[j])], reason)
 
 
 def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dict[str, np.ndarray]:

@@ -62,7 +62,7 @@ import numpy as np
 import steerjax as sj
 
 from .._io import atomic_write_text, csv_text, write_csv
-from ..model._params import allowed_range, domain_violations
+from .._validation import allowed_range, domain_violations
 from ._common import (
     ANGLE_FORMS,
     MISSING_RULE,
@@ -107,7 +107,6 @@ __all__ = [
     "DIAGNOSTIC_COLUMNS",
     "OUTPUT_RESULT_COLUMNS",
     "ALL_RESULT_COLUMNS",
-    "CONDITIONAL_AVAILABLE",
     "parse_coupling",
     "parse_direction",
     "parse_bool",
@@ -173,9 +172,6 @@ OUTPUT_RESULT_COLUMNS = RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
 
 ALL_RESULT_COLUMNS = RESULT_COLUMNS + CONDITIONAL_RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
 """Every result column (those of a results file used as input are replaced)."""
-
-CONDITIONAL_AVAILABLE = "conditional" in inspect.signature(sj.Problem).parameters
-"""Whether the installed :class:`steerjax.Problem` has the conditional scheme."""
 
 _HALF_PI = math.pi / 2
 _DEFAULT_C_PLUS_RATIO = tuple(
@@ -259,7 +255,7 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   (angles in radians, rates gamma/2pi in Hz, full float64 precision).  E is the minimised
   parameter.  at_stability_edge: the optimum is an infimum approached at an oscillator's
   stability edge (damping ratio < {sj.optim.EDGE_DAMPING_RATIO:g}); the design given is stable.
-{_CONDITIONAL_EPILOG if CONDITIONAL_AVAILABLE else ""}
+{_CONDITIONAL_EPILOG}
 numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
   Counts (--starts, --seed, N of --c-minus-grid) are whole numbers.  Output files write a value
   that was not given as an empty cell, so they can be read back as input.
@@ -432,34 +428,33 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="keep each oscillator's damping ratio gamma_j/(gamma_j,0 + Gamma_j) [dimensionless] "
         "at or above R, in [0, 1) (a margin from the stability edge); default 0",
     )
-    if CONDITIONAL_AVAILABLE:
-        cond = parser.add_argument_group(
-            "conditional scheme (Sec. VI, Appendix B)",
-            wrap(
-                "Minimise the conditional E: the output light is measured by homodyne detection "
-                "and the steering is conditioned on the record."
-            ),
-        )
-        cond.add_argument(
-            "--conditional", action="store_true", help="minimise the conditional E instead of the plain E"
-        )
-        cond.add_argument(
-            "--efficiency",
-            nargs="+",
-            metavar="ETA",
-            type=number,
-            help="detection efficiency eta [dimensionless], in [0, 1] (0: no measurement); default 1; "
-            "one or more values; needs --conditional",
-        )
-        cond.add_argument(
-            "--lo-phase",
-            dest="lo_phase",
-            metavar="PHASE",
-            default=_UNSET,
-            type=_argument(parse_lo_phase),
-            help="local-oscillator phase of the homodyne detection [rad], or 'optimal' (the default: "
-            "optimised over a full period); needs --conditional",
-        )
+    cond = parser.add_argument_group(
+        "conditional scheme (Sec. VI, Appendix B)",
+        wrap(
+            "Minimise the conditional E: the output light is measured by homodyne detection "
+            "and the steering is conditioned on the record."
+        ),
+    )
+    cond.add_argument(
+        "--conditional", action="store_true", help="minimise the conditional E instead of the plain E"
+    )
+    cond.add_argument(
+        "--efficiency",
+        nargs="+",
+        metavar="ETA",
+        type=number,
+        help="detection efficiency eta [dimensionless], in [0, 1] (0: no measurement); default 1; "
+        "one or more values; needs --conditional",
+    )
+    cond.add_argument(
+        "--lo-phase",
+        dest="lo_phase",
+        metavar="PHASE",
+        default=_UNSET,
+        type=_argument(parse_lo_phase),
+        help="local-oscillator phase of the homodyne detection [rad], or 'optimal' (the default: "
+        "optimised over a full period); needs --conditional",
+    )
     search = parser.add_argument_group("search")
     search.add_argument(
         "--starts",
@@ -803,8 +798,6 @@ def reject_bad_conditional(table: Table, default: bool) -> None:
     v = table.values
     cond = np.asarray([default if c is None else bool(c) for c in v["conditional"]], dtype=bool)
     v["conditional"] = np.asarray(cond.tolist(), dtype=object)
-    if not CONDITIONAL_AVAILABLE:
-        table.reject(cond & table.ok, "conditional = true: this steerjax has no conditional scheme")
     for name in ("efficiency", "lo_phase_min", "lo_phase_max"):
         x = v[name]
         if name in table.in_file:
@@ -886,78 +879,21 @@ def build_problem(table: Table, rows: np.ndarray, key: tuple) -> sj.Problem:
     return sj.Problem(thermal, C_minus, **problem_options(table, rows, key))
 
 
-def _stable_above(C: float, nbar: float, margin: float) -> float:
-    """The angle above which an oscillator's damping ratio gamma/(gamma_0 + Gamma) exceeds
-    ``margin`` (0: plain stability, gamma > 0).  With c = cos(theta) and y = C (nbar + 1/2):
-    gamma/(gamma_0 + Gamma) = 1 - 2 c^2 / (1 + 1/y), so the ratio exceeds ``margin`` where
-    c^2 < (1 - margin) (1 + 1/y) / 2."""
-    y = C * (nbar + 0.5)
-    q = (1.0 - margin) * (1.0 + 1.0 / y) / 2.0
-    return math.acos(math.sqrt(q)) if q < 1.0 else 0.0
-
-
-def _infeasible_reason(table: Table, i: int, key: tuple, library_message: str) -> str:
-    """Why no stable design satisfies row ``i``'s constraints, in the row's own numbers (the
-    library's message where this simple account finds no reason)."""
-    v = table.values
-    coupling = key[0]
-    margin = float(v["min_damping_ratio"][i])
-    c_plus_lo, _ = _c_plus_bounds(v, np.asarray([i]))
-    sides = {
-        "minus": ("client", "C_minus", float(v["C_minus"][i])),
-        "plus": ("server", "C_plus (at its lowest allowed value)", float(c_plus_lo[0])),
-    }
-    edge, lo, hi = {}, {}, {}
-    for side, (_, _, C) in sides.items():
-        edge[side] = _stable_above(C, float(v[f"nbar_{side}"][i]), margin)
-        lo_v, hi_v = float(v[f"theta_{side}_min"][i]), float(v[f"theta_{side}_max"][i])
-        lo[side] = 0.0 if math.isnan(lo_v) else lo_v
-        hi[side] = _HALF_PI if math.isnan(hi_v) else hi_v
-    what = "is stable" if margin == 0 else f"has a damping ratio above min_damping_ratio = {margin!r}"
-    reasons = []
-    if coupling == "symmetric" and max(lo.values()) > min(hi.values()):
-        reasons.append(
-            f"the theta_plus range [{lo['plus']!r}, {hi['plus']!r}] and the theta_minus range "
-            f"[{lo['minus']!r}, {hi['minus']!r}] do not overlap (symmetric coupling: theta_+ = theta_-)"
-        )
-    for side, (who, C_name, C) in sides.items():
-        top = min(hi.values()) if coupling == "symmetric" else hi[side]
-        if top <= edge[side]:
-            reasons.append(
-                f"the {who} {what} only for theta_{side} > {edge[side]!r} ({edge[side] / math.pi:.6g} pi) "
-                f"at {C_name} = {C!r} and nbar_{side} = {float(v[f'nbar_{side}'][i])!r}, "
-                f"but the constraints allow theta_{side} <= {top!r}"
-            )
-    if not reasons:
-        return library_message
-    return "no dynamically stable design satisfies the constraints: " + "; ".join(reasons)
-
-
 def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.ndarray, sj.Problem | None]:
-    """The group's Problem, after rejecting the rows that the library refuses.  The rows are
-    bisected only when the whole group is refused, so a few bad rows among many cost a few
-    dozen Problem constructions."""
-    try:
-        return rows, build_problem(table, rows, key)
-    except ValueError:
-        pass
-    bad: list[int] = []
-
-    def search(sub: np.ndarray) -> None:
-        try:
-            build_problem(table, sub, key)
-        except ValueError as exc:
-            if sub.size == 1:
-                i = int(sub[0])
-                bad.append(i)
-                table.reject([i], _infeasible_reason(table, i, key, str(exc)))
-                return
-            half = sub.size // 2
-            search(sub[:half])
-            search(sub[half:])
-
-    search(rows)
-    keep = rows[~np.isin(rows, bad)]
+    """The group's Problem, after rejecting the rows whose constraints admit no stable design
+    (:func:`steerjax.optim.problem_feasibility`, with its reason in the row's own numbers)."""
+    v = table.values
+    thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
+    options = problem_options(table, rows, key)
+    bounds = ("coupling", "theta_plus_bounds", "theta_minus_bounds", "C_plus_bounds", "min_damping_ratio")
+    ok, reason = sj.optim.problem_feasibility(
+        thermal,
+        np.asarray(v["C_minus"][rows], dtype=np.float64),
+        **{k: options[k] for k in bounds if k in options},
+    )
+    for j in np.flatnonzero(~ok).tolist():
+        table.reject([int(rows[j])], reason[j])
+    keep = rows[ok]
     return keep, (build_problem(table, keep, key) if keep.size else None)
 
 

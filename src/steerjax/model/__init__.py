@@ -5,12 +5,15 @@ Every function here is a pure, jittable JAX function of equinox parameter module
 ``*_from_rates`` twins take :class:`CascadeRates` (rates in Hz) instead of a design.
 """
 
+from .._validation import allowed_range, unstable_entries
 from ._conditional import (
+    BestPhaseResult,
     ConditionalSteeringResult,
     MeasurementModel,
     conditional_covariance,
     conditional_covariance_from_rates,
     conditional_steering,
+    conditional_steering_best_phase,
     conditional_steering_from_rates,
     measurement_model,
     measurement_model_from_rates,
@@ -34,7 +37,7 @@ from ._measures import (
     symplectic_eigenvalues,
 )
 from ._moments import Moments, moments
-from ._params import THERMAL_PRESETS, Design, Thermal, allowed_range, thermal_preset
+from ._params import THERMAL_PRESETS, Design, Thermal, thermal_preset
 from ._rates import (
     CascadeRates,
     OscillatorRates,
@@ -112,4 +115,8 @@ __all__ = [
     "ConditionalSteeringResult",
     "conditional_steering",
     "conditional_steering_from_rates",
+    "conditional_steering_best_phase",
+    "BestPhaseResult",
+    # checks
+    "unstable_entries",
 ]

@@ -59,10 +59,10 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
-from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
+from .._validation import guarded
 from ._measures import reid_E_from_blocks
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
+from ._rates import CascadeRates, cascade_rates
 
 __all__ = [
     "drift_diffusion",
@@ -74,7 +74,6 @@ __all__ = [
     "steering_at_phase_from_rates",
     "QUADRATURE_ORDER",
     "NOISE_SOURCES",
-    "noise_input_from_rates",
     "drift_noise_input_from_rates",
 ]
 
@@ -164,13 +163,6 @@ def drift_noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array, Ar
     B = jnp.concatenate([jnp.concatenate([blk_m, blk_p], -2) for blk_m, blk_p in sources], -1)
     v = jnp.stack([x for x in variances for _ in range(2)], -1)
     return A, B, v
-
-
-def noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
-    """Noise-input matrix B ``(..., 4, 12)`` and variances v ``(..., 12)`` (see
-    :func:`drift_noise_input_from_rates`)."""
-    _, B, v = drift_noise_input_from_rates(r, phi)
-    return B, v
 
 
 def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
@@ -322,7 +314,10 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
         >>> S.shape
         (4, 4)
     """
-    return _guarded_any_phase(thermal, design, on_invalid, covariance_from_rates, matrix=True)
+    # S is dimensionless: the guard's rate unit does not enter
+    return guarded(
+        thermal, design, on_invalid, lambda r, _: covariance_from_rates(r, design.phi), mask_axes=2
+    )
 
 
 def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> tuple[Array, Array]:
@@ -354,18 +349,5 @@ def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "ra
         >>> abs(float(e_pm) / float(sj.steering(sj.HOT, d).E_plus_given_minus) - 1) < 1e-12
         True
     """
-    return _guarded_any_phase(thermal, design, on_invalid, steering_at_phase_from_rates, matrix=False)
-
-
-def _guarded_any_phase(thermal: Thermal, design: Design, on_invalid: str, compute, *, matrix: bool):
-    """``compute(rates, phi)`` at the API boundary (any phi): check ``on_invalid``, compute in
-    the exact rate unit (results are dimensionless), validate concrete input or mask invalid
-    entries (``matrix``: the result has two trailing matrix axes)."""
-    check_on_invalid(on_invalid)
-    scaled, unit = thermal_in_rate_units(thermal)
-    r = cascade_rates(scaled, design)
-    if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return compute(r, design.phi)
-    mask = valid_mask(thermal, design, r, require_phi_zero=False)
-    return apply_policy(compute(r, design.phi), mask[..., None, None] if matrix else mask, on_invalid)
+    # E is dimensionless: the guard's rate unit does not enter
+    return guarded(thermal, design, on_invalid, lambda r, _: steering_at_phase_from_rates(r, design.phi))

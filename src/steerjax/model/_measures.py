@@ -21,6 +21,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import Array
 
+from .._validation import select_direction
+
 __all__ = [
     "reid_E",
     "reid_E_from_blocks",
@@ -46,15 +48,7 @@ def _idx(mode: int) -> tuple[int, int]:
 
 def _parse_direction(direction: str) -> tuple[int, int]:
     """Return (steered, steering) mode indices for 'plus-given-minus' / 'minus-given-plus'."""
-    key = direction.replace("_", "-").lower()
-    if key in ("plus-given-minus", "+|-"):
-        return _PLUS, _MINUS
-    if key in ("minus-given-plus", "-|+"):
-        return _MINUS, _PLUS
-    raise ValueError(
-        f"direction = {direction!r} is not allowed; use 'plus-given-minus' (E_+|-) or "
-        "'minus-given-plus' (E_-|+)"
-    )
+    return select_direction(direction, (_PLUS, _MINUS), (_MINUS, _PLUS))
 
 
 def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:

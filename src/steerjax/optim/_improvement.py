@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._validation import select_direction
 from ..model._conditional import conditional_steering_from_rates
 from ..model._params import Thermal
 from ..model._rates import cascade_rates, thermal_in_rate_units
@@ -125,7 +126,7 @@ def conditional_improvement(
     res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size, lanes=lanes)
     rates = cascade_rates(thermal_in_rate_units(thermal)[0], res_u.design)  # E is dimensionless
     e_pm, e_mp = conditional_steering_from_rates(rates, 0.0, 0.0, cond.efficiency)
-    fixed = e_pm if unc.direction == "plus-given-minus" else e_mp
+    fixed = select_direction(unc.direction, e_pm, e_mp)
     return ConditionalImprovement(
         C_minus=C_minus, unconditional=res_u, conditional=res_c, E_c_at_unconditional_design=fixed
     )

@@ -37,10 +37,18 @@ import numpy as np
 import optax
 from jax import Array
 
+from .._validation import (
+    DIRECTIONS,
+    check_domain,
+    parse_direction,
+    select_direction,
+    stability_edge,
+    stable_theta_min,
+)
 from ..linalg._smalleig import symmetric_eig_small
 from ..model._checks import check_count
 from ..model._conditional import check_measurement, conditional_steering_from_rates
-from ..model._params import Design, Thermal, check_domain, check_real
+from ..model._params import Design, Thermal, check_real
 from ..model._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 from ..model._steering import SteeringResult, steering_from_rates, steering_result_from_rates
 from ._reparam import (
@@ -59,6 +67,7 @@ __all__ = [
     "OptimumResult",
     "optimize",
     "DIRECTIONS",
+    "problem_feasibility",
     "COUPLINGS",
     "EDGE_DAMPING_RATIO",
     "rates_from_w",
@@ -70,9 +79,6 @@ __all__ = [
     "unconstrained_from_design",
 ]
 
-DIRECTIONS = ("plus-given-minus", "minus-given-plus")
-"""Steering directions: E_{+|-} (client steers server) and E_{-|+} (server steers client)."""
-
 COUPLINGS = ("asymmetric", "symmetric")
 """``asymmetric``: theta_+, theta_-, C_+ free (f != 0 allowed); ``symmetric``: theta_+ = theta_-
 tied (f = 0), C_+ free."""
@@ -82,15 +88,6 @@ EDGE_DAMPING_RATIO = 1e-6
 is below this value."""
 
 _HALF_PI = math.pi / 2
-
-
-def _normalise_direction(direction: str) -> str:
-    key = str(direction).replace("_", "-").lower()
-    aliases = {"+|-": "plus-given-minus", "-|+": "minus-given-plus"}
-    key = aliases.get(key, key)
-    if key not in DIRECTIONS:
-        raise ValueError(f"direction = {direction!r} is not allowed; use one of {DIRECTIONS}")
-    return key
 
 
 def _check_interval(name: str, bounds, lo: float, hi: float) -> np.ndarray:
@@ -236,7 +233,7 @@ class Problem(eqx.Module):
             efficiency=efficiency,
             lo_phase_bounds=lo_phase_bounds,
         )
-        self.direction = _normalise_direction(direction)
+        self.direction = parse_direction(direction)
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
         self.coupling = coupling
@@ -371,26 +368,41 @@ class Problem(eqx.Module):
 
     def _feasible(self) -> Array:
         """Per problem: some allowed design is strictly stable."""
-        # The most permissive C_+ for stability of the server is its lower bound.
-        th = self.thermal
-        iv_m = _interval(self.C_minus, th.nbar_minus, self.theta_minus_bounds, self.min_damping_ratio)
-        iv_p = _interval(
-            self.C_plus_bounds[..., 0], th.nbar_plus, self.theta_plus_bounds, self.min_damping_ratio
+        return _stable_design_exists(
+            self.thermal.nbar_plus,
+            self.thermal.nbar_minus,
+            self.C_minus,
+            self.C_plus_bounds[..., 0],
+            self.theta_plus_bounds,
+            self.theta_minus_bounds,
+            self.min_damping_ratio,
+            self.coupling,
         )
-        if self.coupling == "symmetric":
-            lo = jnp.maximum(iv_m.c_lo, iv_p.c_lo)
-            ok = (lo <= jnp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < jnp.minimum(iv_m.c_max, iv_p.c_max))
-        else:
-            ok = iv_m.feasible & iv_p.feasible
-        return ok
 
     def _check_feasible(self) -> None:
         if not bool(jnp.all(_feasible_compiled(self))):
-            raise ValueError(
-                "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
-                "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
-                f"C_minus = {np.asarray(self.C_minus)!r}; widen theta_*_bounds or lower C_plus_bounds"
-            )
+            raise ValueError(_infeasible_message(self.C_minus))
+
+
+def _infeasible_message(C_minus) -> str:
+    return (
+        "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
+        "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
+        f"C_minus = {np.asarray(C_minus)!r}; widen theta_*_bounds or lower C_plus_bounds"
+    )
+
+
+def _stable_design_exists(
+    nbar_plus, nbar_minus, C_minus, C_plus_low, theta_plus_bounds, theta_minus_bounds, rho, coupling
+):
+    """Per problem: some design within the bounds is strictly stable (damping ratios above
+    ``rho``).  The most permissive C_+ for the server's stability is its lower bound."""
+    iv_m = _interval(C_minus, nbar_minus, theta_minus_bounds, rho)
+    iv_p = _interval(C_plus_low, nbar_plus, theta_plus_bounds, rho)
+    if coupling == "symmetric":
+        lo = jnp.maximum(iv_m.c_lo, iv_p.c_lo)
+        return (lo <= jnp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < jnp.minimum(iv_m.c_max, iv_p.c_max))
+    return iv_m.feasible & iv_p.feasible
 
 
 @eqx.filter_jit
@@ -399,15 +411,112 @@ def _feasible_compiled(problem: Problem) -> Array:
     return problem._feasible()
 
 
+def problem_feasibility(
+    thermal: Thermal,
+    C_minus,
+    *,
+    coupling: str = "asymmetric",
+    theta_plus_bounds=None,
+    theta_minus_bounds=None,
+    C_plus_bounds=None,
+    C_plus_ratio_bounds=(1e-3, 1e3),
+    min_damping_ratio=0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which entries of a 1-D batch of problem inputs :class:`Problem` accepts, and why not.
+
+    The joint constraints, per entry: for symmetric coupling the two angle intervals overlap,
+    and some design within the bounds is dynamically stable (Sec. II:
+    ``cos(2 theta_j) < 1/(C_j (nbar_j + 1/2))`` for both oscillators) with damping ratios
+    gamma_j/(gamma_j,0 + Gamma_j) above ``min_damping_ratio`` -- the check :class:`Problem`
+    makes (the same function); the server's stability is judged at the lower bound of C_+.
+    Each input must already lie in its own domain (as :class:`Problem` checks it); the
+    arguments are those of :class:`Problem`: angles in rad, C dimensionless, the batch 1-D.
+    ``steerjax optimize`` uses it to report each infeasible job in the job's own numbers.
+
+    Returns:
+        ``(ok, reason)``: a boolean array and an object array of strings ('' where ok) that
+        names the angle of the stability edge (:func:`steerjax._validation.stable_theta_min`)
+        and the bound that excludes it, in the entry's own numbers.
+
+    Example:
+        >>> import numpy as np, steerjax as sj
+        >>> th = sj.Thermal(*(np.full(2, v) for v in (0.1, 1e5, 0.1, 1e5)))
+        >>> ok, why = sj.optim.problem_feasibility(th, [10.0, 10.0], theta_minus_bounds=[[0, 1.5], [0, 0.6]])
+        >>> ok.tolist(), why[1][:43]
+        ([True, False], 'no dynamically stable design satisfies the ')
+    """
+    C = np.asarray(C_minus, dtype=np.float64).reshape(-1)
+    n = C.size
+
+    def pairs(bounds, default):
+        b = np.asarray(default if bounds is None else bounds, dtype=np.float64)
+        return np.broadcast_to(b, (n, 2))
+
+    tpb, tmb = pairs(theta_plus_bounds, (0.0, _HALF_PI)), pairs(theta_minus_bounds, (0.0, _HALF_PI))
+    if C_plus_bounds is None:
+        c_plus_low = C * np.asarray(C_plus_ratio_bounds, dtype=np.float64)[0]
+    else:
+        c_plus_low = pairs(C_plus_bounds, (np.nan, np.nan))[:, 0]
+    rho = np.broadcast_to(np.asarray(min_damping_ratio, dtype=np.float64), (n,))
+    nbar = {
+        "minus": np.broadcast_to(np.asarray(thermal.nbar_minus, dtype=np.float64), (n,)),
+        "plus": np.broadcast_to(np.asarray(thermal.nbar_plus, dtype=np.float64), (n,)),
+    }
+    ok = np.asarray(
+        _stable_design_exists_compiled(nbar["plus"], nbar["minus"], C, c_plus_low, tpb, tmb, rho, coupling)
+    )
+    if coupling == "symmetric":
+        ok = ok & (np.maximum(tpb[:, 0], tmb[:, 0]) <= np.minimum(tpb[:, 1], tmb[:, 1]))
+    reason = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(~ok).tolist():
+        sides = {
+            "minus": ("client", "C_minus", float(C[i]), tmb[i]),
+            "plus": ("server", "C_plus (at its lowest allowed value)", float(c_plus_low[i]), tpb[i]),
+        }
+        reason[i] = _infeasible_reason(
+            sides, {k: float(v[i]) for k, v in nbar.items()}, float(rho[i]), coupling
+        )
+        reason[i] = reason[i] or _infeasible_message(C[i : i + 1])
+    return ok, reason
+
+
+_stable_design_exists_compiled = eqx.filter_jit(_stable_design_exists)
+
+
+def _infeasible_reason(sides: dict, nbar: dict, margin: float, coupling: str) -> str:
+    """Why no stable design satisfies one problem's bounds, in its own numbers ('' where this
+    simple account of the stability edges finds no reason)."""
+    edge, lo, hi = {}, {}, {}
+    for side, (_, _, C, bounds) in sides.items():
+        edge[side] = stable_theta_min(C, nbar[side], margin)
+        lo[side], hi[side] = float(bounds[0]), float(bounds[1])
+    what = "is stable" if margin == 0 else f"has a damping ratio above min_damping_ratio = {margin!r}"
+    reasons = []
+    if coupling == "symmetric" and max(lo.values()) > min(hi.values()):
+        reasons.append(
+            f"the theta_plus range [{lo['plus']!r}, {hi['plus']!r}] and the theta_minus range "
+            f"[{lo['minus']!r}, {hi['minus']!r}] do not overlap (symmetric coupling: theta_+ = theta_-)"
+        )
+    for side, (who, C_name, C, _) in sides.items():
+        top = min(hi.values()) if coupling == "symmetric" else hi[side]
+        if top <= edge[side]:
+            reasons.append(
+                f"the {who} {what} only for theta_{side} > {edge[side]!r} ({edge[side] / math.pi:.6g} pi) "
+                f"at {C_name} = {C!r} and nbar_{side} = {nbar[side]!r}, "
+                f"but the constraints allow theta_{side} <= {top!r}"
+            )
+    if not reasons:
+        return ""
+    return "no dynamically stable design satisfies the constraints: " + "; ".join(reasons)
+
+
 def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
     """Angle interval with an optional margin from the stability edge."""
     iv = angle_interval(C, nbar, bounds)
-    y = C * (nbar + 0.5)
-    q_edge = 0.5 * (1.0 + 1.0 / y)
-    q_eff = q_edge * (1.0 - min_damping_ratio)
-    has_limit = q_eff < 1.0
-    c_max = jnp.where(has_limit, jnp.sqrt(jnp.minimum(q_eff, 1.0)), 1.0)
-    excess = jnp.where(has_limit, q_edge * min_damping_ratio, 0.5 * (1.0 / y - 1.0))
+    edge = stability_edge(C, nbar, min_damping_ratio)  # one call: see its docstring
+    has_limit = edge.q < 1.0
+    c_max = jnp.where(has_limit, jnp.sqrt(jnp.minimum(edge.q, 1.0)), 1.0)
+    excess = jnp.where(has_limit, edge.q_edge * min_damping_ratio, 0.5 * (1.0 / edge.y - 1.0))
     c_hi = jnp.minimum(jnp.cos(bounds[..., 0]), c_max)
     return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)
 
@@ -579,7 +688,7 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
         return problem.objective(steering_result_from_rates(r), design)
     else:
         e_pm, e_mp = steering_from_rates(r)
-    return e_pm if problem.direction == "plus-given-minus" else e_mp
+    return select_direction(problem.direction, e_pm, e_mp)
 
 
 def loss(problem: Problem, w: Array) -> Array:
@@ -1038,7 +1147,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
     if problem.objective is not None:
         value = problem.objective(res, design)
     else:
-        value = e_pm if problem.direction == "plus-given-minus" else e_mp
+        value = select_direction(problem.direction, e_pm, e_mp)
     rho_p, rho_m = r_opt.plus.damping_ratio, r_opt.minus.damping_ratio
     return OptimumResult(
         value=value,

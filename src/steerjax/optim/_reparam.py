@@ -28,6 +28,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
+from .._validation import stability_edge
 from ..model._rates import OscillatorRates
 
 __all__ = [
@@ -65,11 +66,10 @@ class AngleInterval(eqx.Module):
 
 
 def _stability(C, nbar):
-    y = C * (nbar + 0.5)
-    has_edge = y >= 1.0
-    q_edge = 0.5 * (1.0 + 1.0 / y)
-    c_max = jnp.where(has_edge, jnp.sqrt(jnp.minimum(q_edge, 1.0)), 1.0)
-    excess = jnp.where(has_edge, 0.0, 0.5 * (1.0 / y - 1.0))
+    edge = stability_edge(C, nbar)
+    has_edge = edge.y >= 1.0
+    c_max = jnp.where(has_edge, jnp.sqrt(jnp.minimum(edge.q_edge, 1.0)), 1.0)
+    excess = jnp.where(has_edge, 0.0, 0.5 * (1.0 / edge.y - 1.0))
     return c_max, excess
 
 

@@ -24,9 +24,10 @@ import numpy as np
 from jax import Array
 
 from .._io import atomic_write_bytes, write_csv
+from .._validation import parse_direction
 from ..model._params import Thermal
 from ..model._steering import STEERING_BOUND
-from ._optimize import COUPLINGS, DIRECTIONS, OptimumResult, Problem, optimize
+from ._optimize import COUPLINGS, OptimumResult, Problem, optimize
 
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 
@@ -257,8 +258,7 @@ def loss_tolerance(
         raise ValueError(f"eps_ceiling = {eps_ceiling!r} is outside the allowed range (0, 1)")
     if "eps" in problem_options or "eps_bounds" in problem_options:
         raise ValueError("loss_tolerance chooses eps itself; do not pass eps or eps_bounds")
-    if direction not in DIRECTIONS:
-        Problem(thermal, 1.0, direction=direction)  # raises the standard error
+    direction = parse_direction(direction)
     C = jnp.atleast_1d(jnp.asarray(C_minus))
     n_bisect = max(1, math.ceil(math.log2(float(eps_ceiling) / float(eps_tol))))
     total = n_bisect + 2
