@@ -191,7 +191,7 @@ def test_search_pool_matches_lockstep_searches(small_problem):
     """The pooled driver (lanes refilled from a task queue) runs the same searches as a vmap of
     whole searches: with 2 lanes for 3 x 8 searches every lane is refilled many times, and a
     block twice the batch leaves padding rows that must not be solved or returned."""
-    from steerjax.optim import _optimize as opt
+    from steerjax.optim import _search as opt
 
     pooled = sj.optimize(small_problem, lanes=2, block_size=6)
     wide = sj.optimize(small_problem, lanes=10_000)

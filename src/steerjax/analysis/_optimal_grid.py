@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import DIRECTIONS
 from ..model._params import Thermal, thermal_preset
 from ..model._steering import STEERING_BOUND
-from ..optim._optimize import COUPLINGS, DIRECTIONS
+from ..optim._problem import COUPLINGS
 from ..optim._sweeps import log_grid, optimal_sweep
 from ._maps import interpolated_crossings, steering_sweep
 

@@ -31,7 +31,9 @@ from .._validation import select_direction
 from ..model._conditional import conditional_steering_from_rates
 from ..model._params import Thermal
 from ..model._rates import cascade_rates, thermal_in_rate_units
-from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, conditional_warm_starts, optimize
+from ._optimize import CONDITIONAL_WARM_PHASES, conditional_warm_starts, optimize
+from ._problem import Problem
+from ._result import OptimumResult
 
 __all__ = ["ConditionalImprovement", "conditional_improvement"]
 

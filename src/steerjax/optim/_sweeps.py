@@ -27,7 +27,9 @@ from .._io import atomic_write_bytes, write_csv
 from .._validation import parse_direction
 from ..model._params import Thermal
 from ..model._steering import STEERING_BOUND
-from ._optimize import COUPLINGS, OptimumResult, Problem, optimize
+from ._optimize import optimize
+from ._problem import COUPLINGS, Problem
+from ._result import OptimumResult
 
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 
