@@ -15,7 +15,7 @@ from ._optimize import CONDITIONAL_WARM_PHASES, optimize
 from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Problem
 from ._result import OptimumResult
 from ._search import default_block_size, default_lanes
-from ._solvers import LBFGS, Adam, ProjectedNewton
+from ._solvers import LBFGS, AbstractMinimiser, Adam, ProjectedNewton
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "ProjectedNewton",
     "LBFGS",
     "Adam",
+    "AbstractMinimiser",
+    "AbstractMinimiser",
     "DIRECTIONS",
     "COUPLINGS",
     "EDGE_DAMPING_RATIO",

@@ -39,7 +39,7 @@ from ..model._rates import thermal_in_rate_units
 from ._problem import Problem
 from ._result import OptimumResult
 from ._search import _default_starts, _flatten, _solve_on_devices, default_block_size, default_lanes
-from ._solvers import LBFGS, Adam, ProjectedNewton
+from ._solvers import AbstractMinimiser, ProjectedNewton
 
 CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
 """Local-oscillator phases [rad] at which the default starts of a conditional problem
@@ -103,7 +103,7 @@ def _check_not_empty(problem: Problem) -> None:
 def optimize(
     problem: Problem,
     *,
-    solver: ProjectedNewton | LBFGS | Adam | None = None,
+    solver: AbstractMinimiser | None = None,
     n_starts: int = 8,
     seed: int = 0,
     starts: Array | None = None,
@@ -123,8 +123,8 @@ def optimize(
 
     Args:
         problem: a :class:`Problem` or a batch of them.
-        solver: :class:`ProjectedNewton` (default), or the optax-based :class:`LBFGS` or
-            :class:`Adam`.
+        solver: any :class:`~steerjax.optim.AbstractMinimiser`: :class:`ProjectedNewton`
+            (default), the optax-based :class:`LBFGS` or :class:`Adam`, or your own.
         n_starts: number of starting points (structured guesses, then seeded random ones).
             For a conditional problem the search instead starts from the unconditional optimum
             (itself found with ``n_starts`` starts) at each phase of
@@ -139,10 +139,9 @@ def optimize(
         block_size: problems per compiled block (default :func:`default_block_size`: 1024
             on CPU, 4096 on GPU/TPU; 16 and 1024 for conditional problems).  Results depend on
             it only at the rounding level.
-        lanes: searches in flight per block with the default solver (default
-            :func:`default_lanes`: 128 on CPU, 8192 on GPU/TPU); each lane takes the next
-            (problem, start) search from the block's queue when its search ends.  The optax
-            solvers instead run all starts of a block in lockstep.
+        lanes: searches in flight per block (default :func:`default_lanes`: 128 on CPU,
+            8192 on GPU/TPU); each lane takes the next (problem, start) search from the
+            block's queue when its search ends, whatever the solver.
         progress: optional callback ``progress(done, total)`` called as blocks finish.
 
     Returns:
@@ -156,6 +155,11 @@ def optimize(
         (0.285043, True)
     """
     solver = ProjectedNewton() if solver is None else solver
+    if not isinstance(solver, AbstractMinimiser):
+        raise TypeError(
+            f"solver = {solver!r} is not a solver; pass an instance of a subclass of "
+            "steerjax.optim.AbstractMinimiser (e.g. sj.ProjectedNewton(), sj.LBFGS(), sj.Adam())"
+        )
     _check_not_empty(problem)
     n_starts = check_count("n_starts", n_starts, 1)
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)

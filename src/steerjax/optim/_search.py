@@ -19,7 +19,7 @@ from ..model._steering import SteeringResult, steering_result_from_rates
 from ._coordinates import lo_phase_from_w, loss, rates_from_w
 from ._problem import EDGE_DAMPING_RATIO, Problem
 from ._result import OptimumResult
-from ._solvers import ProjectedNewton, _first_order_optimal, _projected_gradient
+from ._solvers import _first_order_optimal, _projected_gradient
 
 
 def _default_starts(problem: Problem, n_starts: int, seed: int, dtype) -> Array:
@@ -58,16 +58,6 @@ def _default_starts(problem: Problem, n_starts: int, seed: int, dtype) -> Array:
     return jnp.concatenate([jnp.asarray(structured, dtype=dtype), rnd], 0)
 
 
-def _solve_one(problem: Problem, starts: Array, solver) -> OptimumResult:
-    """All starts of one problem in lockstep (``vmap`` of the solver's own loop)."""
-
-    def fun(z):
-        return loss(problem, z)
-
-    ws, values, gnorms, steps, settled = jax.vmap(lambda w0: solver.run(fun, w0))(starts)
-    return _best_of_starts(problem, ws, values, steps, solver, gnorms, settled)
-
-
 def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, settled=None) -> OptimumResult:
     """The result of one problem from its per-start end points ``ws`` (``(n_starts, n)``),
     objective values and step counts; ``gnorms`` (projected-gradient norms) are computed for
@@ -78,9 +68,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
     w = ws[k]
     pg_norm = jnp.linalg.norm(_projected_gradient(w, jax.grad(lambda z: loss(problem, z))(w)))
     gnorm = pg_norm if gnorms is None else gnorms[k]
-    # the optax solvers' gtol is their own stop (gradient norm in logit coordinates)
-    relative_gtol = solver.gtol if isinstance(solver, ProjectedNewton) else None
-    converged = _first_order_optimal(pg_norm, values[k], relative_gtol)
+    converged = _first_order_optimal(pg_norm, values[k], solver.converged_tol())
     if settled is not None:
         converged = converged | settled[k]
     r_opt, design = rates_from_w(problem, w)
@@ -145,22 +133,9 @@ def default_lanes(device: jax.Device | None = None) -> int:
     return 128 if device.platform == "cpu" else 8192
 
 
-@eqx.filter_jit
-def _solve_block(block: Problem, starts: Array, solver) -> OptimumResult:
-    return jax.vmap(_solve_one, in_axes=(0, None, None))(block, starts, solver)
-
-
-@eqx.filter_jit
-def _solve_block_own_starts(block_and_starts: tuple[Problem, Array], solver) -> OptimumResult:
-    """As :func:`_solve_block`, with starting points of its own for every problem."""
-    block, starts = block_and_starts
-    return jax.vmap(_solve_one, in_axes=(0, 0, None))(block, starts, solver)
-
-
-def _pooled(solver) -> bool:
-    """Whether ``solver`` exposes single iterations (``step``), so that blocks can keep a pool
-    of in-flight searches busy instead of running all starts in lockstep."""
-    return callable(getattr(solver, "step", None))
+def _where_rows(mask: Array, a: Array, b: Array) -> Array:
+    """Per lane (leading axis): ``a`` where ``mask``, else ``b``."""
+    return jnp.where(jnp.reshape(mask, mask.shape + (1,) * (a.ndim - 1)), a, b)
 
 
 def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: int):
@@ -187,15 +162,20 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
     t_valid = n_valid * n_starts
     n_lanes = min(lanes, n_tasks)
 
-    def lane_step(task, w, f, k):
+    def lane_fun(task):
         problem = jax.tree_util.tree_map(lambda x: x[task // n_starts], block)
-        return solver.step(lambda z: loss(problem, z), w, f, k)
+        return lambda z: loss(problem, z)
 
-    step = jax.vmap(lane_step)
+    step = jax.vmap(lambda task, s: solver.step(lane_fun(task), s))
+    init = jax.vmap(lambda task, w0: solver.init(lane_fun(task), w0))
+    terminate = jax.vmap(solver.terminate)
+    point = jax.vmap(solver.point)
 
     def body(state):
-        task, active, w, f, k, queued, out_w, out_f, out_k, out_s = state
-        w, f, k, done, settled = step(task, w, f, k)
+        task, active, lane, queued, out_w, out_f, out_k, out_s = state
+        lane = step(task, lane)
+        done, settled = terminate(lane)
+        w, f, k = point(lane)
         finished = active & done
         slot = jnp.where(finished, task, n_tasks)  # out of range: dropped
         out_w = out_w.at[slot].set(w, mode="drop")
@@ -205,11 +185,11 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
         new = queued + jnp.cumsum(finished, dtype=jnp.int32) - 1
         refill = finished & (new < t_valid)
         task = jnp.where(refill, new, task)
-        w = jnp.where(refill[:, None], flat_starts[jnp.clip(new, 0, n_tasks - 1)], w)
-        k = jnp.where(refill, 0, k)
+        fresh = init(task, flat_starts[jnp.clip(new, 0, n_tasks - 1)])
+        lane = jax.tree_util.tree_map(lambda a, b: _where_rows(refill, a, b), fresh, lane)
         active = jnp.where(finished, refill, active)
         queued = queued + jnp.sum(finished, dtype=jnp.int32)
-        return task, active, w, f, k, queued, out_w, out_f, out_k, out_s
+        return task, active, lane, queued, out_w, out_f, out_k, out_s
 
     def cond(state):
         return jnp.any(state[1])
@@ -219,9 +199,7 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
     state = (
         task,
         task < t_valid,
-        flat_starts[:n_lanes],
-        jnp.zeros(n_lanes, flat_starts.dtype),
-        jnp.zeros(n_lanes, jnp.int32),
+        init(task, flat_starts[:n_lanes]),
         jnp.minimum(jnp.int32(n_lanes), t_valid),
         flat_starts,
         jnp.full(n_tasks, jnp.inf, flat_starts.dtype),
@@ -229,7 +207,7 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
         jnp.zeros(n_tasks, bool),
     )
     out = jax.lax.while_loop(cond, body, state)
-    out_w, out_f, out_k, out_s = out[6:]
+    out_w, out_f, out_k, out_s = out[4:]
     return (
         jnp.reshape(out_w, (n_problems, n_starts, n)),
         jnp.reshape(out_f, (n_problems, n_starts)),
@@ -240,8 +218,9 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
 
 @eqx.filter_jit
 def _solve_block_pooled(block: Problem, starts: Array, n_valid: Array, solver, lanes: int) -> OptimumResult:
-    """As :func:`_solve_block` (``starts`` shared or one set per problem), through a search
-    pool (:func:`_pool_search`)."""
+    """Solve one block of problems (``starts`` shared or one set per problem) through a search
+    pool (:func:`_pool_search`).  Every solver runs here, through its
+    :class:`~steerjax.optim._solvers.AbstractMinimiser` interface."""
     ws, values, steps, settled = _pool_search(block, starts, n_valid, solver, lanes)
     return jax.vmap(_best_of_starts, in_axes=(0, 0, 0, 0, None, None, 0))(
         block, ws, values, steps, solver, None, settled
@@ -322,19 +301,13 @@ def _solve_on_devices(
                 _take_rows(padded, (i * blocks_per_device + b) * block_size, block_size), device
             )
 
-        if _pooled(solver):
-            local[i] = []
-            for b in range(blocks_per_device):
-                first = (i * blocks_per_device + b) * block_size
-                n_valid = jax.device_put(np.int32(min(max(n - first, 0), block_size)), device)
-                rows_b = block(b)
-                problem_b, starts_b = rows_b if own_starts else (rows_b, jax.device_put(starts, device))
-                local[i].append(_solve_block_pooled(problem_b, starts_b, n_valid, solver, lanes))
-        elif own_starts:
-            local[i] = [_solve_block_own_starts(block(b), solver) for b in range(blocks_per_device)]
-        else:
-            s = jax.device_put(starts, device)
-            local[i] = [_solve_block(block(b), s, solver) for b in range(blocks_per_device)]
+        local[i] = []
+        for b in range(blocks_per_device):
+            first = (i * blocks_per_device + b) * block_size
+            n_valid = jax.device_put(np.int32(min(max(n - first, 0), block_size)), device)
+            rows_b = block(b)
+            problem_b, starts_b = rows_b if own_starts else (rows_b, jax.device_put(starts, device))
+            local[i].append(_solve_block_pooled(problem_b, starts_b, n_valid, solver, lanes))
     total = len(local) * blocks_per_device
     done = 0
     if progress is not None:  # wait in order, to report progress (else stay asynchronous)

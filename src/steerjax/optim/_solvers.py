@@ -1,8 +1,23 @@
-"""Local solvers: projected Newton (default), and optax L-BFGS and Adam, with one stopping rule."""
+"""Local solvers behind :func:`steerjax.optimize`, all with one interface.
+
+A solver is an :class:`AbstractMinimiser`: ``init(fun, w0)`` makes a state, ``step(fun, state)``
+takes one iteration, ``terminate(state)`` says whether the search is over, and ``point(state)``
+gives the current point (box coordinates ``w in [0, 1]^n``), its objective value and the
+iteration count.  This is the shape of optimistix's minimisers (``init``/``step``/``terminate``),
+reduced to what the search pool needs: with single iterations exposed, the pool
+(:func:`steerjax.optim._search._pool_search`) keeps a fixed number of searches in flight and
+hands a finished search's lane to the next (problem, start) pair, for every solver alike.
+
+Provided: :class:`ProjectedNewton` (the default; exact Hessian, box constraints) and the
+optax-based :class:`LBFGS` and :class:`Adam`.  A user-written solver subclasses
+:class:`AbstractMinimiser`.
+"""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -11,11 +26,6 @@ import optax
 from jax import Array
 
 from ..linalg._smalleig import symmetric_eig_small
-
-# ---------------------------------------------------------------------------------------------
-# Solvers.  Each ``run(fun, w0)`` minimises ``fun`` over the box [0, 1]^n starting at ``w0`` and
-# returns ``(w, value, grad_norm, steps)``.
-# ---------------------------------------------------------------------------------------------
 
 
 def _projected_gradient(w, g):
@@ -54,7 +64,60 @@ def _first_order_optimal(pg_norm: Array, f: Array, tol: float | None = None) -> 
     return pg_norm <= tol * jnp.abs(f)
 
 
-class ProjectedNewton(eqx.Module):
+class AbstractMinimiser(eqx.Module):
+    """Interface of a local solver on the box ``[0, 1]^n`` (see the module docstring).
+
+    Subclasses implement :meth:`init`, :meth:`step`, :meth:`terminate` and :meth:`point`; the
+    state is any pytree whose structure does not change between steps (the search pool stores
+    one per lane and swaps in a fresh :meth:`init` state when a lane takes a new search).
+    ``fun`` maps a point ``w`` of shape ``(n,)`` to a scalar and must be a pure JAX function.
+    """
+
+    @abc.abstractmethod
+    def init(self, fun: Callable[[Array], Array], w0: Array) -> Any:
+        """The state of a search starting at ``w0`` (cheap: no objective evaluation needed)."""
+
+    @abc.abstractmethod
+    def step(self, fun: Callable[[Array], Array], state: Any) -> Any:
+        """One iteration."""
+
+    @abc.abstractmethod
+    def terminate(self, state: Any) -> tuple[Array, Array]:
+        """``(done, settled)``: the search is over; it ended on the solver's own convergence
+        test (not on a stall or an iteration limit)."""
+
+    @abc.abstractmethod
+    def point(self, state: Any) -> tuple[Array, Array, Array]:
+        """``(w, f, steps)``: the search's result so far, in box coordinates."""
+
+    def converged_tol(self) -> float | None:
+        """Relative tolerance of the first-order test that marks a result ``converged``
+        (``None``: :func:`first_order_tol` of the dtype)."""
+        return None
+
+    def run(self, fun: Callable[[Array], Array], w0: Array):
+        """A whole search from ``w0`` as one ``lax.while_loop``: ``(w, f, grad_norm, steps,
+        settled)``, ``grad_norm`` being the projected gradient's norm in box coordinates."""
+
+        def cond(state):
+            done, _ = self.terminate(state)
+            return ~done
+
+        state = jax.lax.while_loop(cond, lambda s: self.step(fun, s), self.init(fun, w0))
+        w, f, k = self.point(state)
+        _, settled = self.terminate(state)
+        return w, f, jnp.linalg.norm(_projected_gradient(w, jax.grad(fun)(w))), k, settled
+
+
+class _NewtonState(eqx.Module):
+    w: Array
+    f: Array
+    k: Array
+    done: Array
+    settled: Array
+
+
+class ProjectedNewton(AbstractMinimiser):
     """Box-constrained Newton method (Bertsekas' projected Newton) -- the default solver.
 
     Each iteration takes the exact gradient and Hessian (``jax.hessian``; the problems have 2-5
@@ -90,14 +153,25 @@ class ProjectedNewton(eqx.Module):
     step_exponents: tuple[int, ...] = eqx.field(static=True, default=(0, 1, 3, 6, 11))
     model_tol: float = eqx.field(static=True, default=1e-16)
 
-    def step(self, fun: Callable[[Array], Array], w: Array, f: Array, k: Array):
-        """One projected-Newton iteration from ``w`` (objective ``f``; taken from the gradient
-        evaluation when ``k == 0``, so a fresh start needs no value of its own).
+    def converged_tol(self) -> float | None:
+        return self.gtol
 
-        Returns ``(w, f, k + 1, done, settled)``; ``done`` once converged, stalled or at
+    def init(self, fun: Callable[[Array], Array], w0: Array) -> _NewtonState:
+        # f is taken from the first gradient evaluation (k == 0), so the start needs no value
+        no = jnp.asarray(False)
+        return _NewtonState(w0, jnp.zeros((), w0.dtype), jnp.asarray(0), no, no)
+
+    def terminate(self, state: _NewtonState) -> tuple[Array, Array]:
+        return state.done | (state.k >= self.max_steps), state.settled
+
+    def point(self, state: _NewtonState) -> tuple[Array, Array, Array]:
+        return state.w, state.f, state.k
+
+    def step(self, fun: Callable[[Array], Array], state: _NewtonState) -> _NewtonState:
+        """One projected-Newton iteration.  ``done`` once converged, stalled or at
         ``max_steps``; ``settled`` when the stop is a convergence test (projected gradient below
-        ``tol``, or the model-based stop), not a stall or the step limit.
-        """
+        ``tol``, or the model-based stop), not a stall or the step limit."""
+        w, f, k = state.w, state.f, state.k
         n = w.shape[-1]
         ts = 2.0 ** -jnp.asarray(self.step_exponents, dtype=w.dtype)
         eye = jnp.eye(n, dtype=w.dtype)
@@ -137,25 +211,7 @@ class ProjectedNewton(eqx.Module):
         k = k + 1
         settled = (pg_norm <= self.tol) | final
         done = settled | ~accept | (k >= self.max_steps)
-        return jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k, done, settled
-
-    def run(self, fun: Callable[[Array], Array], w0: Array):
-        """A whole search from ``w0``: ``(w, f, grad_norm, steps, settled)`` (``settled``: it
-        stopped on the projected-gradient or the model-based test, see :meth:`step`)."""
-
-        def body(state):
-            w, f, k, _, _ = state
-            return self.step(fun, w, f, k)
-
-        def cond(state):
-            _, _, k, done, _ = state
-            return (k < self.max_steps) & ~done
-
-        f0 = fun(w0)
-        no = jnp.asarray(False)
-        w, f, k, _, settled = jax.lax.while_loop(cond, body, (w0, f0, jnp.asarray(0), no, no))
-        g = jax.grad(fun)(w)
-        return w, f, jnp.linalg.norm(_projected_gradient(w, g)), k, settled
+        return _NewtonState(jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k, done, settled)
 
 
 def _logit(w):
@@ -163,12 +219,28 @@ def _logit(w):
     return jnp.log(w) - jnp.log1p(-w)
 
 
-class LBFGS(eqx.Module):
-    """optax L-BFGS (zoom line search, strong Wolfe) in the unconstrained coordinates
-    ``z = logit(w)``, run until the gradient norm in ``z`` is below ``tol`` or ``max_steps``.
+class _OptaxState(eqx.Module):
+    z: Array
+    opt_state: Any
+    best_z: Array
+    best_f: Array
+    k: Array
+    done: Array
+    settled: Array
 
-    Bound optima are approached along the logistic tails (about one unit of ``z`` per step),
-    so it needs more steps than :class:`ProjectedNewton` for the asymmetric scheme.
+
+class LBFGS(AbstractMinimiser):
+    """optax L-BFGS (zoom line search, strong Wolfe) in the coordinates ``w = sin(z)**2``, run
+    until the gradient norm in ``z`` is below ``tol`` or ``max_steps``.
+
+    ``sin(z)**2`` maps R onto [0, 1] smoothly and reaches the bounds at finite ``z``, where
+    ``dw/dz = 0``: an optimum on a bound (the client's stability edge) becomes an ordinary
+    minimum in ``z``, quadratic in ``z`` (``f ~ f* + g z**2``), which L-BFGS reaches at its
+    usual rate.  In logit coordinates (``w = sigmoid(z)``) the bound is only approached along
+    the logistic tail, about one unit of ``z`` per step: measured on 32 optima of Fig. 4 (hot
+    set, eps = 0), 200-370 steps for the winning start and 127x the time of
+    :class:`ProjectedNewton`; clipping (``f(clip(w))``) instead stalls where a clipped
+    coordinate should move back inside (optima up to 4 % worse).
     """
 
     max_steps: int = eqx.field(static=True, default=500)
@@ -180,36 +252,38 @@ class LBFGS(eqx.Module):
     def gtol(self) -> float:
         return self.tol
 
-    def run(self, fun: Callable[[Array], Array], w0: Array):
-        def fz(z):
-            return fun(jax.nn.sigmoid(z))
-
-        opt = optax.lbfgs(
+    def _optax(self):
+        return optax.lbfgs(
             memory_size=self.memory_size,
             linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps),
         )
-        value_and_grad = optax.value_and_grad_from_state(fz)
 
-        def step(carry):
-            z, state = carry
-            value, grad = value_and_grad(z, state=state)
-            updates, state = opt.update(grad, state, z, value=value, grad=grad, value_fn=fz)
-            return optax.apply_updates(z, updates), state
+    def init(self, fun: Callable[[Array], Array], w0: Array) -> _OptaxState:
+        z0 = jnp.arcsin(jnp.sqrt(w0))
+        no = jnp.asarray(False)
+        inf = jnp.asarray(jnp.inf, z0.dtype)
+        return _OptaxState(z0, self._optax().init(z0), z0, inf, jnp.asarray(0), no, no)
 
-        def cond(carry):
-            _, state = carry
-            count = optax.tree.get(state, "count")
-            grad = optax.tree.get(state, "grad")
-            return (count == 0) | ((count < self.max_steps) & (jnp.linalg.norm(grad) >= self.tol))
+    def step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
+        fz = _in_sine(fun)
+        opt = self._optax()
+        value, grad = optax.value_and_grad_from_state(fz)(state.z, state=state.opt_state)
+        updates, opt_state = opt.update(grad, state.opt_state, state.z, value=value, grad=grad, value_fn=fz)
+        z = optax.apply_updates(state.z, updates)
+        # the line search leaves the value and gradient at the new point in the state
+        f_new = optax.tree.get(opt_state, "value")
+        settled = jnp.linalg.norm(optax.tree.get(opt_state, "grad")) < self.tol
+        k = state.k + 1
+        return _OptaxState(z, opt_state, z, f_new, k, settled | (k >= self.max_steps), settled)
 
-        z0 = _logit(w0)
-        z, state = jax.lax.while_loop(cond, step, (z0, opt.init(z0)))
-        value, grad = jax.value_and_grad(fz)(z)
-        gnorm = jnp.linalg.norm(grad)
-        return jax.nn.sigmoid(z), value, gnorm, optax.tree.get(state, "count"), gnorm <= self.tol
+    def terminate(self, state: _OptaxState) -> tuple[Array, Array]:
+        return state.done, state.settled
+
+    def point(self, state: _OptaxState) -> tuple[Array, Array, Array]:
+        return jnp.sin(state.best_z) ** 2, state.best_f, state.k
 
 
-class Adam(eqx.Module):
+class Adam(AbstractMinimiser):
     """optax Adam in the coordinates ``z = logit(w)`` for a fixed number of steps; returns the
     best point seen.  Robust but slow to reach high accuracy; mainly for custom objectives."""
 
@@ -221,24 +295,52 @@ class Adam(eqx.Module):
     def gtol(self) -> float:
         return self.tol
 
-    def run(self, fun: Callable[[Array], Array], w0: Array):
-        def fz(z):
-            return fun(jax.nn.sigmoid(z))
-
-        opt = optax.adam(self.learning_rate)
-
-        def step(carry, _):
-            z, state, best_z, best_v = carry
-            value, grad = jax.value_and_grad(fz)(z)
-            better = value < best_v
-            best_z = jnp.where(better, z, best_z)
-            best_v = jnp.where(better, value, best_v)
-            updates, state = opt.update(grad, state, z)
-            return (optax.apply_updates(z, updates), state, best_z, best_v), None
-
+    def init(self, fun: Callable[[Array], Array], w0: Array) -> _OptaxState:
         z0 = _logit(w0)
-        init = (z0, opt.init(z0), z0, jnp.asarray(jnp.inf, dtype=z0.dtype))
-        (_, _, best_z, _), _ = jax.lax.scan(step, init, None, length=self.steps)
-        value, grad = jax.value_and_grad(fz)(best_z)
-        gnorm = jnp.linalg.norm(grad)
-        return jax.nn.sigmoid(best_z), value, gnorm, jnp.asarray(self.steps), gnorm <= self.tol
+        no = jnp.asarray(False)
+        inf = jnp.asarray(jnp.inf, z0.dtype)
+        return _OptaxState(z0, optax.adam(self.learning_rate).init(z0), z0, inf, jnp.asarray(0), no, no)
+
+    def step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
+        value, grad = jax.value_and_grad(_in_logits(fun))(state.z)
+        better = value < state.best_f
+        updates, opt_state = optax.adam(self.learning_rate).update(grad, state.opt_state, state.z)
+        k = state.k + 1
+        return _OptaxState(
+            optax.apply_updates(state.z, updates),
+            opt_state,
+            jnp.where(better, state.z, state.best_z),
+            jnp.where(better, value, state.best_f),
+            k,
+            k >= self.steps,
+            jnp.asarray(False),
+        )
+
+    def terminate(self, state: _OptaxState) -> tuple[Array, Array]:
+        return state.done, state.settled
+
+    def point(self, state: _OptaxState) -> tuple[Array, Array, Array]:
+        return jax.nn.sigmoid(state.best_z), state.best_f, state.k
+
+
+def _logit(w):
+    w = jnp.clip(w, 1e-15, 1.0 - 1e-15)
+    return jnp.log(w) - jnp.log1p(-w)
+
+
+def _in_logits(fun: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """``fun`` of box coordinates as a function of the logits ``z`` (``w = sigmoid(z)``)."""
+
+    def fz(z):
+        return fun(jax.nn.sigmoid(z))
+
+    return fz
+
+
+def _in_sine(fun: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """``fun`` of box coordinates as a function of ``z`` with ``w = sin(z)**2``."""
+
+    def fs(z):
+        return fun(jnp.sin(z) ** 2)
+
+    return fs
