@@ -214,11 +214,6 @@ class ProjectedNewton(AbstractMinimiser):
         return _NewtonState(jnp.where(accept, w_new, w), jnp.where(accept, f_new, f), k, done, settled)
 
 
-def _logit(w):
-    w = jnp.clip(w, 1e-15, 1.0 - 1e-15)
-    return jnp.log(w) - jnp.log1p(-w)
-
-
 class _OptaxState(eqx.Module):
     z: Array
     opt_state: Any
