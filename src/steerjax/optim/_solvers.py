@@ -241,7 +241,7 @@ class LBFGS(AbstractMinimiser):
     max_steps: int = eqx.field(static=True, default=500)
     tol: float = eqx.field(static=True, default=1e-10)
     memory_size: int = eqx.field(static=True, default=10)
-    max_linesearch_steps: int = eqx.field(static=True, default=30)
+    max_linesearch_steps: int = eqx.field(static=True, default=8)
 
     @property
     def gtol(self) -> float:
