@@ -486,7 +486,7 @@ def test_phase_search_finds_off_grid_minima_and_wraps_the_period(monkeypatch):
     eps = np.array([0.1024, 0.9995, 0.0, 0.5])
     th = sj.Thermal(**{k: np.full(4, v) for k, v in THERMAL_VALUES["hot"].items()})
     d = sj.Design(np.full(4, 0.4 * PI), np.full(4, 0.35 * PI), np.full(4, 100.0), np.full(4, 50.0), eps)
-    best = jax.jit(steerjax.model._conditional.best_phase_from_rates)(sj.cascade_rates(th, d), np.ones(4))
+    best = jax.jit(steerjax.model._best_phase.best_phase_from_rates)(sj.cascade_rates(th, d), np.ones(4))
     psi_pm, psi_mp = np.asarray(best.lo_phase_plus_given_minus), np.asarray(best.lo_phase_minus_given_plus)
     e_pm, e_mp = np.asarray(best.E_plus_given_minus), np.asarray(best.E_minus_given_plus)
     assert np.all((psi_pm >= 0) & (psi_pm < PI)) and np.all((psi_mp >= 0) & (psi_mp < PI))

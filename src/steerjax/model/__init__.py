@@ -6,17 +6,14 @@ Every function here is a pure, jittable JAX function of equinox parameter module
 """
 
 from .._validation import allowed_range, unstable_entries
+from ._best_phase import BestPhaseResult, conditional_steering_best_phase
 from ._conditional import (
-    BestPhaseResult,
     ConditionalSteeringResult,
-    MeasurementModel,
     conditional_covariance,
     conditional_covariance_from_rates,
     conditional_steering,
-    conditional_steering_best_phase,
     conditional_steering_from_rates,
     measurement_model,
-    measurement_model_from_rates,
 )
 from ._gaussian import (
     QUADRATURE_ORDER,
@@ -26,6 +23,7 @@ from ._gaussian import (
     steering_at_phase,
     steering_at_phase_from_rates,
 )
+from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
     REGIMES,
     classify,
