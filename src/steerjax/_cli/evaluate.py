@@ -63,7 +63,7 @@ import steerjax as sj
 
 from .._io import csv_text, write_csv
 from .._validation import compiled_nan
-from ..model import _conditional
+from ..model import _best_phase
 from ._common import (
     ANGLE_FORMS,
     LO_PHASE_OPTIMAL,
@@ -148,11 +148,11 @@ CONDITIONAL_REGIME_COLUMN = "regime_c"
 """Last column added with ``--conditional``: the regime (a name from :data:`steerjax.model.REGIMES`)
 of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
 
-LO_PHASE_GRID = _conditional.LO_PHASE_GRID
+LO_PHASE_GRID = _best_phase.LO_PHASE_GRID
 """Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts
 (:func:`steerjax.model.conditional_steering_best_phase`)."""
 
-LO_PHASE_POLISH_STEPS = _conditional.LO_PHASE_POLISH_STEPS
+LO_PHASE_POLISH_STEPS = _best_phase.LO_PHASE_POLISH_STEPS
 """Golden-section steps that refine the best grid phase (bracket shrinks by 0.618 per step)."""
 
 CONDITIONAL_CHUNK_ROWS = 1 << 13
