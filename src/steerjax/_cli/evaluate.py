@@ -18,7 +18,7 @@ nbar_plus, gamma0_minus_hz, nbar_minus, and optionally ``thermal`` (a preset nam
 column the file lacks is taken from the command line: the design flags and the explicit thermal
 flags give a constant column (they may not be given for a column that the file has: that would
 be ambiguous), and ``eps`` defaults to 0.  Thermal values are resolved per row by
-:func:`steerjax._cli._common.resolve_thermal`: own column (non-empty cell) > explicit flag >
+:func:`steerjax._cli._tables.resolve_thermal`: own column (non-empty cell) > explicit flag >
 the row's ``thermal`` preset > ``--thermal``.  Every row is checked at once (numpy: cell
 parsing, domain, then stability from :func:`steerjax.cascade_rates`); the good rows are
 evaluated together by one jitted call of ``steerjax.steering(..., on_invalid="nan")`` (in chunks
@@ -64,37 +64,36 @@ import steerjax as sj
 from .._io import csv_text, write_csv
 from .._validation import compiled_nan
 from ..model import _best_phase
-from ._common import (
+from ._common import Progress
+from ._messages import InputError, UsageError, command, note, print_stdout, wrap
+from ._numbers import (
     ANGLE_FORMS,
     LO_PHASE_OPTIMAL,
     MISSING_RULE,
-    REQUIRED,
-    THERMAL_FIELDS,
-    THERMAL_PRESET_COLUMN,
-    Column,
-    InputError,
-    Progress,
-    Table,
-    UsageError,
-    add_thermal_arguments,
     angle_argument,
-    command,
-    describe_thermal_source,
     format_number,
-    note,
     parse_angle,
     parse_lo_phase,
     parse_number,
-    print_stdout,
+)
+from ._output import check_out_file, write_out_file
+from ._tables import (
+    REQUIRED,
+    THERMAL_PRESET_COLUMN,
+    Column,
+    Table,
     read_table,
     reject_out_of_domain,
     resolve_thermal,
-    thermal_from_args,
     thermal_table_columns,
-    thermal_values_from_args,
-    wrap,
 )
-from ._output import check_out_file, write_out_file
+from ._thermal import (
+    THERMAL_FIELDS,
+    add_thermal_arguments,
+    describe_thermal_source,
+    thermal_from_args,
+    thermal_values_from_args,
+)
 
 __all__ = [
     "register",
@@ -339,7 +338,7 @@ _UNSET = object()
 
 
 def _lo_phase_argument(text: str) -> float | None:
-    """:func:`steerjax._cli._common.parse_lo_phase` as an argparse ``type=`` (status 2)."""
+    """:func:`steerjax._cli._numbers.parse_lo_phase` as an argparse ``type=`` (status 2)."""
     try:
         return parse_lo_phase(text)
     except ValueError as exc:
@@ -419,7 +418,7 @@ def _fmt_angle(theta: float) -> str:
 
 
 def _num(x: float, digits: int = 10, bounds=(0.0,)) -> str:
-    """A value for the text report (:func:`~steerjax._cli._common.format_number`: no ``-0``,
+    """A value for the text report (:func:`~steerjax._cli._numbers.format_number`: no ``-0``,
     and never shown equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 

@@ -63,39 +63,36 @@ import steerjax as sj
 
 from .._io import atomic_write_text, csv_text, write_csv
 from .._validation import allowed_range, domain_violations
-from ._common import (
+from ._common import Progress, format_columns
+from ._messages import InputError, UsageError, command, error, note, print_stdout, wrap
+from ._numbers import (
     ANGLE_FORMS,
     MISSING_RULE,
-    REQUIRED,
-    THERMAL_FIELDS,
-    THERMAL_PRESET_COLUMN,
-    Column,
-    InputError,
-    Progress,
-    Table,
-    UsageError,
-    add_thermal_arguments,
     angle_argument,
-    command,
-    describe_thermal_source,
-    error,
-    format_columns,
     format_number,
-    note,
     parse_angle,
     parse_integer,
     parse_lo_phase,
     parse_number,
-    print_stdout,
+)
+from ._output import check_out_file, write_out_file
+from ._tables import (
+    REQUIRED,
+    THERMAL_PRESET_COLUMN,
+    Column,
+    Table,
     read_table,
     reject_out_of_domain,
     resolve_thermal,
-    thermal_from_args,
     thermal_table_columns,
-    thermal_values_from_args,
-    wrap,
 )
-from ._output import check_out_file, write_out_file
+from ._thermal import (
+    THERMAL_FIELDS,
+    add_thermal_arguments,
+    describe_thermal_source,
+    thermal_from_args,
+    thermal_values_from_args,
+)
 
 __all__ = [
     "register",
@@ -1010,7 +1007,7 @@ def json_records(columns: dict[str, np.ndarray]) -> list[dict]:
 
 
 def _g(x: float, digits: int, bounds=(0.0,)) -> str:
-    """A table cell (:func:`~steerjax._cli._common.format_number`: no ``-0``, and never shown
+    """A table cell (:func:`~steerjax._cli._numbers.format_number`: no ``-0``, and never shown
     equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 
