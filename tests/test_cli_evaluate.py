@@ -24,6 +24,8 @@ import pytest
 
 import steerjax as sj
 from steerjax._cli import _common as common
+from steerjax._cli import _numbers as numbers
+from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
 from steerjax._cli import evaluate as ev
 
@@ -83,7 +85,7 @@ def library_result(thermal_values: dict, design_values: dict) -> dict:
     ],
 )
 def test_parse_angle_accepts_radians_and_multiples_of_pi(text, expected):
-    assert common.parse_angle(text) == expected
+    assert numbers.parse_angle(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ def test_parse_angle_accepts_radians_and_multiples_of_pi(text, expected):
 )
 def test_parse_angle_rejects_other_text_with_a_clear_message(text):
     with pytest.raises(ValueError, match=re.escape(repr(text.strip())) + r".*(pi|zero)"):
-        common.parse_angle(text)
+        numbers.parse_angle(text)
 
 
 @pytest.mark.parametrize(
@@ -522,25 +524,25 @@ def test_read_table_handles_string_columns_defaults_and_per_row_errors(tmp_path)
         "Thermal,eps,note\n\nhot,0.1,a\nwarm,0.2,b\n# comment\nvacuum_server,x,c\nhot,0,d,extra\n"
     )
     columns = [
-        common.Column("thermal", parse=common.parse_preset_name, numeric=False),
-        common.Column("eps"),
-        common.Column("C_minus", default=50.0),
+        tables.Column("thermal", parse=numbers.parse_preset_name, numeric=False),
+        tables.Column("eps"),
+        tables.Column("C_minus", default=50.0),
     ]
-    table = common.read_table(path, columns, source="jobs.csv")
+    table = tables.read_table(path, columns, source="jobs.csv")
     assert table.header == ["thermal", "eps", "note"] and table.in_file == {"thermal", "eps"}
     assert table.lines.tolist() == [3, 4, 6, 7]
     assert table.ok.tolist() == [True, False, False, False]
     assert table.values["thermal"].tolist() == ["hot", None, "vacuum-server", None]
     assert table.values["C_minus"].tolist() == [50.0] * 4
     assert table.extra["note"] == ["a", "b", "c", "d"]
-    messages = table.error_messages()
-    assert messages[0].startswith("jobs.csv:4: thermal: 'warm' is not a thermal preset")
-    assert messages[1] == "jobs.csv:6: eps: 'x' is not a number"
-    assert messages[2] == "jobs.csv:7: the row has 4 cells but the header has 3 columns"
-    common.reject_out_of_domain(table, ["eps", "C_minus"])
+    errors = table.error_messages()
+    assert errors[0].startswith("jobs.csv:4: thermal: 'warm' is not a thermal preset")
+    assert errors[1] == "jobs.csv:6: eps: 'x' is not a number"
+    assert errors[2] == "jobs.csv:7: the row has 4 cells but the header has 3 columns"
+    tables.reject_out_of_domain(table, ["eps", "C_minus"])
     assert table.ok.tolist() == [True, False, False, False]
-    with pytest.raises(common.InputError, match="missing required column C_plus"):
-        common.read_table(path, [common.Column("C_plus")])
+    with pytest.raises(messages.InputError, match="missing required column C_plus"):
+        tables.read_table(path, [tables.Column("C_plus")])
 
 
 class FakeTerminal(io.StringIO):

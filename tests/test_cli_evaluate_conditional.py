@@ -24,7 +24,7 @@ import pytest
 
 import steerjax as sj
 import steerjax.model._conditional
-from steerjax._cli import _common as common
+from steerjax._cli import _numbers as numbers
 from steerjax._cli import build_parser, main
 from steerjax._cli import evaluate as ev
 
@@ -85,7 +85,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 def design_values(key: str) -> tuple[dict, dict]:
     """(thermal, design) values of one of :data:`DESIGNS`, as floats."""
     preset, tp, tm, cp, cm, eps = DESIGNS[key]
-    design = {"theta_plus": common.parse_angle(tp), "theta_minus": common.parse_angle(tm)}
+    design = {"theta_plus": numbers.parse_angle(tp), "theta_minus": numbers.parse_angle(tm)}
     design |= {"C_plus": cp, "C_minus": cm, "eps": eps}
     return THERMAL_VALUES[preset], design
 
@@ -182,7 +182,7 @@ FIXED_IDS = [r[0] for r in GOOD_ROWS if r[0].startswith("fix")]
     ],
 )
 def test_parse_lo_phase(text, expected):
-    assert common.parse_lo_phase(text) == expected
+    assert numbers.parse_lo_phase(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_parse_lo_phase(text, expected):
 )
 def test_parse_lo_phase_rejects_other_text_saying_what_is_allowed(text, message):
     with pytest.raises(ValueError, match=re.escape(message) + ".*'optimal'"):
-        common.parse_lo_phase(text)
+        numbers.parse_lo_phase(text)
 
 
 @pytest.mark.parametrize(
@@ -322,7 +322,7 @@ def test_zero_efficiency_reproduces_the_unconditional_E(batch):
 def test_fixed_phase_equals_the_library_at_that_phase(batch):
     rows = {r[0]: r for r in GOOD_ROWS}
     keys = [rows[i][1] for i in FIXED_IDS]
-    psi = np.array([common.parse_angle(rows[i][2]) for i in FIXED_IDS])
+    psi = np.array([numbers.parse_angle(rows[i][2]) for i in FIXED_IDS])
     eta = np.array([float(rows[i][3] or 1.0) for i in FIXED_IDS])
     ref = library_conditional(keys, psi[:, None], eta[:, None])
     for d in DIRECTIONS:
