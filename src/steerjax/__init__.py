@@ -106,6 +106,7 @@ from ._steering import (
     steering_result_from_rates,
 )
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
+from ._tolerance import PhaseWorstCase, worst_case_over_phase, worst_case_over_phase_from_rates
 from ._version import __version__
 
 
@@ -168,6 +169,10 @@ __all__ = [
     "classify",
     "REGIMES",
     "regime_name",
+    # tolerances and margins of a design (issue 11)
+    "PhaseWorstCase",
+    "worst_case_over_phase",
+    "worst_case_over_phase_from_rates",
     # design optimisation (Sec. V, App. A)
     "Problem",
     "optimize",
