@@ -98,6 +98,14 @@ from ._rates import (
     oscillator_rates_from_damping,
 )
 from ._riccati import solve_riccati_filter
+from ._sensitivity import (
+    MARGIN_LIMITS,
+    SENSITIVITY_PARAMETERS,
+    SENSITIVITY_UNITS,
+    DesignSensitivity,
+    design_sensitivity,
+    sensitivity_columns,
+)
 from ._steering import (
     STEERING_BOUND,
     SteeringResult,
@@ -173,6 +181,12 @@ __all__ = [
     "PhaseWorstCase",
     "worst_case_over_phase",
     "worst_case_over_phase_from_rates",
+    "DesignSensitivity",
+    "design_sensitivity",
+    "sensitivity_columns",
+    "SENSITIVITY_PARAMETERS",
+    "SENSITIVITY_UNITS",
+    "MARGIN_LIMITS",
     # design optimisation (Sec. V, App. A)
     "Problem",
     "optimize",
