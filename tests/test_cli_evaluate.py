@@ -24,6 +24,7 @@ import pytest
 
 import steerjax as sj
 from steerjax._cli import _common as common
+from steerjax._cli import _messages as messages
 from steerjax._cli import _numbers as numbers
 from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main

@@ -25,7 +25,7 @@ Layout (one concept per subpackage; the top level re-exports the everyday names)
 from . import analysis, linalg, model, optim
 from ._figures import run_figures
 from ._version import __version__
-from .analysis import optimal_steering_grid, steering_sweep
+from .analysis import design_sensitivity, optimal_steering_grid, steering_sweep
 from .model import (
     STEERING_BOUND,
     THERMAL_PRESETS,
@@ -45,6 +45,7 @@ from .model import (
     steering,
     steering_at_phase,
     thermal_preset,
+    worst_case_over_phase,
 )
 from .optim import (
     DIRECTIONS,
@@ -121,6 +122,9 @@ __all__ = [
     "STEERING_BOUND",
     "steering_at_phase",
     "covariance",
+    # tolerances and margins of a design (beyond the paper)
+    "worst_case_over_phase",
+    "design_sensitivity",
     # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",

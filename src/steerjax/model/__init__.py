@@ -52,6 +52,7 @@ from ._steering import (
     steering_from_rates,
     steering_result_from_rates,
 )
+from ._tolerance import PhaseWorstCase, worst_case_over_phase, worst_case_over_phase_from_rates
 
 
 def __getattr__(name: str):
@@ -95,6 +96,10 @@ __all__ = [
     "steering_at_phase",
     "steering_at_phase_from_rates",
     "QUADRATURE_ORDER",
+    # tolerance of a design to the inter-subsystem phase (issue 11)
+    "worst_case_over_phase",
+    "worst_case_over_phase_from_rates",
+    "PhaseWorstCase",
     # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",
