@@ -27,9 +27,10 @@ import pytest
 import steerjax as sj
 from reference import textbook_mp
 from steerjax._cli import _numbers as numbers
+from steerjax._cli import _optimize_jobs as optimize_jobs
+from steerjax._cli import _optimize_output as optimize_output
 from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
-from steerjax._cli import optimize as opt
 
 THERMAL = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
 DESIGN = {"theta_plus": 0.4 * math.pi, "theta_minus": 0.35 * math.pi, "C_plus": 50.0, "C_minus": 50.0}
@@ -285,7 +286,7 @@ def test_output_writes_not_given_as_an_empty_cell_so_it_reads_back(tmp_path):
         values={"C_minus": np.asarray([10.0, 10.0]), "theta_minus_max": np.asarray([math.nan, 0.7])},
         extra={},
     )
-    out = opt.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
+    out = optimize_output.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
     assert out["theta_minus_max"].tolist() == ["", 0.7]
     path = tmp_path / "back.csv"
     with path.open("w", newline="") as fh:
@@ -355,7 +356,7 @@ def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
     The table is formatted from stand-in results (the formatting is what is tested)."""
     eps = 0.999999999999
     args = build_parser().parse_args(["optimize", "--thermal", "hot", "--c-minus", "10", "--eps", repr(eps)])
-    table = opt.jobs_from_flags(args)
+    table = optimize_jobs.jobs_from_flags(args)
     one = np.ones(1)
     results = {
         "E_plus_given_minus": 0.4 * one,
@@ -366,6 +367,6 @@ def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
         "converged": np.asarray([True]),
         "at_stability_edge": np.asarray([False]),
     }
-    text = opt.format_table(args, table, np.asarray([0]), results)
+    text = optimize_output.format_table(args, table, np.asarray([0]), results)
     row = text.splitlines()[5].split()
     assert row[1] == repr(eps) and row[3] == "0", text
