@@ -24,11 +24,12 @@ import pytest
 
 import steerjax as sj
 from steerjax._cli import _common as common
+from steerjax._cli import _evaluate_batch as evaluate_batch
+from steerjax._cli import _evaluate_columns as evaluate_columns
 from steerjax._cli import _messages as messages
 from steerjax._cli import _numbers as numbers
 from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
-from steerjax._cli import evaluate as ev
 
 # The paper's thermal sets (Sec. IV, Figs. 4-8), written out here independently of the presets.
 HOT_VALUES = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
@@ -245,7 +246,7 @@ def test_help_explains_every_flag_with_its_unit(capsys):
             physical += 1
             assert re.search(r"\[(rad|Hz|quanta|dimensionless)\]", action.help), action.dest
     assert physical == 9
-    for column in (*DESIGN_KEYS, *THERMAL_KEYS, *ev.RESULT_COLUMNS):
+    for column in (*DESIGN_KEYS, *THERMAL_KEYS, *evaluate_columns.RESULT_COLUMNS):
         assert column in out
 
 
@@ -368,7 +369,7 @@ def batch_run(tmp_path_factory):
     counter = CountingBatch()
     err = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
-        mp.setattr(ev, "_steering_batch", counter)
+        mp.setattr(evaluate_batch, "_steering_batch", counter)
         code = main(["evaluate", "--from", str(tmp / "designs.csv"), "--out", str(tmp / "results.csv")])
     with open(tmp / "results.csv", newline="") as fh:
         out_rows = list(csv.DictReader(fh))
@@ -400,7 +401,7 @@ def test_batch_reports_each_bad_row_with_its_line_and_reason(batch_run):
 def test_batch_writes_every_good_row_with_the_input_repeated(batch_run):
     rows, out = batch_run["rows"], batch_run["out"]
     assert len(out) == len(rows)
-    assert list(out[0]) == [*HEADER, *ev.RESULT_COLUMNS]
+    assert list(out[0]) == [*HEADER, *evaluate_columns.RESULT_COLUMNS]
     for row, got in zip(rows, out, strict=True):
         assert got["id"] == row["id"]
         for k in (*DESIGN_KEYS, *THERMAL_KEYS):
@@ -430,8 +431,8 @@ def test_large_batches_are_chunked_with_one_compilation(tmp_path, monkeypatch, c
     header = [*DESIGN_KEYS, *THERMAL_KEYS]
     write_designs(tmp_path / "d.csv", rows, {}, header)
     counter = CountingBatch()
-    monkeypatch.setattr(ev, "_steering_batch", counter)
-    monkeypatch.setattr(ev, "CHUNK_ROWS", 256)
+    monkeypatch.setattr(evaluate_batch, "_steering_batch", counter)
+    monkeypatch.setattr(evaluate_batch, "CHUNK_ROWS", 256)
     code, _, err = run_cli(
         ["evaluate", "--from", str(tmp_path / "d.csv"), "--out", str(tmp_path / "r.csv")], capsys
     )

@@ -24,6 +24,7 @@ import pytest
 
 import steerjax as sj
 import steerjax.model._conditional
+from steerjax._cli import _evaluate_columns as evaluate_columns
 from steerjax._cli import _numbers as numbers
 from steerjax._cli import build_parser, main
 from steerjax._cli import evaluate as ev
@@ -238,7 +239,7 @@ def test_help_states_the_unit_of_every_conditional_flag(capsys):
     assert "--conditional" in out and "--efficiency" in out and "--lo-phase" in out
     assert "[dimensionless]" in actions["efficiency"].help and "[0, 1]" in actions["efficiency"].help
     assert "[rad]" in actions["lo_phase"].help and "optimal" in actions["lo_phase"].help
-    for name in (*ev.CONDITIONAL_INPUT_COLUMNS, *ev.CONDITIONAL_RESULT_COLUMNS):
+    for name in (*evaluate_columns.CONDITIONAL_INPUT_COLUMNS, *evaluate_columns.CONDITIONAL_RESULT_COLUMNS):
         assert name in out
 
 
@@ -267,9 +268,9 @@ def test_batch_output_columns(batch):
     assert list(first) == [
         *HEADER,
         *THERMAL_VALUES["hot"],
-        *ev.RESULT_COLUMNS,
-        *[c for c in ev.CONDITIONAL_RESULT_COLUMNS if c != "efficiency"],
-        ev.CONDITIONAL_REGIME_COLUMN,
+        *evaluate_columns.RESULT_COLUMNS,
+        *[c for c in evaluate_columns.CONDITIONAL_RESULT_COLUMNS if c != "efficiency"],
+        evaluate_columns.CONDITIONAL_REGIME_COLUMN,
     ]
     rows = batch["rows"]
     assert [rows[i]["lo_phase"] for i in ("opt-A", "opt-B", "opt-C")] == ["optimal"] * 3
@@ -281,7 +282,7 @@ def test_batch_output_columns(batch):
         "0.0",
     ]
     for r in rows.values():  # full float64 precision: every number round-trips
-        for name in (*ev.NUMERIC_RESULT_COLUMNS, *ev.CONDITIONAL_RESULT_COLUMNS):
+        for name in (*evaluate_columns.NUMERIC_RESULT_COLUMNS, *evaluate_columns.CONDITIONAL_RESULT_COLUMNS):
             assert repr(float(r[name])) == r[name]
 
 
@@ -365,7 +366,10 @@ def test_conditional_flags_fill_columns_the_file_lacks(tmp_path, capsys):
     code, out, err = run_cli([*argv, "--lo-phase", "0.35pi", "--efficiency", "0.8"], capsys)
     assert code == 0, err
     got = list(csv.DictReader(io.StringIO(out)))
-    assert list(got[0])[-6:] == [*ev.CONDITIONAL_RESULT_COLUMNS, ev.CONDITIONAL_REGIME_COLUMN]
+    assert list(got[0])[-6:] == [
+        *evaluate_columns.CONDITIONAL_RESULT_COLUMNS,
+        evaluate_columns.CONDITIONAL_REGIME_COLUMN,
+    ]
     assert "lo_phase" not in got[0]
     ref = library_conditional(["A", "B"], 0.35 * PI, 0.8)
     for d in DIRECTIONS:
@@ -399,7 +403,7 @@ def test_single_design_json_has_the_conditional_keys(batch, capsys):
     rec = json.loads(out)
     assert rec["conditional"] == {"lo_phase": "optimal", "efficiency": 1.0}
     result = rec["result"]
-    for name in ev.CONDITIONAL_RESULT_COLUMNS:
+    for name in evaluate_columns.CONDITIONAL_RESULT_COLUMNS:
         assert isinstance(result[name], float), name
     for d in DIRECTIONS:  # the same numbers as the batch row of the same design
         row = batch["rows"]["opt-A"]
@@ -425,15 +429,18 @@ def test_conditional_regime_column_follows_the_conditional_E(batch, capsys):
     kinds = set()
     for ident, row in batch["rows"].items():
         e_pm, e_mp = float(row["E_c_plus_given_minus"]), float(row["E_c_minus_given_plus"])
-        assert row[ev.CONDITIONAL_REGIME_COLUMN] == _expected_regime(e_pm, e_mp), ident
+        assert row[evaluate_columns.CONDITIONAL_REGIME_COLUMN] == _expected_regime(e_pm, e_mp), ident
         assert row["regime"] == _expected_regime(
             float(row["E_plus_given_minus"]), float(row["E_minus_given_plus"])
         )
-        kinds.add(row[ev.CONDITIONAL_REGIME_COLUMN])
+        kinds.add(row[evaluate_columns.CONDITIONAL_REGIME_COLUMN])
     assert len(kinds) >= 2  # the file covers more than one regime
     code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional", "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["result"][ev.CONDITIONAL_REGIME_COLUMN] == batch["rows"]["opt-A"]["regime_c"]
+    assert (
+        json.loads(out)["result"][evaluate_columns.CONDITIONAL_REGIME_COLUMN]
+        == batch["rows"]["opt-A"]["regime_c"]
+    )
     code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional"], capsys)
     assert code == 0, err
     assert f"regime (conditional): {batch['rows']['opt-A']['regime_c']}" in out
