@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from steerjax._conditional import LO_PHASE_GRID
+from steerjax.model._best_phase import LO_PHASE_GRID
 
 import steerjax as sj
 from steerjax._validation import (
