@@ -1,8 +1,8 @@
 """The facts every check of the library relies on, each stated once.
 
 * :data:`DOMAINS` -- the allowed range of every physical parameter (Sec. II): used by the
-  concrete checks (:func:`steerjax._params.check_domain`), the traceable mask
-  (:func:`steerjax._checks.valid_mask`) and the error messages.
+  concrete checks (:func:`check_domain`), the traceable mask
+  (:func:`valid_mask`) and the error messages.
 * :func:`stability_edge` and :func:`stable_theta_min` -- the stability edge.  An
   oscillator's net damping is ``gamma = gamma_0 - Gamma cos(2 theta)``; with
   ``y = C (nbar + 1/2)`` and ``c = cos(theta)`` its damping ratio is
@@ -86,7 +86,7 @@ DOMAINS: dict[str, Domain] = {
 def in_domain(name: str, value):
     """Element-wise: ``value`` lies in the interval of :data:`DOMAINS` ``[name]`` (numpy or
     JAX arrays, traced or not).  An infinite end is not compared, so only ``phi`` (both ends
-    infinite) tests finiteness; :func:`steerjax._params.check_domain` also requires it."""
+    infinite) tests finiteness; :func:`check_domain` also requires it."""
     d = DOMAINS[name]
     ok = value == value  # False for NaN
     if math.isfinite(d.low):
@@ -145,7 +145,7 @@ def stability_edge(C, nbar, margin=0.0) -> StabilityEdge:
     ``cos^2(theta)`` (module docstring), with a margin ``m`` on the damping ratio.
 
     The one place that writes the edge: the angle parameterisation
-    (:func:`steerjax._reparam.angle_interval`), the optimiser's damping-ratio bounds, the
+    (:func:`steerjax.optim._reparam.angle_interval`), the optimiser's damping-ratio bounds, the
     feasibility check and the messages (:func:`stable_theta_min`) all call it.  Each quantity
     is computed once and the others are derived from it, in this order: ``y``, then
     ``q_edge``, then ``q``.  Callers that need several of them take them from one call, so
@@ -278,7 +278,7 @@ def validate(
 ) -> None:
     """Raise ``ValueError`` for out-of-domain or unstable concrete inputs (``TypeError`` for
     complex ones).  ``rates`` may be in units of ``rate_unit`` Hz
-    (:func:`steerjax._rates.thermal_in_rate_units`); messages quote rates in Hz."""
+    (:func:`steerjax.model._rates.thermal_in_rate_units`); messages quote rates in Hz."""
     check_domain(**_fields(thermal), **_fields(design))
     if require_phi_zero:
         phi = np.asarray(design.phi, dtype=float)
@@ -421,7 +421,7 @@ def guarded(
     """``compute(rates, unit)`` under the invalid-input policy ``on_invalid`` (the one guard).
 
     Steps: check the policy name; scale the rates to the unit of
-    :func:`steerjax._rates.thermal_in_rate_units` (exact; ``unit`` Hz, so products of rates
+    :func:`steerjax.model._rates.thermal_in_rate_units` (exact; ``unit`` Hz, so products of rates
     stay in range) and form :func:`steerjax.cascade_rates`; then
 
     * concrete inputs, ``on_invalid="raise"``: :func:`validate` (``ValueError`` naming the
