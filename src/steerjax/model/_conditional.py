@@ -80,6 +80,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jaxtyping import Float
 
 from .._validation import guarded, validate
 from ..linalg._riccati import solve_riccati_filter_unchecked
@@ -287,7 +288,7 @@ def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency
 
 def conditional_covariance(
     thermal: Thermal, design: Design, lo_phase=0.0, efficiency=1.0, *, on_invalid: str = "raise"
-) -> Array:
+) -> Float[Array, "*batch 4 4"]:
     """Steady-state conditional covariance of (X_-, P_-, X_+, P_+) (Sec. VI, Appendix B).
 
     The joint output light is detected by homodyne at local-oscillator phase ``lo_phase`` with

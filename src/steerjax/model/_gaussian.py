@@ -58,6 +58,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
 from .._validation import guarded
 from ._measures import reid_E_from_blocks
@@ -172,7 +173,9 @@ def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
     return A, D
 
 
-def drift_diffusion(thermal: Thermal, design: Design) -> tuple[Array, Array]:
+def drift_diffusion(
+    thermal: Thermal, design: Design
+) -> tuple[Float[Array, "*batch 4 4"], Float[Array, "*batch 4 4"]]:
     """Drift matrix A and diffusion matrix D of (X_-, P_-, X_+, P_+) for any phi (Eq. 3).
 
     Returns:
@@ -280,7 +283,7 @@ def steering_at_phase_from_rates(r: CascadeRates, phi=0.0) -> tuple[Array, Array
     return reid_E_from_blocks(*args, "plus-given-minus"), reid_E_from_blocks(*args, "minus-given-plus")
 
 
-def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Array:
+def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Float[Array, "*batch 4 4"]:
     """Steady-state 4x4 covariance of (X_-, P_-, X_+, P_+) from the Lyapunov equation.
 
     Symmetrised convention ``S_ij = <{x_i, x_j}>/2``; vacuum variance 1/2.  Valid for every
@@ -320,7 +323,9 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
     )
 
 
-def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> tuple[Array, Array]:
+def steering_at_phase(
+    thermal: Thermal, design: Design, *, on_invalid: str = "raise"
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
     """Reid's E in both directions (Eq. 5, optimal gains) for any inter-subsystem phase phi.
 
     The general-phi counterpart of :func:`steerjax.steering` (which needs phi = 0): E is

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float, Int
 
 from .._validation import select_direction
 
@@ -51,7 +52,7 @@ def _parse_direction(direction: str) -> tuple[int, int]:
     return select_direction(direction, (_PLUS, _MINUS), (_MINUS, _PLUS))
 
 
-def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:
+def reid_E(S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus") -> Float[Array, "*batch"]:
     """Reid's steering parameter E (Eq. 5) with independently optimised gains.
 
     Args:
@@ -119,7 +120,9 @@ def _blocks(S: Array) -> tuple[Array, Array, Array]:
     return S[..., 0:2, 0:2], S[..., 2:4, 2:4], S[..., 0:2, 2:4]
 
 
-def gaussian_steerability(S: Array, direction: str = "plus-given-minus") -> Array:
+def gaussian_steerability(
+    S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus"
+) -> Float[Array, "*batch"]:
     """Gaussian steerability G (Kogias, Lee, Ragy, Adesso, PRL 114, 060403 (2015)).
 
     ``direction="plus-given-minus"`` quantifies how well the client (-) steers the server (+)
@@ -137,7 +140,9 @@ def gaussian_steerability(S: Array, direction: str = "plus-given-minus") -> Arra
     return jnp.maximum(0.0, -0.5 * jnp.log(4.0 * _det2(M)))
 
 
-def symplectic_eigenvalues(S: Array, *, partial_transpose: bool = False) -> Array:
+def symplectic_eigenvalues(
+    S: Float[Array, "*batch 4 4"], *, partial_transpose: bool = False
+) -> Float[Array, "*batch 2"]:
     """The two symplectic eigenvalues ``(nu_-, nu_+)`` of a two-mode covariance matrix.
 
     With ``partial_transpose=True`` those of the partially transposed state (P_+ -> -P_+).
@@ -153,13 +158,13 @@ def symplectic_eigenvalues(S: Array, *, partial_transpose: bool = False) -> Arra
     return jnp.stack([nu_minus, nu_plus], -1)
 
 
-def log_negativity(S: Array) -> Array:
+def log_negativity(S: Float[Array, "*batch 4 4"]) -> Float[Array, "*batch"]:
     """Logarithmic negativity ``E_N = max(0, -ln(2 nu_-))`` of the partial transpose."""
     nu = symplectic_eigenvalues(S, partial_transpose=True)[..., 0]
     return jnp.maximum(0.0, -jnp.log(2.0 * nu))
 
 
-def min_uncertainty_eigenvalue(S: Array) -> Array:
+def min_uncertainty_eigenvalue(S: Float[Array, "*batch 4 4"]) -> Float[Array, "*batch"]:
     """Smallest eigenvalue of the Hermitian matrix ``S + i Omega/2`` (>= 0 iff physical)."""
     omega1 = jnp.array([[0.0, 1.0], [-1.0, 0.0]], dtype=S.dtype)
     zero = jnp.zeros((2, 2), dtype=S.dtype)
@@ -168,7 +173,9 @@ def min_uncertainty_eigenvalue(S: Array) -> Array:
     return jnp.linalg.eigvalsh(H)[..., 0]
 
 
-def classify(E_plus_given_minus: Array, E_minus_given_plus: Array, bound: float = 0.5) -> Array:
+def classify(
+    E_plus_given_minus: Float[Array, "*batch"], E_minus_given_plus: Float[Array, "*batch"], bound: float = 0.5
+) -> Int[Array, "*batch"]:
     """Steering regime code per design: 0 none, 1 one-way client=>server (only E_{+|-} < 1/2),
     2 one-way server=>client (only E_{-|+} < 1/2), 3 two-way.  NaN inputs give -1.
 

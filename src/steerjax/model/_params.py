@@ -28,6 +28,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jaxtyping import Float
 
 __all__ = [
     "Thermal",
@@ -106,10 +107,10 @@ class Thermal(_RealFields, eqx.Module):
         10000.05
     """
 
-    gamma0_plus_hz: Array = eqx.field(converter=_as_array)
-    nbar_plus: Array = eqx.field(converter=_as_array)
-    gamma0_minus_hz: Array = eqx.field(converter=_as_array)
-    nbar_minus: Array = eqx.field(converter=_as_array)
+    gamma0_plus_hz: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    nbar_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    gamma0_minus_hz: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    nbar_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
 
     @property
     def gamma_tilde0_plus_hz(self) -> Array:
@@ -146,12 +147,12 @@ class Design(_RealFields, eqx.Module):
         0.0
     """
 
-    theta_plus: Array = eqx.field(converter=_as_array)
-    theta_minus: Array = eqx.field(converter=_as_array)
-    C_plus: Array = eqx.field(converter=_as_array)
-    C_minus: Array = eqx.field(converter=_as_array)
-    eps: Array = eqx.field(converter=_as_array, default=0.0)
-    phi: Array = eqx.field(converter=_as_array, default=0.0)
+    theta_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    theta_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    C_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    C_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    eps: Float[Array, "*batch"] = eqx.field(converter=_as_array, default=0.0)
+    phi: Float[Array, "*batch"] = eqx.field(converter=_as_array, default=0.0)
 
 
 # The presets' numbers as Python floats.  thermal_preset() builds a fresh Thermal from them, in

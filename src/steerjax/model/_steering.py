@@ -36,6 +36,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
 from .._validation import guarded
 from ._measures import classify, regime_name
@@ -100,16 +101,16 @@ class SteeringResult(eqx.Module):
         f: noise-interference parameter f = 2R/gamma_+ (Eq. 8).
     """
 
-    E_plus_given_minus: Array
-    E_minus_given_plus: Array
-    var_plus: Array
-    var_minus: Array
-    cov: Array
-    bare_var_plus: Array
-    bare_var_minus: Array
-    gamma_plus_hz: Array
-    gamma_minus_hz: Array
-    f: Array
+    E_plus_given_minus: Float[Array, "*batch"]
+    E_minus_given_plus: Float[Array, "*batch"]
+    var_plus: Float[Array, "*batch"]
+    var_minus: Float[Array, "*batch"]
+    cov: Float[Array, "*batch"]
+    bare_var_plus: Float[Array, "*batch"]
+    bare_var_minus: Float[Array, "*batch"]
+    gamma_plus_hz: Float[Array, "*batch"]
+    gamma_minus_hz: Float[Array, "*batch"]
+    f: Float[Array, "*batch"]
 
     @property
     def ratio(self) -> Array:
