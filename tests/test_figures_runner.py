@@ -375,3 +375,15 @@ def test_readme_documents_the_contract():
     # every figure script mentioned in the gallery exists
     for name in re.findall(r"fig\d+_\w+\.py", text):
         assert (REPO / "experiments" / name).is_file(), name
+
+
+def test_figures_command_runs_in_a_fresh_process():
+    """`steerjax figures --list` as a newcomer runs it: a fresh interpreter, where nothing has
+    imported steerjax.plotting (matplotlib) before the command does what it needs."""
+    import subprocess
+    import sys
+
+    code = "import sys, _steerjax_cli; sys.argv = ['steerjax', 'figures', '--list']; _steerjax_cli.main()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "fig4" in proc.stdout and "fig8" in proc.stdout

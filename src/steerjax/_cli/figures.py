@@ -22,6 +22,7 @@ from pathlib import Path
 
 import steerjax as sj
 
+from .. import _figures
 from ._common import Progress, format_columns
 from ._messages import InputError, UsageError, command, error, print_stdout, wrap
 from ._numbers import ANGLE_FORMS, parse_angle
@@ -124,8 +125,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def _scripts(args):
     try:
-        scripts = sj.plotting.discover_figures(args.experiments)
-        return scripts, sj.plotting.select_figures(scripts, args.only)
+        scripts = _figures.discover_figures(args.experiments)
+        return scripts, _figures.select_figures(scripts, args.only)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -134,7 +135,7 @@ def _list(selected) -> int:
     lines = []
     for script in selected:
         try:
-            module = sj.plotting.load_figure_module(script)
+            module = _figures.load_figure_module(script)
         except Exception as exc:  # show what is wrong with a script, but list the rest
             lines.append(
                 f"{script.name}  {script.path.name}  (cannot be loaded: {type(exc).__name__}: {exc})"
