@@ -1,8 +1,8 @@
 """The facts every check of the library relies on, each stated once.
 
 * :data:`DOMAINS` -- the allowed range of every physical parameter (Sec. II): used by the
-  concrete checks (:func:`steerjax._params.check_domain`), the traceable mask
-  (:func:`steerjax._checks.valid_mask`) and the error messages.
+  concrete checks (:func:`check_domain`, :func:`domain_violations`), the traceable mask
+  (:func:`valid_mask`) and the error messages.
 * :func:`stability_edge` and :func:`stable_theta_min` -- the stability edge.  An
   oscillator's net damping is ``gamma = gamma_0 - Gamma cos(2 theta)``; with
   ``y = C (nbar + 1/2)`` and ``c = cos(theta)`` its damping ratio is
@@ -86,7 +86,7 @@ DOMAINS: dict[str, Domain] = {
 def in_domain(name: str, value):
     """Element-wise: ``value`` lies in the interval of :data:`DOMAINS` ``[name]`` (numpy or
     JAX arrays, traced or not).  An infinite end is not compared, so only ``phi`` (both ends
-    infinite) tests finiteness; :func:`steerjax._params.check_domain` also requires it."""
+    infinite) tests finiteness; :func:`check_domain` also requires it."""
     d = DOMAINS[name]
     ok = value == value  # False for NaN
     if math.isfinite(d.low):
