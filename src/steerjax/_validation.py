@@ -1,7 +1,7 @@
 """The facts every check of the library relies on, each stated once.
 
 * :data:`DOMAINS` -- the allowed range of every physical parameter (Sec. II): used by the
-  concrete checks (:func:`check_domain`), the traceable mask
+  concrete checks (:func:`check_domain`, :func:`domain_violations`), the traceable mask
   (:func:`valid_mask`) and the error messages.
 * :func:`stability_edge` and :func:`stable_theta_min` -- the stability edge.  An
   oscillator's net damping is ``gamma = gamma_0 - Gamma cos(2 theta)``; with

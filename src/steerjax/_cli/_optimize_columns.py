@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import steerjax as sj
 
+from .._validation import parse_direction as _parse_direction
 from ._numbers import (
     parse_integer,
 )
@@ -114,26 +115,27 @@ _COUPLING_WORDS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _name_parser(kind: str, allowed: Sequence[str], aliases: dict[str, str] | None = None):
-    aliases = aliases or {}
-
-    def parse(text: str) -> str:
-        key = str(text).strip().lower().replace("_", "-")
-        key = aliases.get(key, key)
-        if key not in allowed:
-            raise ValueError(f"{str(text).strip()!r} is not a {kind}; allowed: {', '.join(allowed)}")
-        return key
-
-    return parse
+def _not_allowed(kind: str, text: str, allowed: Sequence[str]) -> ValueError:
+    return ValueError(f"{str(text).strip()!r} is not a {kind}; allowed: {', '.join(allowed)}")
 
 
-parse_coupling = _name_parser("coupling", sj.optim.COUPLINGS)
-"""Text -> ``"asymmetric"`` or ``"symmetric"`` (case and ``_``/``-`` ignored)."""
+def parse_coupling(text: str) -> str:
+    """Text -> ``"asymmetric"`` or ``"symmetric"`` (case and ``_``/``-`` ignored)."""
+    key = str(text).strip().lower().replace("_", "-")
+    if key not in sj.optim.COUPLINGS:
+        raise _not_allowed("coupling", text, sj.optim.COUPLINGS)
+    return key
 
-parse_direction = _name_parser(
-    "direction", sj.DIRECTIONS, {"+|-": "plus-given-minus", "-|+": "minus-given-plus"}
-)
-"""Text -> ``"plus-given-minus"`` or ``"minus-given-plus"`` (also ``+|-``, ``-|+``)."""
+
+def parse_direction(text: str) -> str:
+    """Text -> ``"plus-given-minus"`` or ``"minus-given-plus"`` (also ``+|-``, ``-|+``; case and
+    ``_``/``-`` ignored): the library's parser (:func:`steerjax._validation.parse_direction`)
+    with this command's message."""
+    try:
+        return _parse_direction(str(text).strip())
+    except ValueError:
+        raise _not_allowed("direction", text, sj.DIRECTIONS) from None
+
 
 _TRUE, _FALSE = ("true", "yes", "y", "t", "1"), ("false", "no", "n", "f", "0")
 

@@ -206,7 +206,7 @@ def read_table(path: str | Path, columns: Sequence[Column], *, source: str | Non
 def reject_out_of_domain(table: Table, names: Iterable[str]) -> None:
     """Vectorised domain check of library parameters on a table.
 
-    For each named column (a parameter known to :func:`steerjax.model._params.domain_violations`),
+    For each named column (a parameter known to :func:`steerjax._validation.domain_violations`),
     every row that is still good and whose value is outside the allowed range gets the reason
     ``<name> = <value> is outside the allowed range <range>`` -- the wording of the library's
     ``ValueError``.  All violations of a row are reported, not only the first.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import DIRECTIONS
+from .._validation import DIRECTIONS, allowed_range, domain_violations
 from ..model._params import Thermal, thermal_preset
 from ..model._steering import STEERING_BOUND
 from ..optim._problem import COUPLINGS
@@ -85,15 +85,15 @@ def _grid_inputs(figure, thermal_sets, eps_values, C_minus, couplings, direction
     try:
         eps = np.atleast_1d(np.asarray(eps_values, dtype=float))
     except (TypeError, ValueError):
-        bad("eps_values", eps_values, "one or more losses in [0, 1)")
-    if eps.ndim != 1 or eps.size == 0 or np.any(~((eps >= 0) & (eps < 1))):
-        bad("eps_values", eps_values, "one or more losses in [0, 1)")
+        bad("eps_values", eps_values, f"one or more losses in {allowed_range('eps')}")
+    if eps.ndim != 1 or eps.size == 0 or np.any(domain_violations(eps=eps)["eps"]):
+        bad("eps_values", eps_values, f"one or more losses in {allowed_range('eps')}")
     try:
         C = np.atleast_1d(np.asarray(C_minus, dtype=float))
     except (TypeError, ValueError):
-        bad("C_minus", C_minus, "one or more values in (0, inf)")
-    if C.ndim != 1 or C.size == 0 or np.any(~((C > 0) & np.isfinite(C))):
-        bad("C_minus", C_minus, "one or more values in (0, inf)")
+        bad("C_minus", C_minus, f"one or more values in {allowed_range('C_minus')}")
+    if C.ndim != 1 or C.size == 0 or np.any(domain_violations(C_minus=C)["C_minus"]):
+        bad("C_minus", C_minus, f"one or more values in {allowed_range('C_minus')}")
     chosen = {}
     for name, given, allowed in (("couplings", couplings, COUPLINGS), ("directions", directions, DIRECTIONS)):
         items = [given] if isinstance(given, str) else list(given)
