@@ -78,6 +78,24 @@ def reid_E(S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus") -
     return jnp.sqrt(vx * vp)
 
 
+def sheared_moments(
+    client: Array, cross: Array, server: Array, shear: Array
+) -> tuple[Array, Array, Array, Array]:
+    """Per quadrature q (last axis, (X, P)): ``s = Var(x_q)``, ``z = Var(Z)``, ``c = Cov(Z, x_q)``
+    and ``l = shear[q, q]``, where ``Z = y_q + sum_{r != q} shear[q, r] x_r`` is the server's
+    quadrature with the off-diagonal shear undone (see :func:`reid_E_from_blocks`; blocks as
+    returned by :func:`steerjax.model._gaussian.block_covariance_from_rates`)."""
+    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
+    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
+    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
+    cov_zx = cross + off @ client
+    s = jnp.diagonal(client, axis1=-2, axis2=-1)
+    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
+    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
+    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    return s, z, c, ell
+
+
 def reid_E_from_blocks(
     client: Array, cross: Array, server: Array, shear: Array, direction: str = "plus-given-minus"
 ) -> Array:
@@ -98,14 +116,7 @@ def reid_E_from_blocks(
     Returns ``sqrt(V_X V_P)``.
     """
     b, _ = _parse_direction(direction)
-    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
-    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
-    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
-    cov_zx = cross + off @ client
-    s = jnp.diagonal(client, axis1=-2, axis2=-1)
-    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
-    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
-    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    s, z, c, ell = sheared_moments(client, cross, server, shear)
     v = z - c**2 / s
     if b == _MINUS:
         v = v / (v / s + (ell + c / s) ** 2)

@@ -66,6 +66,7 @@ from jax import Array
 from .._validation import apply_policy, parse_direction, valid_mask, validate
 from ._checks import check_on_invalid, is_concrete
 from ._gaussian import block_covariance_from_rates, steering_at_phase_from_rates
+from ._measures import sheared_moments
 from ._params import Design, Thermal, check_real
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 
@@ -103,15 +104,7 @@ def _forms_at(r: CascadeRates, phi, minus_given_plus: bool) -> Array:
     """``(n_X, n_P, w_X, w_P)`` at phase ``phi`` (stacked on a new last axis), as in
     :func:`steerjax.model._measures.reid_E_from_blocks`: E^2 = n_X n_P / (w_X w_P)."""
     b = block_covariance_from_rates(r, phi)
-    shear, client, cross, server = b.shear, b.client, b.cross, b.server
-    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
-    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
-    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
-    cov_zx = cross + off @ client
-    s = jnp.diagonal(client, axis1=-2, axis2=-1)
-    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
-    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
-    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    s, z, c, ell = sheared_moments(b.client, b.cross, b.server, b.shear)
     n = z - c**2 / s
     w = n / s + (ell + c / s) ** 2 if minus_given_plus else jnp.ones_like(n)
     return jnp.concatenate([n, w], -1)
