@@ -155,7 +155,8 @@ inter-subsystem phase (--phi RAD or a phi column): rows with phi = 0 are evaluat
   phi = 0 only): otherwise that row is reported as bad.
 
 margins (--margins; steerjax.design_sensitivity): for every parameter x of
-  {", ".join(SENSITIVITY_PARAMETERS)}
+  {", ".join(SENSITIVITY_PARAMETERS[:6])},
+  {", ".join(SENSITIVITY_PARAMETERS[6:])}
   (units: rad for angles and phi, Hz for gamma0, 1 otherwise) the columns
   dE_plus_given_minus_d<x>, dE_minus_given_plus_d<x> [1/unit of x] (the derivatives at the
   design), margin_<x> [unit of x] (the largest error in x alone, of either sign, that keeps
