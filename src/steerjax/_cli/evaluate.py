@@ -47,6 +47,25 @@ call, and all rows with a fixed phase by another (chunks of :data:`CONDITIONAL_C
 padded to a multiple of :data:`CONDITIONAL_PAD_ROWS`, so that one compilation serves all
 calls).  An out-of-range ``--efficiency`` is a bad value (exit status 1, as ``--eps``); a
 ``--lo-phase`` that is not a finite angle or ``optimal`` is a usage error (exit status 2).
+
+Inter-subsystem phase (``--phi RAD`` or a ``phi`` column, :data:`PHI_COLUMN`; any finite angle,
+default 0).  Rows with phi = 0 are evaluated exactly as before (closed forms,
+:func:`steerjax.steering`; a file whose rows all have phi = 0 takes the very same calls), rows
+with phi != 0 by one more compiled call of :func:`steerjax.model.steering_result_at_phase`
+(the Gaussian engine; its E is :func:`steerjax.steering_at_phase`), with the same result
+columns.  The output has a ``phi`` column only when the file or the flag gave phi.  With
+``--conditional`` a fixed local-oscillator phase is evaluated at the row's phi
+(:func:`steerjax.conditional_steering` takes any phi); ``optimal`` is searched at phi = 0 only
+(:func:`steerjax.model.conditional_steering_best_phase`), so a row with phi != 0 and
+``optimal`` is a bad row (one design: a usage error).
+
+Margins (``--margins``): :func:`steerjax.design_sensitivity` of every good row, flattened by
+:func:`steerjax.analysis.sensitivity_columns` into the columns
+:data:`SENSITIVITY_RESULT_COLUMNS` (dE/dx of both directions, then the steering margins of
+E_{+|-} and of E_{-|+}), added last; rows go in chunks of :data:`SENSITIVITY_CHUNK_ROWS`
+(about 4,800 evaluations of E per row).  One design: a table in the text report, or
+``sensitivity`` and ``sensitivity_units`` objects in the JSON (a margin without limit, inf in
+CSV, is ``null`` in JSON).
 """
 
 from __future__ import annotations
