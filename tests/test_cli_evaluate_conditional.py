@@ -24,10 +24,10 @@ import pytest
 
 import steerjax as sj
 import steerjax.model._conditional
+from steerjax._cli import _evaluate_batch as ev
 from steerjax._cli import _evaluate_columns as evaluate_columns
 from steerjax._cli import _numbers as numbers
 from steerjax._cli import build_parser, main
-from steerjax._cli import evaluate as ev
 
 # The paper's thermal sets (Sec. IV), written out independently of the presets.
 THERMAL_VALUES = {
@@ -489,7 +489,7 @@ def test_phase_search_finds_off_grid_minima_and_wraps_the_period(monkeypatch):
         e_mp = 2.0 + 0.5 * jnp.sin(2.0 * lo_phase + 1.0) + 0.3 * jnp.cos(8.0 * lo_phase) + 0.0 * where
         return e_pm, e_mp
 
-    monkeypatch.setattr(steerjax.model._conditional, "conditional_steering_from_rates", fake)
+    monkeypatch.setattr(steerjax.model._best_phase, "conditional_steering_from_rates", fake)
     eps = np.array([0.1024, 0.9995, 0.0, 0.5])
     th = sj.Thermal(**{k: np.full(4, v) for k, v in THERMAL_VALUES["hot"].items()})
     d = sj.Design(np.full(4, 0.4 * PI), np.full(4, 0.35 * PI), np.full(4, 100.0), np.full(4, 50.0), eps)
