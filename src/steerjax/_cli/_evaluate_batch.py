@@ -22,9 +22,16 @@ from ._evaluate_columns import (
     CONDITIONAL_RESULT_COLUMNS,
     DESIGN_FIELDS,
     DESIGN_FLAGS,
+    GRADIENT_COLUMNS,
     INPUT_COLUMNS,
+    MARGIN_COLUMNS,
     NUMERIC_RESULT_COLUMNS,
+    PHI_COLUMN,
+    PHI_FLAG,
     RESULT_COLUMNS,
+    SENSITIVITY_CHUNK_ROWS,
+    SENSITIVITY_PAD_ROWS,
+    SENSITIVITY_RESULT_COLUMNS,
     conditional_settings,
 )
 from ._messages import UsageError, note
@@ -54,6 +61,12 @@ from ._thermal import (
 _steering_batch = compiled_nan(sj.steering)
 """The one compiled function that evaluates a batch (invalid rows give NaN)."""
 
+_steering_at_phase_batch = compiled_nan(sj.model.steering_result_at_phase)
+"""The compiled function for rows with phi != 0 (Gaussian engine; invalid rows give NaN)."""
+
+_sensitivity_batch = compiled_nan(sj.design_sensitivity)
+"""The compiled function of ``--margins``."""
+
 _conditional_fixed_batch = compiled_nan(sj.conditional_steering)
 """The compiled function for rows with a given local-oscillator phase."""
 
@@ -64,8 +77,10 @@ _conditional_optimal_batch = compiled_nan(sj.model.conditional_steering_best_pha
 def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, quiet: bool = False):
     """Conditional results of the given rows: the columns :data:`CONDITIONAL_RESULT_COLUMNS`
     as float64 arrays.  ``values`` maps the names of :data:`INPUT_COLUMNS` and
-    :data:`CONDITIONAL_INPUT_COLUMNS` to per-row arrays (``lo_phase`` NaN: optimal; the
-    efficiency must be given, in [0, 1]).  The rows with a fixed phase are evaluated by one
+    :data:`CONDITIONAL_INPUT_COLUMNS` (and optionally :data:`PHI_COLUMN`) to per-row arrays
+    (``lo_phase`` NaN: optimal; the efficiency must be given, in [0, 1]; phi must be 0 in the
+    rows with ``optimal``, whose search :func:`steerjax.model.conditional_steering_best_phase`
+    is at phi = 0 only).  The rows with a fixed phase are evaluated by one
     call of :data:`_conditional_fixed_batch`, those with ``optimal`` by one call of
     :data:`_conditional_optimal_batch` (more than :data:`CONDITIONAL_CHUNK_ROWS` rows: chunks
     of that size; each call padded with copies of its first row to a multiple of
@@ -88,7 +103,7 @@ def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, qui
             idx = rows[where]
             if idx.size < chunk:
                 idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
-            thermal, design = _batch_parameters(values, idx)
+            thermal, design = _batch_parameters(values, idx, with_phi=not is_optimal)
             eta = np.asarray(values["efficiency"][idx], dtype=np.float64)
             if is_optimal:
                 best = _conditional_optimal_batch(thermal, design, eta)
@@ -134,8 +149,11 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
         hint = f"or give {DESIGN_FLAGS[name]}"
         columns.append(Column(name, parse=parse, default=defaults.get(name, REQUIRED), hint=hint))
     columns += thermal_table_columns()  # resolved row by row with resolve_thermal
-    # phi is recognised (so that a phi column is not silently ignored) but must be 0.
-    columns.append(Column("phi", parse=parse_angle, default=0.0))
+    # phi: any finite angle; rows with phi != 0 go to the Gaussian engine.
+    phi = getattr(args, "phi", None)
+    if phi is not None:
+        explicit[PHI_COLUMN] = PHI_FLAG
+    columns.append(Column(PHI_COLUMN, parse=parse_angle, default=0.0 if phi is None else float(phi)))
     # The conditional settings are recognised in every mode (without --conditional they are an
     # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
     lo_default = math.nan if lo_phase is None else lo_phase
@@ -155,10 +173,20 @@ def _lo_phase_text(values: np.ndarray) -> np.ndarray:
     return np.asarray([LO_PHASE_OPTIMAL if math.isnan(v) else v for v in values.tolist()], dtype=object)
 
 
-def _batch_parameters(values: dict[str, np.ndarray], rows: np.ndarray) -> tuple[sj.Thermal, sj.Design]:
+def _batch_parameters(
+    values: dict[str, np.ndarray], rows: np.ndarray, *, with_phi: bool = False
+) -> tuple[sj.Thermal, sj.Design]:
+    """Thermal and design batches of the given rows.  ``with_phi``: the design's phi is the
+    :data:`PHI_COLUMN` values when some of these rows have phi != 0; otherwise (and always
+    without ``with_phi``) it is the default 0 of :class:`steerjax.Design`, so rows at phi = 0
+    are evaluated exactly as without a phi column."""
     thermal = sj.Thermal(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in THERMAL_FIELDS})
-    design = sj.Design(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in DESIGN_FIELDS})
-    return thermal, design
+    fields = {n: np.asarray(values[n][rows], dtype=np.float64) for n in DESIGN_FIELDS}
+    if with_phi and PHI_COLUMN in values:
+        phi = np.asarray(values[PHI_COLUMN][rows], dtype=np.float64)
+        if np.any(phi != 0):
+            fields[PHI_COLUMN] = phi
+    return thermal, sj.Design(**fields)
 
 
 def reject_unstable(table: Table) -> None:
@@ -172,10 +200,29 @@ def reject_unstable(table: Table) -> None:
 
 
 def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dict[str, np.ndarray]:
-    """Evaluate the given rows with the compiled batch function; returns result columns
-    (numpy float64 arrays, ``regime`` as names).  More than :data:`CHUNK_ROWS` rows are cut
-    into chunks of that size, the last one padded with copies of its first row, so that every
-    call has the same shape (one compilation)."""
+    """Evaluate the given rows; returns result columns (numpy float64 arrays, ``regime`` as
+    names).  Rows with phi = 0 (all rows when the table has no phi column) are evaluated in
+    closed form by :data:`_steering_batch` (exactly as without a phi column), rows with
+    phi != 0 by :data:`_steering_at_phase_batch` (the Gaussian engine,
+    :func:`steerjax.model.steering_result_at_phase`); each group by :func:`_evaluate_group`."""
+    phi = table.values.get(PHI_COLUMN)
+    at_phase = np.zeros(rows.size, dtype=bool) if phi is None else (phi[rows] != 0)
+    if not at_phase.any():
+        return _evaluate_group(table, rows, _steering_batch, quiet=quiet)
+    out = {name: np.empty(rows.size, dtype=np.float64) for name in NUMERIC_RESULT_COLUMNS}
+    for mask, batch in ((~at_phase, _steering_batch), (at_phase, _steering_at_phase_batch)):
+        if mask.any():
+            part = _evaluate_group(table, rows[mask], batch, quiet=quiet)
+            for name in NUMERIC_RESULT_COLUMNS:
+                out[name][mask] = part[name]
+    out["regime"] = _regime_names(out["E_plus_given_minus"], out["E_minus_given_plus"])
+    return out
+
+
+def _evaluate_group(table: Table, rows: np.ndarray, batch, *, quiet: bool = False) -> dict[str, np.ndarray]:
+    """Evaluate the given rows with the compiled batch function ``batch``.  More than
+    :data:`CHUNK_ROWS` rows are cut into chunks of that size, the last one padded with copies
+    of its first row, so that every call has the same shape (one compilation)."""
     n = rows.size
     fields = NUMERIC_RESULT_COLUMNS
     out = {name: np.empty(n, dtype=np.float64) for name in fields}
@@ -189,7 +236,7 @@ def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dic
             idx = rows[start : start + chunk]
             if idx.size < chunk:
                 idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
-            result = _steering_batch(*_batch_parameters(table.values, idx))
+            result = batch(*_batch_parameters(table.values, idx, with_phi=batch is not _steering_batch))
             m = min(chunk, n - start)
             for name in fields:
                 out[name][start : start + m] = np.asarray(getattr(result, name), dtype=np.float64)[:m]
@@ -224,7 +271,7 @@ def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dic
 
 
 def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    names = (*INPUT_COLUMNS, *CONDITIONAL_INPUT_COLUMNS)
+    names = (*INPUT_COLUMNS, PHI_COLUMN, *CONDITIONAL_INPUT_COLUMNS)
     both = [name for name in names if name in explicit and name in table.in_file]
     if both:
         raise UsageError(
@@ -299,16 +346,65 @@ def _note_inputs(
         note(prog, message, quiet=args.quiet)
 
 
-def reject_nonzero_phi(table: Table) -> None:
-    """Rows with phi != 0 (the closed forms hold at phi = 0 only)."""
-    phi = table.values["phi"]
+def reject_optimal_lo_phase_at_nonzero_phi(table: Table) -> None:
+    """Conditional rows with phi != 0 and ``lo_phase`` optimal: the search of the best
+    local-oscillator phase (:func:`steerjax.model.conditional_steering_best_phase`) is at
+    phi = 0 only; a fixed ``lo_phase`` is evaluated at any phi."""
+    phi, psi = table.values[PHI_COLUMN], table.values["lo_phase"]
     table.reject(
-        table.ok & (phi != 0),
+        table.ok & (phi != 0) & np.isnan(psi),
         lambda i: (
-            f"phi = {float(phi[i])!r}: the closed forms (Eqs. 4-10) hold at phi = 0 only "
-            "(steerjax.covariance handles phi != 0)"
+            f"phi = {float(phi[i])!r} with lo_phase optimal: the optimal local-oscillator phase is "
+            "searched at phi = 0 only; give a fixed lo_phase (column or --lo-phase) for this row"
         ),
     )
+
+
+def evaluate_sensitivity(values: dict[str, np.ndarray], rows: np.ndarray, *, quiet: bool = False):
+    """``--margins``: the columns :data:`SENSITIVITY_RESULT_COLUMNS` of the given rows
+    (:func:`steerjax.design_sensitivity` flattened by :func:`steerjax.analysis.sensitivity_columns`,
+    at each row's phi).  :func:`steerjax.design_sensitivity` evaluates E about 4,800 times per
+    row, so the rows go in chunks of at most :data:`SENSITIVITY_CHUNK_ROWS`, each padded with
+    copies of its first row to a multiple of :data:`SENSITIVITY_PAD_ROWS` (few compilations)."""
+    n = rows.size
+    out = {name: np.full(n, np.nan) for name in SENSITIVITY_RESULT_COLUMNS}
+    if n == 0:
+        return out
+    pad = SENSITIVITY_PAD_ROWS
+    chunk = min(-(-n // pad) * pad, SENSITIVITY_CHUNK_ROWS)
+    starts = range(0, n, chunk)
+    with Progress(len(starts), label="evaluating margins", quiet=quiet or len(starts) <= 1) as bar:
+        for start in starts:
+            idx = rows[start : start + chunk]
+            m = idx.size
+            if m < chunk:
+                idx = np.concatenate([idx, np.full(chunk - m, idx[0])])
+            thermal, design = _batch_parameters(values, idx, with_phi=True)
+            columns = sj.analysis.sensitivity_columns(_sensitivity_batch(thermal, design))
+            for name in SENSITIVITY_RESULT_COLUMNS:
+                out[name][start : start + m] = np.asarray(columns[name], dtype=np.float64)[:m]
+            bar.update()
+    return out
+
+
+def reject_bad_sensitivity(table: Table, rows: np.ndarray, results: dict) -> tuple[np.ndarray, dict]:
+    """Safety net of ``--margins``: a row needs finite derivatives and margins that are not
+    NaN (a margin may be inf: no limit in the scanned range); others are rejected and removed."""
+    bad = np.any([~np.isfinite(results[name]) for name in GRADIENT_COLUMNS], axis=0)
+    bad |= np.any([np.isnan(results[name]) for name in MARGIN_COLUMNS], axis=0)
+    if not bad.any():
+        return rows, results
+    for j in np.flatnonzero(bad).tolist():
+        names = [n for n in GRADIENT_COLUMNS if not math.isfinite(float(results[n][j]))]
+        names += [n for n in MARGIN_COLUMNS if math.isnan(float(results[n][j]))]
+        shown = ", ".join(f"{name} = {float(results[name][j])!r}" for name in names[:4])
+        more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+        table.reject(
+            [rows[j]],
+            f"no finite sensitivity ({shown}{more}): the design is at the stability edge to within "
+            "rounding, or beyond the float64 range",
+        )
+    return rows[~bad], {k: v[~bad] for k, v in results.items()}
 
 
 def reject_nonfinite(

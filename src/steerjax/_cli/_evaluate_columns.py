@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..analysis import _sensitivity
 from ..model import _best_phase
 from ._messages import InputError, UsageError
 from ._numbers import (
@@ -16,7 +17,16 @@ from ._thermal import (
 )
 
 DESIGN_FIELDS = ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
-"""Design parameters set by this command (phi is 0: the closed forms of the paper)."""
+"""Design parameters set by this command besides phi (:data:`PHI_COLUMN`)."""
+
+PHI_COLUMN = "phi"
+"""Optional ``--from`` column (or ``--phi`` flag): the inter-subsystem phase phi [rad], any
+finite angle; 0 when neither is given.  Rows with phi = 0 are evaluated in closed form
+(:func:`steerjax.steering`), rows with phi != 0 by the Gaussian engine
+(:func:`steerjax.model.steering_result_at_phase`, whose E is :func:`steerjax.steering_at_phase`).
+The output has a ``phi`` column only when the file or the flag gave one."""
+
+PHI_FLAG = "--phi"
 
 INPUT_COLUMNS = DESIGN_FIELDS + THERMAL_FIELDS
 """Parameter columns of a ``--from`` table, in the order used for columns the file lacks."""
@@ -70,6 +80,38 @@ DESIGN_FLAGS = {
     "C_minus": "--c-minus",
     "eps": "--eps",
 }
+
+SENSITIVITY_PARAMETERS = _sensitivity.SENSITIVITY_PARAMETERS
+"""Parameters x of ``--margins`` (:func:`steerjax.design_sensitivity`), in column order."""
+
+SENSITIVITY_UNITS = _sensitivity.SENSITIVITY_UNITS
+"""Unit of each parameter of :data:`SENSITIVITY_PARAMETERS` (margins in it, dE/dx in its
+inverse)."""
+
+GRADIENT_COLUMNS = tuple(
+    f"dE_{direction}_d{name}"
+    for direction in ("plus_given_minus", "minus_given_plus")
+    for name in SENSITIVITY_PARAMETERS
+)
+"""``--margins``: dE_{+|-}/dx, then dE_{-|+}/dx, for each x [1/unit of x]."""
+
+MARGIN_COLUMNS = tuple(
+    f"{prefix}{name}" for prefix in ("margin_", "margin_minus_given_plus_") for name in SENSITIVITY_PARAMETERS
+)
+"""``--margins``: ``margin_<x>``, the largest error in x alone (either sign) that keeps
+E_{+|-} < 1/2 [unit of x]; then ``margin_minus_given_plus_<x>``, the same for E_{-|+}
+(:func:`steerjax.analysis.sensitivity_columns`).  ``inf``: none in the scanned range; 0:
+E >= 1/2 at the design."""
+
+SENSITIVITY_RESULT_COLUMNS = (*GRADIENT_COLUMNS, *MARGIN_COLUMNS)
+"""Columns added last with ``--margins``."""
+
+SENSITIVITY_CHUNK_ROWS = 64
+"""Largest number of rows of one call of the compiled sensitivity function
+(:func:`steerjax.design_sensitivity` evaluates E about 4,800 times per row)."""
+
+SENSITIVITY_PAD_ROWS = 8
+"""Row counts of the sensitivity calls are padded to a multiple of this (fewer compilations)."""
 
 CONDITIONAL_FLAGS = {"lo_phase": "--lo-phase", "efficiency": "--efficiency"}
 

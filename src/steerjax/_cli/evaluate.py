@@ -47,6 +47,25 @@ call, and all rows with a fixed phase by another (chunks of :data:`CONDITIONAL_C
 padded to a multiple of :data:`CONDITIONAL_PAD_ROWS`, so that one compilation serves all
 calls).  An out-of-range ``--efficiency`` is a bad value (exit status 1, as ``--eps``); a
 ``--lo-phase`` that is not a finite angle or ``optimal`` is a usage error (exit status 2).
+
+Inter-subsystem phase (``--phi RAD`` or a ``phi`` column, :data:`PHI_COLUMN`; any finite angle,
+default 0).  Rows with phi = 0 are evaluated exactly as before (closed forms,
+:func:`steerjax.steering`; a file whose rows all have phi = 0 takes the very same calls), rows
+with phi != 0 by one more compiled call of :func:`steerjax.model.steering_result_at_phase`
+(the Gaussian engine; its E is :func:`steerjax.steering_at_phase`), with the same result
+columns.  The output has a ``phi`` column only when the file or the flag gave phi.  With
+``--conditional`` a fixed local-oscillator phase is evaluated at the row's phi
+(:func:`steerjax.conditional_steering` takes any phi); ``optimal`` is searched at phi = 0 only
+(:func:`steerjax.model.conditional_steering_best_phase`), so a row with phi != 0 and
+``optimal`` is a bad row (one design: a usage error).
+
+Margins (``--margins``): :func:`steerjax.design_sensitivity` of every good row, flattened by
+:func:`steerjax.analysis.sensitivity_columns` into the columns
+:data:`SENSITIVITY_RESULT_COLUMNS` (dE/dx of both directions, then the steering margins of
+E_{+|-} and of E_{-|+}), added last; rows go in chunks of :data:`SENSITIVITY_CHUNK_ROWS`
+(about 4,800 evaluations of E per row).  One design: a table in the text report, or
+``sensitivity`` and ``sensitivity_units`` objects in the JSON (a margin without limit, inf in
+CSV, is ``null`` in JSON).
 """
 
 from __future__ import annotations
@@ -67,10 +86,12 @@ from ._evaluate_batch import (
     check_conditional_columns,
     evaluate_conditional,
     evaluate_rows,
+    evaluate_sensitivity,
     output_columns,
     reject_bad_conditional,
+    reject_bad_sensitivity,
     reject_nonfinite,
-    reject_nonzero_phi,
+    reject_optimal_lo_phase_at_nonzero_phi,
     reject_unstable,
 )
 from ._evaluate_columns import (
@@ -81,7 +102,11 @@ from ._evaluate_columns import (
     LO_PHASE_GRID,
     LO_PHASE_POLISH_STEPS,
     NUMERIC_RESULT_COLUMNS,
+    PHI_COLUMN,
     RESULT_COLUMNS,
+    SENSITIVITY_CHUNK_ROWS,
+    SENSITIVITY_PARAMETERS,
+    SENSITIVITY_RESULT_COLUMNS,
     _float_argument,
     _lo_phase_argument,
     conditional_settings,
@@ -113,11 +138,17 @@ examples:
   steerjax evaluate --thermal hot --theta-plus 0.4149pi --theta-minus 0.25pi \\
       --c-plus 17.67 --c-minus 10 --conditional --efficiency 0.9
   steerjax evaluate --from designs.csv --out results.csv --thermal hot --conditional
+  steerjax evaluate --thermal hot --theta-plus 0.4149pi --theta-minus 0.25pi \\
+      --c-plus 17.67 --c-minus 10 --phi 1e-3
+  steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi \\
+      --c-plus 100 --c-minus 50 --margins
 
 batch input (--from FILE): a CSV file with a header row and the columns
   theta_plus, theta_minus   [rad]  numbers, or multiples of pi such as 0.35pi
   C_plus, C_minus           [1]    quantum cooperativities
   eps                       [1]    transmission loss; 0 when the column is absent
+  phi                       [rad]  optional: inter-subsystem phase, any finite angle; 0 when
+                                   absent (or --phi gives it for every row)
   gamma0_plus_hz, nbar_plus, gamma0_minus_hz, nbar_minus
                             [Hz], [quanta]
   thermal                   optional: a preset name per row (hot, vacuum-server)
@@ -134,6 +165,23 @@ batch output (--out FILE, or stdout): the input columns (angles in radians, full
   old one stays after an error or Ctrl-C); a symbolic link is written through, a device or
   FIFO directly.  The file's folder must exist.
   Each bad row is reported on stderr as FILE:LINE: reason.
+
+inter-subsystem phase (--phi RAD or a phi column): rows with phi = 0 are evaluated in closed
+  form (Eqs. 4-10, steerjax.steering), rows with phi != 0 with the Gaussian engine (E from the
+  steady-state covariance at that phi: steerjax.steering_at_phase; same columns; f and the
+  rates do not depend on phi).  The output has a phi column [rad] only when phi was given.
+  With --conditional a row with phi != 0 needs a fixed lo_phase (the 'optimal' search is at
+  phi = 0 only): otherwise that row is reported as bad.
+
+margins (--margins; steerjax.design_sensitivity): for every parameter x of
+  {", ".join(SENSITIVITY_PARAMETERS[:6])},
+  {", ".join(SENSITIVITY_PARAMETERS[6:])}
+  (units: rad for angles and phi, Hz for gamma0, 1 otherwise) the columns
+  dE_plus_given_minus_d<x>, dE_minus_given_plus_d<x> [1/unit of x] (the derivatives at the
+  design), margin_<x> [unit of x] (the largest error in x alone, of either sign, that keeps
+  E_+|- < 1/2; inf: none in the scanned range, 0: E_+|- >= 1/2 already) and
+  margin_minus_given_plus_<x> (the same for E_-|+) are added last.  About 4,800 evaluations
+  of E per design, in chunks of {SENSITIVITY_CHUNK_ROWS} designs.
 
 conditional scheme (--conditional; Sec. VI, Appendix B): the output light is measured by
   homodyne detection (efficiency --efficiency [dimensionless] in [0, 1], default 1) at the
@@ -206,6 +254,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=_float_argument,
         help="power transmission loss between the subsystems [dimensionless], in [0, 1); default 0",
     )
+    design.add_argument(
+        "--phi",
+        dest="phi",
+        metavar="RAD",
+        type=angle_argument,
+        help="inter-subsystem phase phi [rad], any finite angle; default 0 (the closed forms); "
+        "phi != 0 is evaluated with the Gaussian engine (steerjax.steering_at_phase)",
+    )
     add_thermal_arguments(parser)
     cond = parser.add_argument_group(
         "conditional scheme (Sec. VI, Appendix B)",
@@ -235,6 +291,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="local-oscillator phase of the homodyne detection [rad] (0.35pi style accepted), or "
         "'optimal' (the default: optimised in [0, pi) for each direction separately); "
         "needs --conditional",
+    )
+    sens = parser.add_argument_group("sensitivities and steering margins (beyond the paper)")
+    sens.add_argument(
+        "--margins",
+        action="store_true",
+        help="also give, for every parameter x (theta_+-, C_+-, eps, phi, gamma0_+-_hz, nbar_+-), "
+        "dE/dx of both directions [1/unit of x] and the steering margin, the largest error in x "
+        "alone that keeps E < 1/2 [unit of x] (steerjax.design_sensitivity; columns: see below)",
     )
     io = parser.add_argument_group("batch and output")
     io.add_argument(
@@ -280,15 +344,19 @@ def run_batch(args: argparse.Namespace) -> int:
     _check_conflicts(table, explicit)
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
+    if args.phi is not None:  # a phi column only when the file or --phi gave phi
+        filled.append(PHI_COLUMN)
     result_columns = RESULT_COLUMNS
     if conditional:
         result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
+    if args.margins:
+        result_columns = (*result_columns, *SENSITIVITY_RESULT_COLUMNS)
     _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
 
-    reject_out_of_domain(table, INPUT_COLUMNS)
-    reject_nonzero_phi(table)
+    reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
     if conditional:
         reject_bad_conditional(table)
+        reject_optimal_lo_phase_at_nonzero_phi(table)
     reject_unstable(table)
     rows = np.flatnonzero(table.ok)
     results = evaluate_rows(table, rows, quiet=args.quiet)
@@ -297,6 +365,9 @@ def run_batch(args: argparse.Namespace) -> int:
         results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
         numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
     rows, results = reject_nonfinite(table, rows, results, numeric)
+    if args.margins:
+        results |= evaluate_sensitivity(table.values, rows, quiet=args.quiet)
+        rows, results = reject_bad_sensitivity(table, rows, results)
     if conditional:
         results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
             results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]

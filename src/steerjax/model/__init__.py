@@ -22,6 +22,8 @@ from ._gaussian import (
     drift_diffusion,
     steering_at_phase,
     steering_at_phase_from_rates,
+    steering_result_at_phase,
+    steering_result_at_phase_from_rates,
 )
 from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
@@ -95,6 +97,8 @@ __all__ = [
     "covariance_from_rates",
     "steering_at_phase",
     "steering_at_phase_from_rates",
+    "steering_result_at_phase",
+    "steering_result_at_phase_from_rates",
     "QUADRATURE_ORDER",
     # tolerance of a design to the inter-subsystem phase (issue 11)
     "worst_case_over_phase",

@@ -62,8 +62,10 @@ from jaxtyping import Float
 
 from .._validation import guarded
 from ._measures import reid_E_from_blocks
+from ._moments import moments
 from ._params import Design, Thermal
 from ._rates import CascadeRates, cascade_rates
+from ._steering import SteeringResult, _rates_in_hz
 
 __all__ = [
     "drift_diffusion",
@@ -73,6 +75,8 @@ __all__ = [
     "block_covariance_from_rates",
     "steering_at_phase",
     "steering_at_phase_from_rates",
+    "steering_result_at_phase",
+    "steering_result_at_phase_from_rates",
     "QUADRATURE_ORDER",
     "NOISE_SOURCES",
     "drift_noise_input_from_rates",
@@ -356,3 +360,66 @@ def steering_at_phase(
     """
     # E is dimensionless: the guard's rate unit does not enter
     return guarded(thermal, design, on_invalid, lambda r, _: steering_at_phase_from_rates(r, design.phi))
+
+
+def steering_result_at_phase_from_rates(r: CascadeRates, phi=0.0) -> SteeringResult:
+    """:func:`steering_result_at_phase` from cascade rates (no checks; rates in the units of
+    ``r``)."""
+    blocks = block_covariance_from_rates(r, phi)
+    args = (blocks.client, blocks.cross, blocks.server, blocks.shear)
+    S = blocks.full()
+    mom = moments(r)
+    return SteeringResult(
+        E_plus_given_minus=reid_E_from_blocks(*args, "plus-given-minus"),
+        E_minus_given_plus=reid_E_from_blocks(*args, "minus-given-plus"),
+        var_plus=S[..., 2, 2],
+        var_minus=S[..., 0, 0],
+        cov=S[..., 2, 0],
+        bare_var_plus=mom.bare_var_plus,
+        bare_var_minus=mom.bare_var_minus,
+        gamma_plus_hz=r.plus.gamma,
+        gamma_minus_hz=r.minus.gamma,
+        f=r.f,
+    )
+
+
+def steering_result_at_phase(
+    thermal: Thermal, design: Design, *, on_invalid: str = "raise"
+) -> SteeringResult:
+    """Every field of :class:`steerjax.SteeringResult` for any inter-subsystem phase phi.
+
+    The general-phi counterpart of :func:`steerjax.steering` (which needs phi = 0), for callers
+    that report more than E (``steerjax evaluate`` with a ``phi`` column or ``--phi``):
+
+    * ``E_plus_given_minus``, ``E_minus_given_plus``: exactly :func:`steering_at_phase` (the
+      same computation: sheared block covariance, accurate at the stability edge);
+    * ``var_plus``, ``var_minus``, ``cov``: (Delta X_+)^2, (Delta X_-)^2 and <X_+, X_-> from
+      the steady-state covariance at phi (:func:`covariance`; at phi != 0 the state also has
+      X-P correlations, which these three entries do not show);
+    * ``bare_var_plus``, ``bare_var_minus``, ``gamma_plus_hz``, ``gamma_minus_hz``, ``f``: as
+      in :func:`steerjax.steering` (Eqs. 8-9; they do not depend on phi).
+
+    At phi = 0 the values agree with :func:`steerjax.steering` to rounding (a different
+    formula, so not bit for bit; use :func:`steerjax.steering` there).
+
+    Args:
+        thermal: thermal parameters (:class:`Thermal`).
+        design: design parameters (:class:`Design`), any ``phi`` [rad].
+        on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steering_at_phase`.
+
+    Returns:
+        :class:`steerjax.SteeringResult` (regime and ratio as properties).
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0, phi=0.01)
+        >>> res = sj.model.steering_result_at_phase(sj.HOT, d)
+        >>> bool(res.E_plus_given_minus == sj.steering_at_phase(sj.HOT, d)[0])
+        True
+    """
+    return guarded(
+        thermal,
+        design,
+        on_invalid,
+        lambda r, unit: _rates_in_hz(steering_result_at_phase_from_rates(r, design.phi), unit),
+    )
