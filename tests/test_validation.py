@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from steerjax._conditional import LO_PHASE_GRID
 
 import steerjax as sj
 from steerjax._validation import (
@@ -16,6 +15,7 @@ from steerjax._validation import (
     stability_edge,
     stable_theta_min,
 )
+from steerjax.model._conditional import LO_PHASE_GRID
 
 PI = math.pi
 
