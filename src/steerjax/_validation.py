@@ -48,6 +48,7 @@ __all__ = [
     "StabilityEdge",
     "stability_edge",
     "stable_theta_min",
+    "array_namespace",
     "guarded",
     "instability_reason",
     "unstable_entries",
@@ -156,6 +157,17 @@ def stability_edge(C, nbar, margin=0.0) -> StabilityEdge:
     y = C * (nbar + 0.5)
     q_edge = 0.5 * (1.0 + 1.0 / y)
     return StabilityEdge(y=y, q_edge=q_edge, q=q_edge * (1.0 - margin))
+
+
+def array_namespace(*values):
+    """The array module for ``values``: :mod:`jax.numpy` if any is a JAX array (concrete or
+    traced), else :mod:`numpy`.
+
+    Lets a formula be written once and evaluated either way: in numpy for concrete input
+    (no compilation: a new batch shape of tiny ``jnp`` operations compiles a program each)
+    and in ``jax.numpy`` inside traced code (jit, vmap, grad), unchanged there.
+    """
+    return jnp if any(isinstance(v, jax.Array) for v in values) else np
 
 
 def stable_theta_min(C: float, nbar: float, margin: float = 0.0) -> float:

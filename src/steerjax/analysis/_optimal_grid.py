@@ -22,6 +22,7 @@ import numpy as np
 from .._validation import DIRECTIONS, allowed_range, domain_violations
 from ..model._params import Thermal, thermal_preset
 from ..model._steering import STEERING_BOUND
+from ..optim._options import ExecutionOptions, SearchOptions
 from ..optim._problem import COUPLINGS
 from ..optim._sweeps import log_grid, optimal_sweep
 from ._maps import interpolated_crossings, steering_sweep
@@ -183,9 +184,8 @@ def optimal_steering_grid(
             eps=eps[None, :, None],
             coupling=coupling,
             direction=direction,
-            n_starts=int(n_starts),
-            seed=int(seed),
-            progress=None if progress is None else relay,
+            search=SearchOptions(n_starts=int(n_starts), seed=int(seed)),
+            execution=ExecutionOptions(progress=None if progress is None else relay),
         )
         table = sweep.table()
         parts.append({"thermal": np.repeat(np.asarray(names, dtype=object), eps.size * C.size), **table})

@@ -12,7 +12,8 @@ from ._coordinates import (
 from ._feasibility import problem_feasibility
 from ._improvement import ConditionalImprovement, conditional_improvement
 from ._optimize import CONDITIONAL_WARM_PHASES, optimize
-from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Problem
+from ._options import ExecutionOptions, SearchOptions
+from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Measurement, Problem
 from ._result import OptimumResult
 from ._search import default_block_size, default_lanes
 from ._solvers import LBFGS, AbstractMinimiser, Adam, ProjectedNewton
@@ -20,13 +21,15 @@ from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, opti
 
 __all__ = [
     "Problem",
+    "Measurement",
     "optimize",
+    "SearchOptions",
+    "ExecutionOptions",
     "OptimumResult",
     "problem_feasibility",
     "ProjectedNewton",
     "LBFGS",
     "Adam",
-    "AbstractMinimiser",
     "AbstractMinimiser",
     "DIRECTIONS",
     "COUPLINGS",

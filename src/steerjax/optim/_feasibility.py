@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import numpy as np
 
 from .._validation import (
@@ -65,9 +64,10 @@ def problem_feasibility(
         "minus": np.broadcast_to(np.asarray(thermal.nbar_minus, dtype=np.float64), (n,)),
         "plus": np.broadcast_to(np.asarray(thermal.nbar_plus, dtype=np.float64), (n,)),
     }
-    ok = np.asarray(
-        _stable_design_exists_compiled(nbar["plus"], nbar["minus"], C, c_plus_low, tpb, tmb, rho, coupling)
-    )
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # numpy: nothing compiled
+        ok = np.asarray(
+            _stable_design_exists(nbar["plus"], nbar["minus"], C, c_plus_low, tpb, tmb, rho, coupling)
+        )
     if coupling == "symmetric":
         ok = ok & (np.maximum(tpb[:, 0], tmb[:, 0]) <= np.minimum(tpb[:, 1], tmb[:, 1]))
     reason = np.full(n, "", dtype=object)
@@ -81,9 +81,6 @@ def problem_feasibility(
         )
         reason[i] = reason[i] or _infeasible_message(C[i : i + 1])
     return ok, reason
-
-
-_stable_design_exists_compiled = eqx.filter_jit(_stable_design_exists)
 
 
 def _infeasible_reason(sides: dict, nbar: dict, margin: float, coupling: str) -> str:

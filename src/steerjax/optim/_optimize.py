@@ -25,7 +25,6 @@ currents only change sign when the phase moves by pi).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
@@ -36,10 +35,11 @@ from jax import Array
 
 from ..model._checks import check_count
 from ..model._rates import thermal_in_rate_units
+from ._options import ExecutionOptions, SearchOptions, resolve_options
 from ._problem import Problem
 from ._result import OptimumResult
 from ._search import _default_starts, _flatten, _solve_on_devices, default_block_size, default_lanes
-from ._solvers import AbstractMinimiser, ProjectedNewton
+from ._solvers import AbstractMinimiser
 
 CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
 """Local-oscillator phases [rad] at which the default starts of a conditional problem
@@ -63,12 +63,9 @@ def conditional_warm_starts(problem: Problem, w_design: Array, lo_phases=CONDITI
 
 
 def _unconditional_twin(problem: Problem) -> Problem:
-    """The same problem with ``conditional=False`` (same bounds, same design coordinates)."""
-    twin = object.__new__(Problem)
-    for field in dataclasses.fields(Problem):
-        object.__setattr__(twin, field.name, getattr(problem, field.name))
-    object.__setattr__(twin, "conditional", False)
-    return twin
+    """The same problem without its measurement (``conditional`` False; same bounds, same
+    design coordinates)."""
+    return eqx.tree_at(lambda p: p.measurement, problem, None, is_leaf=lambda x: x is None)
 
 
 def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices, block_size, lanes) -> Array:
@@ -86,7 +83,7 @@ def _conditional_starts(problem: Problem, n_starts, seed, dtype, solver, devices
     """
     twin = _unconditional_twin(problem)
     twin_starts = _default_starts(twin, n_starts, seed, dtype)
-    base = _solve_on_devices(_flatten(twin), twin_starts, solver, devices, block_size, None, lanes)
+    base = _solve_on_devices(_flatten(twin), None, twin_starts, solver, devices, block_size, None, lanes)
     return conditional_warm_starts(_flatten(problem), base.w).astype(dtype)
 
 
@@ -102,11 +99,13 @@ def _check_not_empty(problem: Problem) -> None:
 
 def optimize(
     problem: Problem,
+    search: SearchOptions | None = None,
+    execution: ExecutionOptions | None = None,
     *,
-    solver: AbstractMinimiser | None = None,
-    n_starts: int = 8,
-    seed: int = 0,
     starts: Array | None = None,
+    solver: AbstractMinimiser | None = None,
+    n_starts: int | None = None,
+    seed: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     block_size: int | None = None,
     lanes: int | None = None,
@@ -114,35 +113,30 @@ def optimize(
 ) -> OptimumResult:
     """Minimise the problem's objective over its free parameters (Sec. V; Figs. 4-7).
 
-    Every start is a local search (``solver``) over the box coordinates of
+    Every start is a local search (``search.solver``) over the box coordinates of
     :func:`rates_from_w` (every point of which is a strictly stable design); the best start
-    wins.  Problems run in compiled blocks of ``block_size``, spread over ``devices``; in a
-    block, ``lanes`` searches advance together (``vmap``) and a finished one hands its lane
-    to the next search in the queue.  The same seed gives the same result, bit for bit, on
-    any number of devices.
+    wins.  Problems run in compiled blocks of ``execution.block_size``, spread over
+    ``execution.devices``; in a block, ``execution.lanes`` searches advance together
+    (``vmap``) and a finished one hands its lane to the next search in the queue.  The same
+    seed gives the same result, bit for bit, on any number of devices.
 
     Args:
         problem: a :class:`Problem` or a batch of them.
-        solver: any :class:`~steerjax.optim.AbstractMinimiser`: :class:`ProjectedNewton`
-            (default), the optax-based :class:`LBFGS` or :class:`Adam`, or your own.
-        n_starts: number of starting points (structured guesses, then seeded random ones).
-            For a conditional problem the search instead starts from the unconditional optimum
-            (itself found with ``n_starts`` starts) at each phase of
-            :data:`CONDITIONAL_WARM_PHASES` (see ``_conditional_starts`` for why).
-        seed: PRNG seed for the random starts.
+        search: :class:`SearchOptions` (solver, n_starts, seed); default ``SearchOptions()``:
+            :class:`ProjectedNewton`, 8 starts, seed 0.  For a conditional problem the search
+            starts from the unconditional optimum (itself found with ``n_starts`` starts) at
+            each phase of :data:`CONDITIONAL_WARM_PHASES` (see ``_conditional_starts`` for why).
+        execution: :class:`ExecutionOptions` (devices, block_size, lanes, progress); default
+            all of ``jax.devices()`` (the batch axis of the result is then sharded over them
+            with ``jax.sharding``), :func:`default_block_size` problems per block (results
+            depend on it only at the rounding level), :func:`default_lanes` lanes, no progress.
         starts: optional explicit starting points in box coordinates ``[0, 1]^n``, shape
             ``(n_starts, problem.n_variables)`` (the same for every problem), or
             ``problem.batch_shape + (n_starts, problem.n_variables)`` (a set per problem, e.g.
             ``result.w[..., None, :]`` to warm-start every problem from an earlier result).
-        devices: devices to spread the batch over (default: all of ``jax.devices()``; the
-            batch axis of the result is then sharded over them with ``jax.sharding``).
-        block_size: problems per compiled block (default :func:`default_block_size`: 1024
-            on CPU, 4096 on GPU/TPU; 16 and 1024 for conditional problems).  Results depend on
-            it only at the rounding level.
-        lanes: searches in flight per block (default :func:`default_lanes`: 128 on CPU,
-            8192 on GPU/TPU); each lane takes the next (problem, start) search from the
-            block's queue when its search ends, whatever the solver.
-        progress: optional callback ``progress(done, total)`` called as blocks finish.
+        solver, n_starts, seed: shortcuts: each one given (not ``None``) replaces that field
+            of ``search``.
+        devices, block_size, lanes, progress: shortcuts for the fields of ``execution``.
 
     Returns:
         :class:`OptimumResult` with the problem's batch shape.
@@ -153,21 +147,30 @@ def optimize(
         >>> res = sj.optimize(sj.Problem(sj.HOT, C_minus=10.0))
         >>> round(float(res.value), 6), bool(res.at_stability_edge)
         (0.285043, True)
+        >>> same = sj.optimize(sj.Problem(sj.HOT, C_minus=10.0), sj.SearchOptions(n_starts=8))
+        >>> bool(same.value == res.value)
+        True
     """
-    solver = ProjectedNewton() if solver is None else solver
-    if not isinstance(solver, AbstractMinimiser):
-        raise TypeError(
-            f"solver = {solver!r} is not a solver; pass an instance of a subclass of "
-            "steerjax.optim.AbstractMinimiser (e.g. sj.ProjectedNewton(), sj.LBFGS(), sj.Adam())"
-        )
+    search, execution = resolve_options(
+        search,
+        execution,
+        solver=solver,
+        n_starts=n_starts,
+        seed=seed,
+        devices=devices,
+        block_size=block_size,
+        lanes=lanes,
+        progress=progress,
+    )
+    solver, seed, progress, lanes = search.solver, int(search.seed), execution.progress, execution.lanes
+    n_starts = check_count("n_starts", search.n_starts, 1)
     _check_not_empty(problem)
-    n_starts = check_count("n_starts", n_starts, 1)
     dtype = jnp.result_type(problem.C_minus.dtype, jnp.float32)
-    devices = sorted(jax.devices() if devices is None else devices, key=lambda d: (d.process_index, d.id))
-    if not devices:
-        raise ValueError("devices is empty; pass None for all of jax.devices()")
+    devices = jax.devices() if execution.devices is None else execution.devices
+    devices = sorted(devices, key=lambda d: (d.process_index, d.id))
     # The unconditional search behind a conditional problem's starts uses the unconditional
     # default, so it shares its compiled program with plain problems (e.g. Fig. 4 and Fig. 8).
+    block_size = execution.block_size
     twin_block_size = default_block_size(devices[0]) if block_size is None else int(block_size)
     if block_size is None:
         block_size = default_block_size(devices[0], conditional=problem.conditional)
@@ -181,25 +184,37 @@ def optimize(
     elif starts is None:
         starts = _default_starts(problem, int(n_starts), seed, dtype)
     else:
-        starts = jnp.asarray(starts, dtype=dtype)
-        if starts.ndim >= 2 and starts.shape[-2] == 0:
-            raise ValueError(f"starts: need at least one start, got shape {starts.shape}")
-        batch = problem.batch_shape
-        shared = starts.ndim == 2 and starts.shape[1] == problem.n_variables
-        own = starts.ndim == len(batch) + 2 and starts.shape[: len(batch)] == batch
-        own = own and starts.shape[-1] == problem.n_variables and len(batch) > 0
-        if not (shared or own):
-            raise ValueError(
-                f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables}) or "
-                f"{(*batch, 'n_starts', problem.n_variables)} (a set per problem)"
-            )
-        if own:
-            starts = jnp.reshape(starts, (-1, *starts.shape[-2:]))
-        if not bool(jnp.all((starts >= 0) & (starts <= 1))):
-            raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
+        starts = _checked_starts(problem, starts, dtype)
     batch = problem.batch_shape
-    result = _solve_on_devices(_flatten(problem), starts, solver, devices, block_size, progress, lanes, batch)
+    # The objective is shared by every problem of the batch: it stays out of the batching
+    # (flattening, padding, slicing by rows) and enters each compiled block as an argument, so
+    # that a pytree objective with new array values reuses the compiled block.
+    objective = problem.objective
+    rows = _flatten(eqx.tree_at(lambda p: p.objective, problem, None, is_leaf=lambda x: x is None))
+    result = _solve_on_devices(rows, objective, starts, solver, devices, block_size, progress, lanes, batch)
     return _result_rates_in_hz(result, unit)
+
+
+def _checked_starts(problem: Problem, starts, dtype) -> Array:
+    """Explicit starts as ``(n_starts, n)`` or ``(n_problems, n_starts, n)`` (ValueError for a
+    wrong shape or a point outside the box [0, 1]^n)."""
+    starts = jnp.asarray(starts, dtype=dtype)
+    if starts.ndim >= 2 and starts.shape[-2] == 0:
+        raise ValueError(f"starts: need at least one start, got shape {starts.shape}")
+    batch = problem.batch_shape
+    shared = starts.ndim == 2 and starts.shape[1] == problem.n_variables
+    own = starts.ndim == len(batch) + 2 and starts.shape[: len(batch)] == batch
+    own = own and starts.shape[-1] == problem.n_variables and len(batch) > 0
+    if not (shared or own):
+        raise ValueError(
+            f"starts has shape {starts.shape}; expected (n_starts, {problem.n_variables}) or "
+            f"{(*batch, 'n_starts', problem.n_variables)} (a set per problem)"
+        )
+    if own:
+        starts = jnp.reshape(starts, (-1, *starts.shape[-2:]))
+    if not bool(jnp.all((starts >= 0) & (starts <= 1))):
+        raise ValueError("starts must lie in the box [0, 1]^n (box coordinates of rates_from_w)")
+    return starts
 
 
 def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:

@@ -12,10 +12,12 @@ import numpy as np
 from jax import Array
 
 from .._validation import (
+    array_namespace,
     check_domain,
     parse_direction,
     stability_edge,
 )
+from ..model._checks import is_concrete
 from ..model._conditional import check_measurement
 from ..model._params import Thermal, check_real
 from ._reparam import (
@@ -85,6 +87,19 @@ def _check_overlap(theta_plus_bounds: np.ndarray, theta_minus_bounds: np.ndarray
         )
 
 
+class Measurement(eqx.Module):
+    """The homodyne measurement of the conditional scheme (Sec. VI, Appendix B) of a
+    :class:`Problem` (its batch shape on every field; built by :class:`Problem`).
+
+    Attributes:
+        efficiency: detection efficiency eta in [0, 1] [dimensionless].
+        lo_phase_bounds: (low, high) interval of the local-oscillator phase [rad].
+    """
+
+    efficiency: Array
+    lo_phase_bounds: Array
+
+
 class Problem(eqx.Module):
     """An optimal-steering problem (or a batch of them: leading axes on the array fields).
 
@@ -98,7 +113,11 @@ class Problem(eqx.Module):
         coupling: ``"asymmetric"`` (theta_+, theta_- free) or ``"symmetric"`` (theta_+ =
             theta_- tied, f = 0).
         objective: optional callable ``(SteeringResult, Design) -> scalar`` to minimise instead
-            of E; it must be a pure JAX function (it is traced and differentiated).
+            of E; it must be a pure JAX function (it is traced and differentiated).  A pytree
+            callable -- ``jax.tree_util.Partial(f, params)`` or an equinox Module with array
+            fields -- is compiled once per function and tree structure: new array values (e.g.
+            other ``params``) reuse the compiled search.  A plain function or lambda is compiled
+            once per function object.
         theta_plus_bounds, theta_minus_bounds: optional angle intervals [rad] within [0, pi/2]
             (e.g. a client of limited tunability); the stable part is used.  Equal ends fix the
             angle.  For symmetric coupling the common angle lies in both intervals.
@@ -113,12 +132,19 @@ class Problem(eqx.Module):
             measured by homodyne detection and filtered optimally
             (:func:`steerjax.model.conditional_steering_from_rates` at phi = 0).  The
             local-oscillator phase is then a free parameter (one more search coordinate, the
-            last).  Not combinable with ``objective``.
+            last).  Not combinable with ``objective``.  Stored as :attr:`measurement`.
         efficiency: detection efficiency eta in [0, 1] of the conditional scheme (default 1;
             only with ``conditional=True``).  ``0`` reproduces the unconditional problem.
         lo_phase_bounds: (low, high) interval [rad] of the local-oscillator phase (only with
             ``conditional=True``; default ``(0, pi)``, a full period: the homodyne currents
             only change sign under ``lo_phase -> lo_phase + pi``).  Equal ends fix the phase.
+
+    The constructor converts each argument (checking its own format and range, so that a
+    message quotes the argument as given) and broadcasts them to one batch shape; the checks
+    of the assembled problem are in ``__check_init__`` (equinox runs it after ``__init__``):
+    the static settings, and for concrete input that some allowed design is stable, evaluated
+    in numpy (nothing is compiled in the constructor).  A problem built inside ``jit`` or
+    ``vmap`` is assembled in ``jax.numpy`` and not checked for stability.
 
     Example:
         >>> import steerjax as sj
@@ -138,13 +164,12 @@ class Problem(eqx.Module):
     C_plus_bounds: Array
     eps_bounds: Array
     min_damping_ratio: Array
-    efficiency: Array
-    lo_phase_bounds: Array
+    measurement: Measurement | None
+    """The conditional scheme's measurement; ``None`` for an unconditional problem."""
+    objective: Callable | None
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
-    objective: Callable | None = eqx.field(static=True)
     free_eps: bool = eqx.field(static=True)
-    conditional: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -165,136 +190,75 @@ class Problem(eqx.Module):
         efficiency=None,
         lo_phase_bounds=None,
     ):
-        check_real(
-            C_minus=C_minus,
+        self.direction = parse_direction(direction)
+        self.coupling = coupling
+        self.objective = objective
+        self.free_eps = eps_bounds is not None
+        fields = _problem_arrays(
+            thermal,
+            C_minus,
             eps=eps,
+            symmetric=coupling == "symmetric",
             theta_plus_bounds=theta_plus_bounds,
             theta_minus_bounds=theta_minus_bounds,
             C_plus_bounds=C_plus_bounds,
             C_plus_ratio_bounds=C_plus_ratio_bounds,
             eps_bounds=eps_bounds,
             min_damping_ratio=min_damping_ratio,
+            conditional=_check_conditional(conditional, efficiency, lo_phase_bounds),
             efficiency=efficiency,
             lo_phase_bounds=lo_phase_bounds,
         )
-        self.direction = parse_direction(direction)
-        if coupling not in COUPLINGS:
-            raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
-        self.coupling = coupling
-        if objective is not None and not callable(objective):
-            raise ValueError(f"objective = {objective!r} must be callable (SteeringResult, Design) -> scalar")
-        self.objective = objective
-        self.free_eps = eps_bounds is not None
-        self.conditional = _check_conditional(conditional, objective, efficiency, lo_phase_bounds)
-        eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
-        _check_batch_shapes(
-            {
-                **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
-                "C_minus": C_minus,
-                "eps": eps,
-                "min_damping_ratio": min_damping_ratio,
-                "efficiency": efficiency,
-            },
-            {
-                "theta_plus_bounds": theta_plus_bounds,
-                "theta_minus_bounds": theta_minus_bounds,
-                "C_plus_bounds": C_plus_bounds,
-                "eps_bounds": eps_bounds,
-                "lo_phase_bounds": lo_phase_bounds,
-            },
-        )
-        concrete = not any(
-            isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((thermal, C_minus, eps))
-        )
-        if concrete:
-            check_domain(
-                C_minus=C_minus,
-                eps=eps,
-                gamma0_plus_hz=thermal.gamma0_plus_hz,
-                gamma0_minus_hz=thermal.gamma0_minus_hz,
-                nbar_plus=thermal.nbar_plus,
-                nbar_minus=thermal.nbar_minus,
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def __check_init__(self):
+        if self.coupling not in COUPLINGS:
+            raise ValueError(f"coupling = {self.coupling!r} is not allowed; use one of {COUPLINGS}")
+        if self.objective is not None and not callable(self.objective):
+            raise ValueError(
+                f"objective = {self.objective!r} must be callable (SteeringResult, Design) -> scalar"
             )
-        tpb = _check_interval(
-            "theta_plus_bounds",
-            (0.0, _HALF_PI) if theta_plus_bounds is None else theta_plus_bounds,
-            0.0,
-            _HALF_PI,
-        )
-        tmb = _check_interval(
-            "theta_minus_bounds",
-            (0.0, _HALF_PI) if theta_minus_bounds is None else theta_minus_bounds,
-            0.0,
-            _HALF_PI,
-        )
-        if self.coupling == "symmetric":
-            _check_overlap(tpb, tmb)
-        epb = _check_interval("eps_bounds", (0.0, 0.0) if eps_bounds is None else eps_bounds, 0.0, 1.0)
-        if eps_bounds is not None and np.any(epb[..., 1] >= 1.0):
-            raise ValueError(f"eps_bounds = {eps_bounds!r}: the upper end must be < 1")
-        rho = np.asarray(min_damping_ratio, dtype=float)
-        if np.any(~np.isfinite(rho) | (rho < 0) | (rho >= 1)):
-            raise ValueError(f"min_damping_ratio = {min_damping_ratio!r} is outside the allowed range [0, 1)")
-        # Concrete input is set up in numpy (no per-shape compilations of tiny jnp operations,
-        # measured ~0.8 s per new batch shape) and moved to JAX arrays at the end; traced input
-        # (a Problem built inside jit/vmap) stays in jnp.
-        xp = np if concrete else jnp
-        C_minus = xp.asarray(C_minus)
-        if C_plus_bounds is None:
-            r = np.asarray(C_plus_ratio_bounds, dtype=float)
-            if r.shape != (2,) or not (0 < r[0] <= r[1] < np.inf):
-                raise ValueError(
-                    f"C_plus_ratio_bounds = {C_plus_ratio_bounds!r} must be (low, high), 0 < low <= high"
+        if self.objective is not None and self.conditional:
+            raise ValueError(
+                "objective is not supported with conditional=True (the conditional objective is the "
+                "conditional E of the chosen direction)"
+            )
+        if is_concrete(self.thermal, self.C_minus, self.eps, self.C_plus_bounds):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                feasible = _stable_design_exists(
+                    np.asarray(self.thermal.nbar_plus),
+                    np.asarray(self.thermal.nbar_minus),
+                    np.asarray(self.C_minus),
+                    np.asarray(self.C_plus_bounds)[..., 0],
+                    np.asarray(self.theta_plus_bounds),
+                    np.asarray(self.theta_minus_bounds),
+                    np.asarray(self.min_damping_ratio),
+                    self.coupling,
                 )
-            cpb = xp.stack([C_minus * r[0], C_minus * r[1]], -1)
-        else:
-            b = np.asarray(C_plus_bounds, dtype=float)
-            if (
-                b.shape[-1:] != (2,)
-                or np.any(~(b[..., 0] > 0))
-                or np.any(~(b[..., 0] <= b[..., 1]))
-                or np.any(~np.isfinite(b))
-            ):
-                raise ValueError(
-                    f"C_plus_bounds = {C_plus_bounds!r} must be (low, high) with 0 < low <= high < inf"
-                )
-            cpb = xp.asarray(b)
-        leaves = {
-            "C_minus": C_minus,
-            "eps": xp.asarray(eps),
-            "tpb": xp.asarray(tpb),
-            "tmb": xp.asarray(tmb),
-            "cpb": xp.asarray(cpb),
-            "epb": xp.asarray(epb),
-            "rho": xp.asarray(rho),
-            "eta": xp.asarray(eta),
-            "lpb": xp.asarray(lpb),
-        }
-        th_leaves = [
-            xp.asarray(x)
-            for x in (thermal.gamma0_plus_hz, thermal.nbar_plus, thermal.gamma0_minus_hz, thermal.nbar_minus)
-        ]
-        scalar_shapes = [
-            jnp.shape(x) for x in (*th_leaves, leaves["C_minus"], leaves["eps"], leaves["rho"], leaves["eta"])
-        ]
-        pair_shapes = [jnp.shape(leaves[k])[:-1] for k in ("tpb", "tmb", "cpb", "epb", "lpb")]
-        batch = jnp.broadcast_shapes(*scalar_shapes, *pair_shapes)
+            if not np.all(feasible):
+                raise ValueError(_infeasible_message(self.C_minus))
 
-        def bc(x, pair=False):
-            return jnp.asarray(xp.broadcast_to(x, batch + ((2,) if pair else ())))
+    @property
+    def conditional(self) -> bool:
+        """Whether the objective is the conditional E (a :attr:`measurement` is set)."""
+        return self.measurement is not None
 
-        self.thermal = Thermal(*(bc(x) for x in th_leaves))
-        self.C_minus = bc(leaves["C_minus"])
-        self.eps = bc(leaves["eps"])
-        self.theta_plus_bounds = bc(leaves["tpb"], True)
-        self.theta_minus_bounds = bc(leaves["tmb"], True)
-        self.C_plus_bounds = bc(leaves["cpb"], True)
-        self.eps_bounds = bc(leaves["epb"], True)
-        self.min_damping_ratio = bc(leaves["rho"])
-        self.efficiency = bc(leaves["eta"])
-        self.lo_phase_bounds = bc(leaves["lpb"], True)
-        if concrete:
-            self._check_feasible()
+    @property
+    def efficiency(self) -> Array:
+        """Detection efficiency eta [dimensionless] of the conditional scheme (1 where the
+        problem is unconditional)."""
+        if self.measurement is None:
+            return jax.device_put(np.ones(self.batch_shape))
+        return self.measurement.efficiency
+
+    @property
+    def lo_phase_bounds(self) -> Array:
+        """(low, high) of the local-oscillator phase [rad] (``(0, pi)`` where the problem is
+        unconditional)."""
+        if self.measurement is None:
+            return jax.device_put(np.tile(np.asarray(_DEFAULT_LO_PHASE_BOUNDS), (*self.batch_shape, 1)))
+        return self.measurement.lo_phase_bounds
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -310,22 +274,129 @@ class Problem(eqx.Module):
         """Number of design coordinates before the optional eps and lo_phase coordinates."""
         return 3 if self.coupling == "asymmetric" else 2
 
-    def _feasible(self) -> Array:
-        """Per problem: some allowed design is strictly stable."""
-        return _stable_design_exists(
-            self.thermal.nbar_plus,
-            self.thermal.nbar_minus,
-            self.C_minus,
-            self.C_plus_bounds[..., 0],
-            self.theta_plus_bounds,
-            self.theta_minus_bounds,
-            self.min_damping_ratio,
-            self.coupling,
-        )
 
-    def _check_feasible(self) -> None:
-        if not bool(jnp.all(_feasible_compiled(self))):
-            raise ValueError(_infeasible_message(self.C_minus))
+def _problem_arrays(
+    thermal,
+    C_minus,
+    *,
+    eps,
+    symmetric,
+    theta_plus_bounds,
+    theta_minus_bounds,
+    C_plus_bounds,
+    C_plus_ratio_bounds,
+    eps_bounds,
+    min_damping_ratio,
+    conditional,
+    efficiency,
+    lo_phase_bounds,
+) -> dict:
+    """The array fields of :class:`Problem` from its arguments: each argument checked in its
+    own terms (the messages quote it as given), defaults filled in, all broadcast to the one
+    batch shape.  Concrete input is set up in numpy (nothing compiled; tiny ``jnp`` operations
+    compile per batch shape) and moved to JAX arrays at the end; traced input (a Problem built
+    inside jit/vmap) stays in ``jax.numpy``."""
+    check_real(
+        C_minus=C_minus,
+        eps=eps,
+        theta_plus_bounds=theta_plus_bounds,
+        theta_minus_bounds=theta_minus_bounds,
+        C_plus_bounds=C_plus_bounds,
+        C_plus_ratio_bounds=C_plus_ratio_bounds,
+        eps_bounds=eps_bounds,
+        min_damping_ratio=min_damping_ratio,
+        efficiency=efficiency,
+        lo_phase_bounds=lo_phase_bounds,
+    )
+    eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
+    _check_batch_shapes(
+        {
+            **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
+            "C_minus": C_minus,
+            "eps": eps,
+            "min_damping_ratio": min_damping_ratio,
+            "efficiency": efficiency,
+        },
+        {
+            "theta_plus_bounds": theta_plus_bounds,
+            "theta_minus_bounds": theta_minus_bounds,
+            "C_plus_bounds": C_plus_bounds,
+            "eps_bounds": eps_bounds,
+            "lo_phase_bounds": lo_phase_bounds,
+        },
+    )
+    concrete = is_concrete(thermal, C_minus, eps)
+    if concrete:
+        check_domain(
+            C_minus=C_minus,
+            eps=eps,
+            gamma0_plus_hz=thermal.gamma0_plus_hz,
+            gamma0_minus_hz=thermal.gamma0_minus_hz,
+            nbar_plus=thermal.nbar_plus,
+            nbar_minus=thermal.nbar_minus,
+        )
+    full = (0.0, _HALF_PI)
+    tpb = _check_interval(
+        "theta_plus_bounds", full if theta_plus_bounds is None else theta_plus_bounds, *full
+    )
+    tmb = _check_interval(
+        "theta_minus_bounds", full if theta_minus_bounds is None else theta_minus_bounds, *full
+    )
+    if symmetric:
+        _check_overlap(tpb, tmb)
+    epb = _check_interval("eps_bounds", (0.0, 0.0) if eps_bounds is None else eps_bounds, 0.0, 1.0)
+    if eps_bounds is not None and np.any(epb[..., 1] >= 1.0):
+        raise ValueError(f"eps_bounds = {eps_bounds!r}: the upper end must be < 1")
+    rho = np.asarray(min_damping_ratio, dtype=float)
+    if np.any(~np.isfinite(rho) | (rho < 0) | (rho >= 1)):
+        raise ValueError(f"min_damping_ratio = {min_damping_ratio!r} is outside the allowed range [0, 1)")
+    xp = np if concrete else jnp
+    C_minus = xp.asarray(C_minus)
+    cpb = _c_plus_bounds(xp, C_minus, C_plus_bounds, C_plus_ratio_bounds)
+    th = [xp.asarray(getattr(thermal, k)) for k in _THERMAL_FIELDS]
+    eps = xp.asarray(eps)
+    scalars = (*th, C_minus, eps, rho, eta)
+    pairs = (tpb, tmb, cpb, epb, lpb)
+    batch = jnp.broadcast_shapes(*(jnp.shape(x) for x in scalars), *(jnp.shape(x)[:-1] for x in pairs))
+
+    def bc(x, pair=False):
+        x = xp.broadcast_to(x, batch + ((2,) if pair else ()))
+        # device_put, not jnp.asarray: the latter stages numpy input through a program that
+        # is compiled for every new shape (measured ~0.05 s each, jax 0.10)
+        return jax.device_put(np.array(x)) if concrete else jnp.asarray(x)
+
+    return {
+        "thermal": Thermal(*(bc(x) for x in th)),
+        "C_minus": bc(C_minus),
+        "eps": bc(eps),
+        "theta_plus_bounds": bc(tpb, True),
+        "theta_minus_bounds": bc(tmb, True),
+        "C_plus_bounds": bc(cpb, True),
+        "eps_bounds": bc(epb, True),
+        "min_damping_ratio": bc(rho),
+        "measurement": Measurement(bc(eta), bc(lpb, True)) if conditional else None,
+    }
+
+
+def _c_plus_bounds(xp, C_minus, C_plus_bounds, C_plus_ratio_bounds):
+    """(low, high) of C_+ [dimensionless]: ``C_plus_bounds`` checked, or the ratio bounds
+    times C_-."""
+    if C_plus_bounds is None:
+        r = np.asarray(C_plus_ratio_bounds, dtype=float)
+        if r.shape != (2,) or not (0 < r[0] <= r[1] < np.inf):
+            raise ValueError(
+                f"C_plus_ratio_bounds = {C_plus_ratio_bounds!r} must be (low, high), 0 < low <= high"
+            )
+        return xp.stack([C_minus * r[0], C_minus * r[1]], -1)
+    b = np.asarray(C_plus_bounds, dtype=float)
+    if (
+        b.shape[-1:] != (2,)
+        or np.any(~(b[..., 0] > 0))
+        or np.any(~(b[..., 0] <= b[..., 1]))
+        or np.any(~np.isfinite(b))
+    ):
+        raise ValueError(f"C_plus_bounds = {C_plus_bounds!r} must be (low, high) with 0 < low <= high < inf")
+    return xp.asarray(b)
 
 
 def _infeasible_message(C_minus) -> str:
@@ -340,36 +411,34 @@ def _stable_design_exists(
     nbar_plus, nbar_minus, C_minus, C_plus_low, theta_plus_bounds, theta_minus_bounds, rho, coupling
 ):
     """Per problem: some design within the bounds is strictly stable (damping ratios above
-    ``rho``).  The most permissive C_+ for the server's stability is its lower bound."""
+    ``rho``).  The most permissive C_+ for the server's stability is its lower bound.  numpy in,
+    numpy out; JAX arrays in, ``jax.numpy`` (:func:`steerjax._validation.array_namespace`)."""
     iv_m = _interval(C_minus, nbar_minus, theta_minus_bounds, rho)
     iv_p = _interval(C_plus_low, nbar_plus, theta_plus_bounds, rho)
     if coupling == "symmetric":
-        lo = jnp.maximum(iv_m.c_lo, iv_p.c_lo)
-        return (lo <= jnp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < jnp.minimum(iv_m.c_max, iv_p.c_max))
+        xp = array_namespace(iv_m.c_lo, iv_p.c_lo)
+        lo = xp.maximum(iv_m.c_lo, iv_p.c_lo)
+        return (lo <= xp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < xp.minimum(iv_m.c_max, iv_p.c_max))
     return iv_m.feasible & iv_p.feasible
 
 
-@eqx.filter_jit
-def _feasible_compiled(problem: Problem) -> Array:
-    """:meth:`Problem._feasible` as one compiled program (one compilation per batch shape)."""
-    return problem._feasible()
-
-
 def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
-    """Angle interval with an optional margin from the stability edge."""
+    """Angle interval with an optional margin from the stability edge (numpy or ``jax.numpy``
+    as :func:`~steerjax.optim._reparam.angle_interval`)."""
+    xp = array_namespace(C, nbar, bounds, min_damping_ratio)
     iv = angle_interval(C, nbar, bounds)
     edge = stability_edge(C, nbar, min_damping_ratio)  # one call: see its docstring
     has_limit = edge.q < 1.0
-    c_max = jnp.where(has_limit, jnp.sqrt(jnp.minimum(edge.q, 1.0)), 1.0)
-    excess = jnp.where(has_limit, edge.q_edge * min_damping_ratio, 0.5 * (1.0 / edge.y - 1.0))
-    c_hi = jnp.minimum(jnp.cos(bounds[..., 0]), c_max)
+    c_max = xp.where(has_limit, xp.sqrt(xp.minimum(edge.q, 1.0)), 1.0)
+    excess = xp.where(has_limit, edge.q_edge * min_damping_ratio, 0.5 * (1.0 / edge.y - 1.0))
+    c_hi = xp.minimum(xp.cos(bounds[..., 0]), c_max)
     return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)
 
 
 _DEFAULT_LO_PHASE_BOUNDS = (0.0, math.pi)
 
 
-def _check_conditional(conditional, objective, efficiency, lo_phase_bounds) -> bool:
+def _check_conditional(conditional, efficiency, lo_phase_bounds) -> bool:
     """Validate the conditional-mode switches (plain Python; ValueError naming the argument)."""
     if not isinstance(conditional, (bool, np.bool_)):
         raise ValueError(f"conditional = {conditional!r} is not allowed; use True or False")
@@ -380,11 +449,6 @@ def _check_conditional(conditional, objective, efficiency, lo_phase_bounds) -> b
                 raise ValueError(
                     f"{name} = {value!r} is only used by the conditional scheme; pass conditional=True"
                 )
-    elif objective is not None:
-        raise ValueError(
-            "objective is not supported with conditional=True (the conditional objective is the "
-            "conditional E of the chosen direction)"
-        )
     return conditional
 
 

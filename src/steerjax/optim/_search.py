@@ -138,7 +138,13 @@ def _where_rows(mask: Array, a: Array, b: Array) -> Array:
     return jnp.where(jnp.reshape(mask, mask.shape + (1,) * (a.ndim - 1)), a, b)
 
 
-def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: int):
+def _with_objective(problem: Problem, objective) -> Problem:
+    """``problem`` with its objective field set (the batching keeps the shared objective out of
+    the rows: :func:`steerjax.optimize`)."""
+    return eqx.tree_at(lambda p: p.objective, problem, objective, is_leaf=lambda x: x is None)
+
+
+def _pool_search(block: Problem, objective, starts: Array, n_valid: Array, solver, lanes: int):
     """Run every (problem, start) search of ``block`` through a pool of ``lanes`` searches.
 
     The searches of a block are tasks ``t = problem * n_starts + start``.  One ``while_loop``
@@ -164,6 +170,7 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
 
     def lane_fun(task):
         problem = jax.tree_util.tree_map(lambda x: x[task // n_starts], block)
+        problem = _with_objective(problem, objective)
         return lambda z: loss(problem, z)
 
     step = jax.vmap(lambda task, s: solver.step(lane_fun(task), s))
@@ -217,14 +224,20 @@ def _pool_search(block: Problem, starts: Array, n_valid: Array, solver, lanes: i
 
 
 @eqx.filter_jit
-def _solve_block_pooled(block: Problem, starts: Array, n_valid: Array, solver, lanes: int) -> OptimumResult:
+def _solve_block_pooled(
+    block: Problem, objective, starts: Array, n_valid: Array, solver, lanes: int
+) -> OptimumResult:
     """Solve one block of problems (``starts`` shared or one set per problem) through a search
     pool (:func:`_pool_search`).  Every solver runs here, through its
-    :class:`~steerjax.optim._solvers.AbstractMinimiser` interface."""
-    ws, values, steps, settled = _pool_search(block, starts, n_valid, solver, lanes)
-    return jax.vmap(_best_of_starts, in_axes=(0, 0, 0, 0, None, None, 0))(
-        block, ws, values, steps, solver, None, settled
-    )
+    :class:`~steerjax.optim._solvers.AbstractMinimiser` interface.  ``objective`` (the
+    problems' shared custom objective, or None) comes separately from the rows of ``block``:
+    its arrays are traced arguments, its function and structure static."""
+    ws, values, steps, settled = _pool_search(block, objective, starts, n_valid, solver, lanes)
+
+    def best(problem, ws, values, steps, settled):
+        return _best_of_starts(_with_objective(problem, objective), ws, values, steps, solver, None, settled)
+
+    return jax.vmap(best)(block, ws, values, steps, settled)
 
 
 def _flatten(problem: Problem) -> Problem:
@@ -268,9 +281,10 @@ def _trim(out, n: int, batch_shape: tuple[int, ...]):
 
 
 def _solve_on_devices(
-    problem_flat, starts, solver, devices, block_size, progress, lanes, batch_shape=None
+    problem_flat, objective, starts, solver, devices, block_size, progress, lanes, batch_shape=None
 ) -> OptimumResult:
-    """Solve all rows of ``problem_flat`` in blocks of ``block_size``, spread over ``devices``.
+    """Solve all rows of ``problem_flat`` in blocks of ``block_size``, spread over ``devices``;
+    ``objective`` is the rows' shared custom objective (or None), placed on each device whole.
 
     The rows are padded to whole blocks, equally many on every device, and device ``i`` gets a
     contiguous run of blocks.  Every block runs the same compiled single-device program
@@ -291,6 +305,7 @@ def _solve_on_devices(
     per_device = blocks_per_device * block_size
     rows = (problem_flat, starts) if own_starts else problem_flat
     padded = _take_rows(rows, 0, per_device * nd)
+    objective_arrays, objective_static = eqx.partition(objective, eqx.is_array)
     local = {}
     for i, device in enumerate(devices):
         if device.process_index != jax.process_index():
@@ -307,7 +322,8 @@ def _solve_on_devices(
             n_valid = jax.device_put(np.int32(min(max(n - first, 0), block_size)), device)
             rows_b = block(b)
             problem_b, starts_b = rows_b if own_starts else (rows_b, jax.device_put(starts, device))
-            local[i].append(_solve_block_pooled(problem_b, starts_b, n_valid, solver, lanes))
+            objective_b = eqx.combine(jax.device_put(objective_arrays, device), objective_static)
+            local[i].append(_solve_block_pooled(problem_b, objective_b, starts_b, n_valid, solver, lanes))
     total = len(local) * blocks_per_device
     done = 0
     if progress is not None:  # wait in order, to report progress (else stay asynchronous)
