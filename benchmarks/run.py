@@ -58,8 +58,8 @@ REFERENCE_TABLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "r
 TINY = 1e-9
 """An optimum counts as better than another only by more than this (E is O(0.1-1))."""
 
-FULL = {"n_c": 200, "reps": 5, "per_config": 4, "n_evals": 1_000_000, "eval_reps": 7}
-QUICK = {"n_c": 8, "reps": 2, "per_config": 1, "n_evals": 20_000, "eval_reps": 3}
+FULL = {"n_c": 200, "n_solver": 32, "reps": 5, "per_config": 4, "n_evals": 1_000_000, "eval_reps": 7}
+QUICK = {"n_c": 8, "n_solver": 4, "reps": 2, "per_config": 1, "n_evals": 20_000, "eval_reps": 3}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,6 +426,39 @@ def throughput(n: int, reps: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def solver_comparison(n_problems: int, reps: int) -> dict:
+    """Every solver on the same Fig. 4 problems (hot set, eps = 0, asymmetric, E_+|-, n_problems
+    log-spaced C_- in [1, 1000], default starts), each timed after its compilation: seconds
+    per call (best of ``reps``), the ratio to :class:`ProjectedNewton` and the largest relative
+    difference of the optima from its values."""
+    problem = sj.Problem(sj.thermal_preset("hot"), sj.log_grid(*C_RANGE, n_problems))
+    out = {"n_problems": n_problems}
+    reference = None
+    for name, solver in (
+        ("ProjectedNewton", sj.ProjectedNewton()),
+        ("LBFGS", sj.LBFGS()),
+        ("Adam", sj.Adam()),
+    ):
+        jax.block_until_ready(sj.optimize(problem, solver=solver).value)  # compile
+        runs = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            res = sj.optimize(problem, solver=solver)
+            jax.block_until_ready(res.value)
+            runs.append(time.perf_counter() - t0)
+        value = np.asarray(res.value)
+        reference = value if reference is None else reference
+        out[name] = {
+            "seconds": min(runs),
+            "ratio_to_newton": min(runs) / out["ProjectedNewton"]["seconds"]
+            if "ProjectedNewton" in out
+            else 1.0,
+            "max_rel_diff_from_newton": float(np.max(np.abs(value / reference - 1.0))),
+            "mean_steps_of_winning_start": float(np.mean(np.asarray(res.steps))),
+        }
+    return out
+
+
 def _fmt_q(q: dict, fmt: str = "{:+.2e}") -> str:
     if not q.get("n"):
         return "n = 0"
@@ -492,6 +525,16 @@ def summary_text(r: dict) -> str:
         f"    sanity: all finite {t['all_finite']}, max relative difference vs numpy textbook "
         f"{t['max_rel_diff_vs_numpy_textbook']:.1e}",
         "",
+        f"(d) solvers on the same {r['solvers']['n_problems']} Fig. 4 problems (one search pool "
+        "for all; seconds per call after compilation):",
+        *(
+            f"    {name:16s} {s['seconds']:.4f} s  {s['ratio_to_newton']:6.1f}x  "
+            f"max rel. diff. {s['max_rel_diff_from_newton']:.1e}  "
+            f"mean steps {s['mean_steps_of_winning_start']:.0f}"
+            for name, s in r["solvers"].items()
+            if name != "n_problems"
+        ),
+        "",
         f"total {r['total_seconds']:.1f} s",
     ]
     if r["warnings"]:
@@ -545,6 +588,9 @@ def main(argv=None) -> int:
 
     print(f"(c) throughput on {sizes['n_evals']:,} designs ...", flush=True)
     tp = throughput(sizes["n_evals"], sizes["eval_reps"])
+
+    print(f"(d) solvers on {sizes['n_solver']} Fig. 4 problems ...", flush=True)
+    solvers = solver_comparison(sizes["n_solver"], sizes["reps"])
 
     steerjax_per = fig4["seconds"] / n_optima
     scipy_total = float(sum(walls))
@@ -605,6 +651,8 @@ def main(argv=None) -> int:
         "accuracy": accuracy,
         "reference": reference,
         "throughput": tp,
+        "solvers": solvers,
+        "lbfgs_over_newton": solvers["LBFGS"]["ratio_to_newton"],
         "environment": env,
         "total_seconds": time.perf_counter() - t_start,
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

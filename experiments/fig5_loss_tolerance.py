@@ -145,12 +145,17 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
         coupling=_COUPLING,
         direction=_DIRECTION,
         eps_tol=eps_tol,
-        n_starts=n_starts,
+        search=sj.SearchOptions(n_starts=n_starts),
         C_plus_ratio_bounds=(1e-3, float(params["wide_C_plus_ratio_max"])),
     ).eps_max
     harness.report_progress(progress, n_curve_steps + 1, total)
     tol = sj.loss_tolerance(
-        thermal, C, coupling=_COUPLING, direction=_DIRECTION, eps_tol=eps_tol, n_starts=n_starts
+        thermal,
+        C,
+        coupling=_COUPLING,
+        direction=_DIRECTION,
+        eps_tol=eps_tol,
+        search=sj.SearchOptions(n_starts=n_starts),
     )
     harness.report_progress(progress, total, total)
     eps_max = [

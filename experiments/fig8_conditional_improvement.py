@@ -103,7 +103,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
             efficiency=float(params["efficiency"]),
             eps=float(params["eps"]),
             coupling=str(params["coupling"]),
-            n_starts=int(params["n_starts"]),
+            search=sj.SearchOptions(n_starts=int(params["n_starts"])),
         )
         u, c = res.unconditional, res.conditional
         rows = {

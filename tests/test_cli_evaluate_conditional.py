@@ -23,9 +23,11 @@ import numpy as np
 import pytest
 
 import steerjax as sj
-from steerjax._cli import _common as common
+import steerjax.model._conditional
+from steerjax._cli import _evaluate_batch as evaluate_batch
+from steerjax._cli import _evaluate_columns as evaluate_columns
+from steerjax._cli import _numbers as numbers
 from steerjax._cli import build_parser, main
-from steerjax._cli import evaluate as ev
 
 # The paper's thermal sets (Sec. IV), written out independently of the presets.
 THERMAL_VALUES = {
@@ -84,7 +86,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 def design_values(key: str) -> tuple[dict, dict]:
     """(thermal, design) values of one of :data:`DESIGNS`, as floats."""
     preset, tp, tm, cp, cm, eps = DESIGNS[key]
-    design = {"theta_plus": common.parse_angle(tp), "theta_minus": common.parse_angle(tm)}
+    design = {"theta_plus": numbers.parse_angle(tp), "theta_minus": numbers.parse_angle(tm)}
     design |= {"C_plus": cp, "C_minus": cm, "eps": eps}
     return THERMAL_VALUES[preset], design
 
@@ -135,13 +137,13 @@ def batch(tmp_path_factory):
     path, out = tmp / "designs.csv", tmp / "results.csv"
     path.write_text("\n".join(lines) + "\n")
     counters = {
-        name: CountingCalls(getattr(ev, name))
+        name: CountingCalls(getattr(evaluate_batch, name))
         for name in ("_conditional_fixed_batch", "_conditional_optimal_batch")
     }
     err = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
         for name, counter in counters.items():
-            mp.setattr(ev, name, counter)
+            mp.setattr(evaluate_batch, name, counter)
         code = main(["evaluate", "--from", str(path), "--out", str(out), "--conditional"])
     with open(out, newline="") as fh:
         rows = {r["id"]: r for r in csv.DictReader(fh)}
@@ -181,7 +183,7 @@ FIXED_IDS = [r[0] for r in GOOD_ROWS if r[0].startswith("fix")]
     ],
 )
 def test_parse_lo_phase(text, expected):
-    assert common.parse_lo_phase(text) == expected
+    assert numbers.parse_lo_phase(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_parse_lo_phase(text, expected):
 )
 def test_parse_lo_phase_rejects_other_text_saying_what_is_allowed(text, message):
     with pytest.raises(ValueError, match=re.escape(message) + ".*'optimal'"):
-        common.parse_lo_phase(text)
+        numbers.parse_lo_phase(text)
 
 
 @pytest.mark.parametrize(
@@ -237,7 +239,7 @@ def test_help_states_the_unit_of_every_conditional_flag(capsys):
     assert "--conditional" in out and "--efficiency" in out and "--lo-phase" in out
     assert "[dimensionless]" in actions["efficiency"].help and "[0, 1]" in actions["efficiency"].help
     assert "[rad]" in actions["lo_phase"].help and "optimal" in actions["lo_phase"].help
-    for name in (*ev.CONDITIONAL_INPUT_COLUMNS, *ev.CONDITIONAL_RESULT_COLUMNS):
+    for name in (*evaluate_columns.CONDITIONAL_INPUT_COLUMNS, *evaluate_columns.CONDITIONAL_RESULT_COLUMNS):
         assert name in out
 
 
@@ -266,9 +268,9 @@ def test_batch_output_columns(batch):
     assert list(first) == [
         *HEADER,
         *THERMAL_VALUES["hot"],
-        *ev.RESULT_COLUMNS,
-        *[c for c in ev.CONDITIONAL_RESULT_COLUMNS if c != "efficiency"],
-        ev.CONDITIONAL_REGIME_COLUMN,
+        *evaluate_columns.RESULT_COLUMNS,
+        *[c for c in evaluate_columns.CONDITIONAL_RESULT_COLUMNS if c != "efficiency"],
+        evaluate_columns.CONDITIONAL_REGIME_COLUMN,
     ]
     rows = batch["rows"]
     assert [rows[i]["lo_phase"] for i in ("opt-A", "opt-B", "opt-C")] == ["optimal"] * 3
@@ -280,7 +282,7 @@ def test_batch_output_columns(batch):
         "0.0",
     ]
     for r in rows.values():  # full float64 precision: every number round-trips
-        for name in (*ev.NUMERIC_RESULT_COLUMNS, *ev.CONDITIONAL_RESULT_COLUMNS):
+        for name in (*evaluate_columns.NUMERIC_RESULT_COLUMNS, *evaluate_columns.CONDITIONAL_RESULT_COLUMNS):
             assert repr(float(r[name])) == r[name]
 
 
@@ -321,7 +323,7 @@ def test_zero_efficiency_reproduces_the_unconditional_E(batch):
 def test_fixed_phase_equals_the_library_at_that_phase(batch):
     rows = {r[0]: r for r in GOOD_ROWS}
     keys = [rows[i][1] for i in FIXED_IDS]
-    psi = np.array([common.parse_angle(rows[i][2]) for i in FIXED_IDS])
+    psi = np.array([numbers.parse_angle(rows[i][2]) for i in FIXED_IDS])
     eta = np.array([float(rows[i][3] or 1.0) for i in FIXED_IDS])
     ref = library_conditional(keys, psi[:, None], eta[:, None])
     for d in DIRECTIONS:
@@ -364,7 +366,10 @@ def test_conditional_flags_fill_columns_the_file_lacks(tmp_path, capsys):
     code, out, err = run_cli([*argv, "--lo-phase", "0.35pi", "--efficiency", "0.8"], capsys)
     assert code == 0, err
     got = list(csv.DictReader(io.StringIO(out)))
-    assert list(got[0])[-6:] == [*ev.CONDITIONAL_RESULT_COLUMNS, ev.CONDITIONAL_REGIME_COLUMN]
+    assert list(got[0])[-6:] == [
+        *evaluate_columns.CONDITIONAL_RESULT_COLUMNS,
+        evaluate_columns.CONDITIONAL_REGIME_COLUMN,
+    ]
     assert "lo_phase" not in got[0]
     ref = library_conditional(["A", "B"], 0.35 * PI, 0.8)
     for d in DIRECTIONS:
@@ -398,7 +403,7 @@ def test_single_design_json_has_the_conditional_keys(batch, capsys):
     rec = json.loads(out)
     assert rec["conditional"] == {"lo_phase": "optimal", "efficiency": 1.0}
     result = rec["result"]
-    for name in ev.CONDITIONAL_RESULT_COLUMNS:
+    for name in evaluate_columns.CONDITIONAL_RESULT_COLUMNS:
         assert isinstance(result[name], float), name
     for d in DIRECTIONS:  # the same numbers as the batch row of the same design
         row = batch["rows"]["opt-A"]
@@ -424,15 +429,18 @@ def test_conditional_regime_column_follows_the_conditional_E(batch, capsys):
     kinds = set()
     for ident, row in batch["rows"].items():
         e_pm, e_mp = float(row["E_c_plus_given_minus"]), float(row["E_c_minus_given_plus"])
-        assert row[ev.CONDITIONAL_REGIME_COLUMN] == _expected_regime(e_pm, e_mp), ident
+        assert row[evaluate_columns.CONDITIONAL_REGIME_COLUMN] == _expected_regime(e_pm, e_mp), ident
         assert row["regime"] == _expected_regime(
             float(row["E_plus_given_minus"]), float(row["E_minus_given_plus"])
         )
-        kinds.add(row[ev.CONDITIONAL_REGIME_COLUMN])
+        kinds.add(row[evaluate_columns.CONDITIONAL_REGIME_COLUMN])
     assert len(kinds) >= 2  # the file covers more than one regime
     code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional", "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["result"][ev.CONDITIONAL_REGIME_COLUMN] == batch["rows"]["opt-A"]["regime_c"]
+    assert (
+        json.loads(out)["result"][evaluate_columns.CONDITIONAL_REGIME_COLUMN]
+        == batch["rows"]["opt-A"]["regime_c"]
+    )
     code, out, err = run_cli(["evaluate", *ARGS_A, "--conditional"], capsys)
     assert code == 0, err
     assert f"regime (conditional): {batch['rows']['opt-A']['regime_c']}" in out
@@ -481,11 +489,13 @@ def test_phase_search_finds_off_grid_minima_and_wraps_the_period(monkeypatch):
         e_mp = 2.0 + 0.5 * jnp.sin(2.0 * lo_phase + 1.0) + 0.3 * jnp.cos(8.0 * lo_phase) + 0.0 * where
         return e_pm, e_mp
 
-    monkeypatch.setattr(sj.model, "conditional_steering_from_rates", fake)
+    monkeypatch.setattr(steerjax.model._best_phase, "conditional_steering_from_rates", fake)
     eps = np.array([0.1024, 0.9995, 0.0, 0.5])
     th = sj.Thermal(**{k: np.full(4, v) for k, v in THERMAL_VALUES["hot"].items()})
     d = sj.Design(np.full(4, 0.4 * PI), np.full(4, 0.35 * PI), np.full(4, 100.0), np.full(4, 50.0), eps)
-    psi_pm, psi_mp, e_pm, e_mp = map(np.asarray, jax.jit(ev._conditional_optimal)(th, d, np.ones(4)))
+    best = jax.jit(steerjax.model._best_phase.best_phase_from_rates)(sj.cascade_rates(th, d), np.ones(4))
+    psi_pm, psi_mp = np.asarray(best.lo_phase_plus_given_minus), np.asarray(best.lo_phase_minus_given_plus)
+    e_pm, e_mp = np.asarray(best.E_plus_given_minus), np.asarray(best.E_minus_given_plus)
     assert np.all((psi_pm >= 0) & (psi_pm < PI)) and np.all((psi_mp >= 0) & (psi_mp < PI))
     dist = np.abs((psi_pm - eps * PI + PI / 2) % PI - PI / 2)
     assert np.all(dist < 1e-5), dist

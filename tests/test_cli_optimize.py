@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import steerjax as sj
+from steerjax._cli import _optimize_columns as optimize_columns
 from steerjax._cli import build_parser, main
-from steerjax._cli import optimize as opt
 
 # The paper's thermal sets (Sec. IV, Figs. 4-8), written out independently of the presets.
 HOT = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
@@ -266,8 +266,7 @@ def test_help_explains_every_flag_with_its_unit(capsys):
         "min_damping_ratio",
         *THERMAL_KEYS,
     }
-    if opt.CONDITIONAL_AVAILABLE:
-        physical |= {"efficiency", "lo_phase"}
+    physical |= {"efficiency", "lo_phase"}
     seen = set()
     for action in sub.choices["optimize"]._actions:
         if not action.option_strings or action.dest == "help":
@@ -277,7 +276,11 @@ def test_help_explains_every_flag_with_its_unit(capsys):
             seen.add(action.dest)
             assert re.search(r"\[(rad|Hz|quanta|dimensionless)\]", action.help), action.dest
     assert seen == physical
-    for column in (*opt.JOB_COLUMNS, *opt.CONSTRAINT_COLUMNS, *opt.OUTPUT_RESULT_COLUMNS):
+    for column in (
+        *optimize_columns.JOB_COLUMNS,
+        *optimize_columns.CONSTRAINT_COLUMNS,
+        *optimize_columns.OUTPUT_RESULT_COLUMNS,
+    ):
         assert column in out, column
     assert "examples:" in out and "exit status" in out
 
@@ -356,7 +359,7 @@ def test_batch_writes_the_good_rows_with_the_job_columns_then_the_results(batch_
     out = batch_run["out"]
     assert [r["id"] for r in out] == ["good-1", "good-2", "good-3", "good-4"]
     header = ["id", "thermal", "eps", "coupling", "direction", "C_minus", "theta_minus_max", *THERMAL_KEYS]
-    assert list(out[0]) == [*header, *opt.OUTPUT_RESULT_COLUMNS]
+    assert list(out[0]) == [*header, *optimize_columns.OUTPUT_RESULT_COLUMNS]
     assert [r["thermal"] for r in out] == ["hot", "vacuum-server", "hot", "hot"]
     assert [r["direction"] for r in out] == ["plus-given-minus"] * 2 + [
         "minus-given-plus",
@@ -516,10 +519,6 @@ def test_console_script_optimizes_in_float64():
 # Conditional scheme (Sec. VI, Appendix B): the CLI's plumbing
 # ---------------------------------------------------------------------------------------------
 
-needs_conditional = pytest.mark.skipif(
-    not opt.CONDITIONAL_AVAILABLE, reason="this steerjax's Problem has no conditional scheme"
-)
-
 
 class ConditionalStandIn:
     """Replaces steerjax.optimize for conditional problems: records the Problem and returns the
@@ -546,7 +545,6 @@ class ConditionalStandIn:
         )
 
 
-@needs_conditional
 def test_conditional_flags_reach_the_problem_and_the_output(capsys, monkeypatch):
     stand_in = ConditionalStandIn(sj.optimize)
     monkeypatch.setattr(sj, "optimize", stand_in)
@@ -564,7 +562,9 @@ def test_conditional_flags_reach_the_problem_and_the_output(capsys, monkeypatch)
     assert all(r["lo_phase_min"] == r["lo_phase_max"] == 0.25 * math.pi for r in records)
     assert [r["lo_phase"] for r in records] == [0.0, 0.01, 0.02, 0.03]
     assert [r["E_u_plus_given_minus"] for r in records] == [1000.0, 1001.0, 1002.0, 1003.0]
-    assert list(records[0])[-len(opt.ALL_RESULT_COLUMNS) :] == list(opt.ALL_RESULT_COLUMNS)
+    assert list(records[0])[-len(optimize_columns.ALL_RESULT_COLUMNS) :] == list(
+        optimize_columns.ALL_RESULT_COLUMNS
+    )
     # The optimal phase (the default) leaves the library's phase range alone.
     code, out, err = run_cli([*argv, "--lo-phase", "optimal"], capsys)
     assert code == 0, err
@@ -589,7 +589,6 @@ c2,3,TRUE,,0,0
 """
 
 
-@needs_conditional
 def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeypatch):
     path = tmp_path / "jobs.csv"
     path.write_text(CONDITIONAL_JOBS)
@@ -629,7 +628,6 @@ def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeyp
         (["--conditional", "--efficiency", "1.5"], 1, ["efficiency = 1.5 (--efficiency)", "[0, 1]"]),
     ],
 )
-@needs_conditional
 def test_conditional_flag_errors(capsys, extra, status, texts):
     code, out, err = run_cli(["optimize", "--thermal", "hot", "--c-minus", "10", *extra], capsys)
     assert code == status and out == ""

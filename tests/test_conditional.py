@@ -26,7 +26,7 @@ import pytest
 import scipy.linalg
 
 import steerjax as sj
-import steerjax.model._conditional as conditional_module
+import steerjax.model._measurement as measurement_module
 from reference import stable_theta_range
 
 SEED = 777
@@ -112,7 +112,7 @@ def test_output_light_is_a_free_field():
         r = sj.cascade_rates(thermal, design)
         (Mu, Fu), (Ml, Fl) = (
             (np.asarray(M), np.asarray(F))
-            for M, F in conditional_module.output_fields_from_rates(r, design.phi)
+            for M, F in measurement_module.output_fields_from_rates(r, design.phi)
         )
         m = _model(thermal, design, psi, 1.0)
         Jw = _commutator_weights(float(design.eps))

@@ -175,7 +175,7 @@ def test_conditional_objective_has_no_lapack_call():
     """The conditional objective runs inside two nested while loops (optimiser, Riccati), where
     a batched LAPACK solve deadlocked jaxlib 0.10.2 on CPU (16 problems x 8 starts); its value
     and Hessian must lower to plain XLA operations (steerjax.linalg._linsolve)."""
-    from steerjax.optim._optimize import loss
+    from steerjax.optim._coordinates import loss
 
     p = sj.Problem(sj.HOT, C_minus=10.0, conditional=True)
     w = jnp.full(4, 0.3)

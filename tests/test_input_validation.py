@@ -26,9 +26,11 @@ import pytest
 
 import steerjax as sj
 from reference import textbook_mp
-from steerjax._cli import _common as common
+from steerjax._cli import _numbers as numbers
+from steerjax._cli import _optimize_jobs as optimize_jobs
+from steerjax._cli import _optimize_output as optimize_output
+from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
-from steerjax._cli import optimize as opt
 
 THERMAL = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
 DESIGN = {"theta_plus": 0.4 * math.pi, "theta_minus": 0.35 * math.pi, "C_plus": 50.0, "C_minus": 50.0}
@@ -211,9 +213,9 @@ def test_optimize_at_tiny_and_huge_rates_finds_the_reference_optimum():
 @pytest.mark.parametrize("text", ["5_0", "５０", "٥٠", "nan", "NaN", "-nan", "0x32", "50 0", "1e"])
 def test_parse_number_refuses_lenient_forms(text):
     with pytest.raises(ValueError):
-        common.parse_number(text)
+        numbers.parse_number(text)
     with pytest.raises(ValueError):
-        common.parse_angle(text)
+        numbers.parse_angle(text)
 
 
 @pytest.mark.parametrize(
@@ -221,27 +223,27 @@ def test_parse_number_refuses_lenient_forms(text):
     [("50", 50.0), ("-3", -3.0), ("+2.5e-3", 2.5e-3), (".5", 0.5), ("2.", 2.0), ("1E5", 1e5), (" 7 ", 7.0)],
 )
 def test_parse_number_takes_ascii_decimal_literals(text, value):
-    assert common.parse_number(text) == value
-    assert common.parse_angle(text) == value
+    assert numbers.parse_number(text) == value
+    assert numbers.parse_angle(text) == value
 
 
 def test_parse_angle_still_takes_the_documented_pi_forms():
-    assert common.parse_angle("0.35pi") == 0.35 * math.pi
-    assert common.parse_angle("pi/4") == math.pi / 4
-    assert common.parse_angle("π/4") == math.pi / 4
+    assert numbers.parse_angle("0.35pi") == 0.35 * math.pi
+    assert numbers.parse_angle("pi/4") == math.pi / 4
+    assert numbers.parse_angle("π/4") == math.pi / 4
     with pytest.raises(ValueError):
-        common.parse_angle("０.35pi")
+        numbers.parse_angle("０.35pi")
 
 
 @pytest.mark.parametrize(("text", "value"), [("8", 8), ("8.0", 8), ("1e3", 1000), ("-2", -2)])
 def test_parse_integer_takes_whole_numbers(text, value):
-    assert common.parse_integer(text) == value
+    assert numbers.parse_integer(text) == value
 
 
 @pytest.mark.parametrize("text", ["1.5", "1_0", "１０", "nan", "inf", ""])
 def test_parse_integer_refuses_the_rest(text):
     with pytest.raises(ValueError):
-        common.parse_integer(text)
+        numbers.parse_integer(text)
 
 
 def test_c_plus_flag_with_separator_or_full_width_digits_is_a_usage_error(capsys):
@@ -276,7 +278,7 @@ def test_nan_is_an_error_in_a_flag_and_in_a_cell_alike(tmp_path, capsys):
 def test_output_writes_not_given_as_an_empty_cell_so_it_reads_back(tmp_path):
     """Under the rule an output file is valid input: a constraint that was not given is an
     empty cell, not ``nan``."""
-    table = common.Table(
+    table = tables.Table(
         source="t",
         header=["C_minus", "theta_minus_max"],
         in_file=frozenset({"C_minus", "theta_minus_max"}),
@@ -284,15 +286,15 @@ def test_output_writes_not_given_as_an_empty_cell_so_it_reads_back(tmp_path):
         values={"C_minus": np.asarray([10.0, 10.0]), "theta_minus_max": np.asarray([math.nan, 0.7])},
         extra={},
     )
-    out = opt.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
+    out = optimize_output.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
     assert out["theta_minus_max"].tolist() == ["", 0.7]
     path = tmp_path / "back.csv"
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["C_minus", "theta_minus_max"])
         writer.writerows(zip(out["C_minus"].tolist(), out["theta_minus_max"].tolist(), strict=True))
-    back = common.read_table(
-        path, [common.Column("C_minus"), common.Column("theta_minus_max", allow_empty=True)]
+    back = tables.read_table(
+        path, [tables.Column("C_minus"), tables.Column("theta_minus_max", allow_empty=True)]
     )
     assert back.ok.all() and back.empty["theta_minus_max"].tolist() == [True, False]
 
@@ -346,7 +348,7 @@ def test_text_report_shows_no_negative_zero_and_eps_just_below_one(capsys):
     ],
 )
 def test_format_number(x, digits, bounds, expected):
-    assert common.format_number(x, digits, bounds) == expected
+    assert numbers.format_number(x, digits, bounds) == expected
 
 
 def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
@@ -354,7 +356,7 @@ def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
     The table is formatted from stand-in results (the formatting is what is tested)."""
     eps = 0.999999999999
     args = build_parser().parse_args(["optimize", "--thermal", "hot", "--c-minus", "10", "--eps", repr(eps)])
-    table = opt.jobs_from_flags(args)
+    table = optimize_jobs.jobs_from_flags(args)
     one = np.ones(1)
     results = {
         "E_plus_given_minus": 0.4 * one,
@@ -365,6 +367,6 @@ def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
         "converged": np.asarray([True]),
         "at_stability_edge": np.asarray([False]),
     }
-    text = opt.format_table(args, table, np.asarray([0]), results)
+    text = optimize_output.format_table(args, table, np.asarray([0]), results)
     row = text.splitlines()[5].split()
     assert row[1] == repr(eps) and row[3] == "0", text

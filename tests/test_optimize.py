@@ -14,6 +14,7 @@ import json
 import math
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -191,19 +192,24 @@ def test_search_pool_matches_lockstep_searches(small_problem):
     """The pooled driver (lanes refilled from a task queue) runs the same searches as a vmap of
     whole searches: with 2 lanes for 3 x 8 searches every lane is refilled many times, and a
     block twice the batch leaves padding rows that must not be solved or returned."""
-    from steerjax.optim import _optimize as opt
+    from steerjax.optim import _search as opt
 
     pooled = sj.optimize(small_problem, lanes=2, block_size=6)
     wide = sj.optimize(small_problem, lanes=10_000)
     starts = opt._default_starts(small_problem, 8, 0, jnp.float64)
     solver = sj.ProjectedNewton()
-    lockstep = opt._solve_block(opt._flatten(small_problem), starts, solver)
-    for other in (wide, lockstep):
-        np.testing.assert_allclose(np.asarray(pooled.value), np.asarray(other.value), rtol=1e-12, atol=0)
-        np.testing.assert_allclose(np.asarray(pooled.w), np.asarray(other.w), atol=1e-9)
-        np.testing.assert_allclose(
-            np.asarray(pooled.start_values), np.asarray(other.start_values), rtol=1e-12, atol=0
-        )
+    flat = opt._flatten(small_problem)
+
+    # reference: every start of every problem searched on its own (solver.run), best one kept
+    def whole_searches(problem):
+        return jax.vmap(lambda w0: solver.run(lambda z: opt.loss(problem, z), w0))(starts)
+
+    ws, values, _, _, _ = jax.jit(jax.vmap(whole_searches))(flat)
+    best = np.argmin(np.asarray(values), axis=1)
+    np.testing.assert_allclose(np.asarray(pooled.start_values), np.asarray(values), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(pooled.w), np.asarray(ws)[np.arange(3), best], atol=1e-9)
+    np.testing.assert_allclose(np.asarray(pooled.value), np.asarray(wide.value), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.asarray(pooled.w), np.asarray(wide.w), atol=1e-9)
     assert pooled.value.shape == (3,) and np.all(np.isfinite(np.asarray(pooled.start_values)))
 
 

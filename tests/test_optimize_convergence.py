@@ -102,7 +102,7 @@ def test_a_search_cut_short_reports_not_converged(max_steps):
 
 
 def test_first_order_tolerance_follows_the_dtype():
-    from steerjax.optim._optimize import first_order_tol
+    from steerjax.optim._solvers import first_order_tol
 
     assert first_order_tol(jnp.float64) == pytest.approx(np.finfo(np.float64).eps ** (1 / 3))
     assert first_order_tol(jnp.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))

@@ -43,7 +43,7 @@ def test_every_box_point_is_a_strictly_stable_design_with_finite_gradient(kind, 
     assert bool(jnp.all(r.plus.gamma > 0)) and bool(jnp.all(r.minus.gamma > 0))
     # strictly stable also when the returned angles are converted back to rates
     assert bool(jnp.all(sj.is_stable(problem.thermal, design)))
-    from steerjax.optim._optimize import loss
+    from steerjax.optim._coordinates import loss
 
     values, grads = jax.vmap(jax.value_and_grad(lambda w: loss(problem, w)))(jnp.asarray(W))
     assert bool(jnp.all(jnp.isfinite(values))) and bool(jnp.all(jnp.isfinite(grads)))

@@ -25,7 +25,7 @@ Layout (one concept per subpackage; the top level re-exports the everyday names)
 from . import analysis, linalg, model, optim
 from ._figures import run_figures
 from ._version import __version__
-from .analysis import optimal_steering_grid, steering_sweep
+from .analysis import design_sensitivity, optimal_steering_grid, steering_sweep
 from .model import (
     STEERING_BOUND,
     THERMAL_PRESETS,
@@ -45,17 +45,20 @@ from .model import (
     steering,
     steering_at_phase,
     thermal_preset,
+    worst_case_over_phase,
 )
 from .optim import (
     DIRECTIONS,
     LBFGS,
     Adam,
     ConditionalImprovement,
+    ExecutionOptions,
     LossTolerance,
     OptimalSweep,
     OptimumResult,
     Problem,
     ProjectedNewton,
+    SearchOptions,
     conditional_improvement,
     log_grid,
     loss_tolerance,
@@ -121,6 +124,9 @@ __all__ = [
     "STEERING_BOUND",
     "steering_at_phase",
     "covariance",
+    # tolerances and margins of a design (beyond the paper)
+    "worst_case_over_phase",
+    "design_sensitivity",
     # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",
@@ -133,6 +139,8 @@ __all__ = [
     # design optimisation (Sec. V)
     "Problem",
     "optimize",
+    "SearchOptions",
+    "ExecutionOptions",
     "OptimumResult",
     "ProjectedNewton",
     "LBFGS",

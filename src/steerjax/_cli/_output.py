@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from .._io import output_problem
-from ._common import InputError, UsageError
+from ._messages import InputError, UsageError
 
 __all__ = ["check_out_file", "write_out_file"]
 

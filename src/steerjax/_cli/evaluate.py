@@ -18,7 +18,7 @@ nbar_plus, gamma0_minus_hz, nbar_minus, and optionally ``thermal`` (a preset nam
 column the file lacks is taken from the command line: the design flags and the explicit thermal
 flags give a constant column (they may not be given for a column that the file has: that would
 be ambiguous), and ``eps`` defaults to 0.  Thermal values are resolved per row by
-:func:`steerjax._cli._common.resolve_thermal`: own column (non-empty cell) > explicit flag >
+:func:`steerjax._cli._tables.resolve_thermal`: own column (non-empty cell) > explicit flag >
 the row's ``thermal`` preset > ``--thermal``.  Every row is checked at once (numpy: cell
 parsing, domain, then stability from :func:`steerjax.cascade_rates`); the good rows are
 evaluated together by one jitted call of ``steerjax.steering(..., on_invalid="nan")`` (in chunks
@@ -47,128 +47,87 @@ call, and all rows with a fixed phase by another (chunks of :data:`CONDITIONAL_C
 padded to a multiple of :data:`CONDITIONAL_PAD_ROWS`, so that one compilation serves all
 calls).  An out-of-range ``--efficiency`` is a bad value (exit status 1, as ``--eps``); a
 ``--lo-phase`` that is not a finite angle or ``optimal`` is a usage error (exit status 2).
+
+Inter-subsystem phase (``--phi RAD`` or a ``phi`` column, :data:`PHI_COLUMN`; any finite angle,
+default 0).  Rows with phi = 0 are evaluated exactly as before (closed forms,
+:func:`steerjax.steering`; a file whose rows all have phi = 0 takes the very same calls), rows
+with phi != 0 by one more compiled call of :func:`steerjax.model.steering_result_at_phase`
+(the Gaussian engine; its E is :func:`steerjax.steering_at_phase`), with the same result
+columns.  The output has a ``phi`` column only when the file or the flag gave phi.  With
+``--conditional`` a fixed local-oscillator phase is evaluated at the row's phi
+(:func:`steerjax.conditional_steering` takes any phi); ``optimal`` is searched at phi = 0 only
+(:func:`steerjax.model.conditional_steering_best_phase`), so a row with phi != 0 and
+``optimal`` is a bad row (one design: a usage error).
+
+Margins (``--margins``): :func:`steerjax.design_sensitivity` of every good row, flattened by
+:func:`steerjax.analysis.sensitivity_columns` into the columns
+:data:`SENSITIVITY_RESULT_COLUMNS` (dE/dx of both directions, then the steering margins of
+E_{+|-} and of E_{-|+}), added last; rows go in chunks of :data:`SENSITIVITY_CHUNK_ROWS`
+(about 4,800 evaluations of E per row).  One design: a table in the text report, or
+``sensitivity`` and ``sensitivity_units`` objects in the JSON (a margin without limit, inf in
+CSV, is ``null`` in JSON).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import math
 import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 import steerjax as sj
 
 from .._io import csv_text, write_csv
-from ._common import (
+from ._evaluate_batch import (
+    _check_conflicts,
+    _columns_spec,
+    _note_inputs,
+    _regime_names,
+    check_conditional_columns,
+    evaluate_conditional,
+    evaluate_rows,
+    evaluate_sensitivity,
+    output_columns,
+    reject_bad_conditional,
+    reject_bad_sensitivity,
+    reject_nonfinite,
+    reject_optimal_lo_phase_at_nonzero_phi,
+    reject_unstable,
+)
+from ._evaluate_columns import (
+    _UNSET,
+    CONDITIONAL_REGIME_COLUMN,
+    CONDITIONAL_RESULT_COLUMNS,
+    INPUT_COLUMNS,
+    LO_PHASE_GRID,
+    LO_PHASE_POLISH_STEPS,
+    NUMERIC_RESULT_COLUMNS,
+    PHI_COLUMN,
+    RESULT_COLUMNS,
+    SENSITIVITY_CHUNK_ROWS,
+    SENSITIVITY_PARAMETERS,
+    SENSITIVITY_RESULT_COLUMNS,
+    _float_argument,
+    _lo_phase_argument,
+    conditional_settings,
+)
+from ._evaluate_single import run_single
+from ._messages import UsageError, command, note, print_stdout, wrap
+from ._numbers import (
     ANGLE_FORMS,
-    LO_PHASE_OPTIMAL,
     MISSING_RULE,
-    REQUIRED,
-    THERMAL_FIELDS,
-    THERMAL_PRESET_COLUMN,
-    Column,
-    InputError,
-    Progress,
-    Table,
-    UsageError,
-    add_thermal_arguments,
     angle_argument,
-    command,
-    describe_thermal_source,
-    format_number,
-    note,
-    parse_angle,
-    parse_lo_phase,
-    parse_number,
-    print_stdout,
+)
+from ._output import check_out_file, write_out_file
+from ._tables import (
     read_table,
     reject_out_of_domain,
     resolve_thermal,
-    thermal_from_args,
-    thermal_table_columns,
+)
+from ._thermal import (
+    add_thermal_arguments,
     thermal_values_from_args,
-    wrap,
 )
-from ._output import check_out_file, write_out_file
-
-__all__ = [
-    "register",
-    "DESIGN_FIELDS",
-    "INPUT_COLUMNS",
-    "NUMERIC_RESULT_COLUMNS",
-    "RESULT_COLUMNS",
-    "CHUNK_ROWS",
-    "CONDITIONAL_INPUT_COLUMNS",
-    "CONDITIONAL_RESULT_COLUMNS",
-    "CONDITIONAL_REGIME_COLUMN",
-    "LO_PHASE_GRID",
-    "LO_PHASE_POLISH_STEPS",
-    "CONDITIONAL_CHUNK_ROWS",
-    "CONDITIONAL_PAD_ROWS",
-    "evaluate_conditional",
-]
-
-DESIGN_FIELDS = ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
-"""Design parameters set by this command (phi is 0: the closed forms of the paper)."""
-
-INPUT_COLUMNS = DESIGN_FIELDS + THERMAL_FIELDS
-"""Parameter columns of a ``--from`` table, in the order used for columns the file lacks."""
-
-NUMERIC_RESULT_COLUMNS = ("E_plus_given_minus", "E_minus_given_plus", "gamma_plus_hz", "gamma_minus_hz", "f")
-"""Fields of :class:`steerjax.SteeringResult` written to each output row."""
-
-RESULT_COLUMNS = (*NUMERIC_RESULT_COLUMNS, "regime")
-"""Columns added to each output row (``regime`` is a name from :data:`steerjax.model.REGIMES`)."""
-
-CHUNK_ROWS = 1 << 16
-"""Largest number of rows evaluated by one call of the compiled function."""
-
-CONDITIONAL_INPUT_COLUMNS = ("lo_phase", "efficiency")
-"""Optional ``--from`` columns of the conditional scheme (only with ``--conditional``):
-local-oscillator phase [rad] or ``optimal`` (empty: optimal), detection efficiency in [0, 1]
-(empty: 1)."""
-
-CONDITIONAL_RESULT_COLUMNS = (
-    "lo_phase_plus_given_minus",
-    "lo_phase_minus_given_plus",
-    "efficiency",
-    "E_c_plus_given_minus",
-    "E_c_minus_given_plus",
-)
-"""Columns added after :data:`RESULT_COLUMNS` with ``--conditional``: the local-oscillator phase
-[rad] used for E_c of each direction (the optimised one for ``optimal``, else the given phase),
-the detection efficiency, and the conditional E_{+|-}, E_{-|+}."""
-
-CONDITIONAL_REGIME_COLUMN = "regime_c"
-"""Last column added with ``--conditional``: the regime (a name from :data:`steerjax.model.REGIMES`)
-of the two conditional parameters E_c, as ``regime`` is of the unconditional ones."""
-
-LO_PHASE_GRID = 64
-"""Number of equally spaced phases in [0, pi) on which ``--lo-phase optimal`` starts."""
-
-LO_PHASE_POLISH_STEPS = 20
-"""Golden-section steps that refine the best grid phase (bracket shrinks by 0.618 per step)."""
-
-CONDITIONAL_CHUNK_ROWS = 1 << 13
-"""Largest number of rows evaluated by one call of a compiled conditional function."""
-
-CONDITIONAL_PAD_ROWS = 8
-"""Row counts of the conditional calls are padded to a multiple of this (fewer compilations)."""
-
-DESIGN_FLAGS = {
-    "theta_plus": "--theta-plus",
-    "theta_minus": "--theta-minus",
-    "C_plus": "--c-plus",
-    "C_minus": "--c-minus",
-    "eps": "--eps",
-}
-
-CONDITIONAL_FLAGS = {"lo_phase": "--lo-phase", "efficiency": "--efficiency"}
 
 _EPILOG = f"""\
 examples:
@@ -179,11 +138,17 @@ examples:
   steerjax evaluate --thermal hot --theta-plus 0.4149pi --theta-minus 0.25pi \\
       --c-plus 17.67 --c-minus 10 --conditional --efficiency 0.9
   steerjax evaluate --from designs.csv --out results.csv --thermal hot --conditional
+  steerjax evaluate --thermal hot --theta-plus 0.4149pi --theta-minus 0.25pi \\
+      --c-plus 17.67 --c-minus 10 --phi 1e-3
+  steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi \\
+      --c-plus 100 --c-minus 50 --margins
 
 batch input (--from FILE): a CSV file with a header row and the columns
   theta_plus, theta_minus   [rad]  numbers, or multiples of pi such as 0.35pi
   C_plus, C_minus           [1]    quantum cooperativities
   eps                       [1]    transmission loss; 0 when the column is absent
+  phi                       [rad]  optional: inter-subsystem phase, any finite angle; 0 when
+                                   absent (or --phi gives it for every row)
   gamma0_plus_hz, nbar_plus, gamma0_minus_hz, nbar_minus
                             [Hz], [quanta]
   thermal                   optional: a preset name per row (hot, vacuum-server)
@@ -200,6 +165,23 @@ batch output (--out FILE, or stdout): the input columns (angles in radians, full
   old one stays after an error or Ctrl-C); a symbolic link is written through, a device or
   FIFO directly.  The file's folder must exist.
   Each bad row is reported on stderr as FILE:LINE: reason.
+
+inter-subsystem phase (--phi RAD or a phi column): rows with phi = 0 are evaluated in closed
+  form (Eqs. 4-10, steerjax.steering), rows with phi != 0 with the Gaussian engine (E from the
+  steady-state covariance at that phi: steerjax.steering_at_phase; same columns; f and the
+  rates do not depend on phi).  The output has a phi column [rad] only when phi was given.
+  With --conditional a row with phi != 0 needs a fixed lo_phase (the 'optimal' search is at
+  phi = 0 only): otherwise that row is reported as bad.
+
+margins (--margins; steerjax.design_sensitivity): for every parameter x of
+  {", ".join(SENSITIVITY_PARAMETERS[:6])},
+  {", ".join(SENSITIVITY_PARAMETERS[6:])}
+  (units: rad for angles and phi, Hz for gamma0, 1 otherwise) the columns
+  dE_plus_given_minus_d<x>, dE_minus_given_plus_d<x> [1/unit of x] (the derivatives at the
+  design), margin_<x> [unit of x] (the largest error in x alone, of either sign, that keeps
+  E_+|- < 1/2; inf: none in the scanned range, 0: E_+|- >= 1/2 already) and
+  margin_minus_given_plus_<x> (the same for E_-|+) are added last.  About 4,800 evaluations
+  of E per design, in chunks of {SENSITIVITY_CHUNK_ROWS} designs.
 
 conditional scheme (--conditional; Sec. VI, Appendix B): the output light is measured by
   homodyne detection (efficiency --efficiency [dimensionless] in [0, 1], default 1) at the
@@ -272,6 +254,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=_float_argument,
         help="power transmission loss between the subsystems [dimensionless], in [0, 1); default 0",
     )
+    design.add_argument(
+        "--phi",
+        dest="phi",
+        metavar="RAD",
+        type=angle_argument,
+        help="inter-subsystem phase phi [rad], any finite angle; default 0 (the closed forms); "
+        "phi != 0 is evaluated with the Gaussian engine (steerjax.steering_at_phase)",
+    )
     add_thermal_arguments(parser)
     cond = parser.add_argument_group(
         "conditional scheme (Sec. VI, Appendix B)",
@@ -302,6 +292,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         "'optimal' (the default: optimised in [0, pi) for each direction separately); "
         "needs --conditional",
     )
+    sens = parser.add_argument_group("sensitivities and steering margins (beyond the paper)")
+    sens.add_argument(
+        "--margins",
+        action="store_true",
+        help="also give, for every parameter x (theta_+-, C_+-, eps, phi, gamma0_+-_hz, nbar_+-), "
+        "dE/dx of both directions [1/unit of x] and the steering margin, the largest error in x "
+        "alone that keeps E < 1/2 [unit of x] (steerjax.design_sensitivity; columns: see below)",
+    )
     io = parser.add_argument_group("batch and output")
     io.add_argument(
         "--from",
@@ -326,629 +324,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _float_argument(text: str) -> float:
-    try:
-        return parse_number(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-_UNSET = object()
-"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""
-
-
-def _lo_phase_argument(text: str) -> float | None:
-    """:func:`steerjax._cli._common.parse_lo_phase` as an argparse ``type=`` (status 2)."""
-    try:
-        return parse_lo_phase(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def conditional_settings(args: argparse.Namespace) -> tuple[bool, float | None, float | None]:
-    """``(--conditional, lo_phase, efficiency)`` from the flags: ``lo_phase`` is None for
-    ``optimal`` (also when not given), ``efficiency`` 1 when not given; both None without
-    ``--conditional``.
-
-    Raises:
-        UsageError: ``--lo-phase`` or ``--efficiency`` without ``--conditional``.
-        InputError: ``--efficiency`` outside [0, 1] (a bad value, like ``--eps``).
-    """
-    conditional = bool(getattr(args, "conditional", False))
-    lo_phase = getattr(args, "lo_phase", _UNSET)
-    efficiency = getattr(args, "efficiency", None)
-    if not conditional:
-        for flag, given in (("--lo-phase", lo_phase is not _UNSET), ("--efficiency", efficiency is not None)):
-            if given:
-                raise UsageError(f"{flag} is a setting of the conditional scheme: add --conditional")
-        return False, None, None
-    eta = 1.0 if efficiency is None else float(efficiency)
-    if not (0.0 <= eta <= 1.0):
-        raise InputError(f"efficiency = {eta!r} (--efficiency) is outside the allowed range [0, 1]")
-    return True, (None if lo_phase is _UNSET else lo_phase), eta
-
-
 def run(args: argparse.Namespace) -> int:
     """Body of the command (errors are turned into exit statuses by :func:`command`)."""
     conditional_settings(args)  # flag errors first, in both modes
     if args.from_file is not None:
         return run_batch(args)
     return run_single(args)
-
-
-# ---------------------------------------------------------------------------------------------
-# One design
-# ---------------------------------------------------------------------------------------------
-
-
-def _design_from_args(args: argparse.Namespace) -> sj.Design:
-    missing = [DESIGN_FLAGS[n] for n in DESIGN_FIELDS[:4] if getattr(args, n) is None]
-    if missing:
-        raise UsageError(
-            f"one design needs {', '.join(missing)} (or evaluate a file of designs with --from FILE)"
-        )
-    return sj.Design(
-        theta_plus=args.theta_plus,
-        theta_minus=args.theta_minus,
-        C_plus=args.C_plus,
-        C_minus=args.C_minus,
-        eps=0.0 if args.eps is None else args.eps,
-    )
-
-
-def _as_float(x) -> float:
-    return float(np.asarray(x))
-
-
-def result_record(result: sj.SteeringResult) -> dict:
-    """All fields of a scalar :class:`steerjax.SteeringResult` as floats, plus ``ratio``,
-    ``regime`` (name), ``regime_code`` and the two verdicts."""
-    rec = {f.name: _as_float(getattr(result, f.name)) for f in dataclasses.fields(result)}
-    rec["ratio"] = _as_float(result.ratio)
-    code = int(np.asarray(result.regime))
-    rec["regime"] = sj.model.regime_name(code)
-    rec["regime_code"] = code
-    rec["steering_plus_given_minus"] = bool(rec["E_plus_given_minus"] < sj.STEERING_BOUND)
-    rec["steering_minus_given_plus"] = bool(rec["E_minus_given_plus"] < sj.STEERING_BOUND)
-    return rec
-
-
-def _fmt_angle(theta: float) -> str:
-    return f"{f'{theta!r} rad ({_num(theta / math.pi, 10, (0.0, 0.25, 0.5))} pi)':<42}"
-
-
-def _num(x: float, digits: int = 10, bounds=(0.0,)) -> str:
-    """A value for the text report (:func:`~steerjax._cli._common.format_number`: no ``-0``,
-    and never shown equal to a limit of its range, by default 0, that it differs from)."""
-    return format_number(x, digits, bounds)
-
-
-def format_single(
-    args, thermal: sj.Thermal, design: sj.Design, result: sj.SteeringResult, conditional: dict | None = None
-) -> str:
-    """The human-readable report of one design (``conditional``: the record of
-    :func:`_conditional_record`, with ``--conditional``)."""
-    d = {n: _as_float(getattr(design, n)) for n in DESIGN_FIELDS}
-    t = {n: _as_float(getattr(thermal, n)) for n in THERMAL_FIELDS}
-    r = result_record(result)
-
-    def verdict(e: float) -> str:
-        return "steering" if e < sj.STEERING_BOUND else "no steering"
-
-    def _e(e: float) -> str:  # never shown equal to the bound 1/2 when it is not
-        return _num(e, 12, (0.0, sj.STEERING_BOUND))
-
-    lines = [
-        "design (client -, first in the cascade; server +)",
-        f"  theta_+ = {_fmt_angle(d['theta_plus'])}  C_+ = {_num(d['C_plus'])}",
-        f"  theta_- = {_fmt_angle(d['theta_minus'])}  C_- = {_num(d['C_minus'])}",
-        f"  eps     = {_num(d['eps'], 10, (0.0, 1.0))}",
-        f"thermal ({describe_thermal_source(args)})",
-        f"  gamma_+,0/2pi = {_num(t['gamma0_plus_hz'])} Hz    nbar_+ = {_num(t['nbar_plus'])}",
-        f"  gamma_-,0/2pi = {_num(t['gamma0_minus_hz'])} Hz    nbar_- = {_num(t['nbar_minus'])}",
-        "steering (Reid: steering when E < 1/2)",
-        f"  E_+|- (client => server) = {_e(r['E_plus_given_minus']):<18} {verdict(r['E_plus_given_minus'])}",
-        f"  E_-|+ (server => client) = {_e(r['E_minus_given_plus']):<18} {verdict(r['E_minus_given_plus'])}",
-        f"  regime: {r['regime']}",
-        "rates and moments",
-        f"  gamma_+/2pi = {_num(r['gamma_plus_hz'])} Hz    gamma_-/2pi = {_num(r['gamma_minus_hz'])} Hz",
-        f"  f = 2R/gamma_+ = {_num(r['f'])}",
-        f"  (Delta X_+)^2 = {_num(r['var_plus'], 10, (0.5,))}"
-        f"    (Delta X_-)^2 = {_num(r['var_minus'], 10, (0.5,))}"
-        f"    <X_+,X_-> = {_num(r['cov'])}",
-    ]
-    if conditional is not None:
-        c = conditional
-        how = "optimised for each direction" if c["lo_phase"] == LO_PHASE_OPTIMAL else "given"
-        lines += [
-            "conditional steering (homodyne detection of the output light; Sec. VI)",
-            f"  efficiency eta = {_num(c['efficiency'], 10, (0.0, 1.0))}    lo_phase: {how}",
-        ]
-        for key, label in (
-            ("plus_given_minus", "E_c,+|- (client => server)"),
-            ("minus_given_plus", "E_c,-|+ (server => client)"),
-        ):
-            e, psi = c[f"E_c_{key}"], c[f"lo_phase_{key}"]
-            lines.append(
-                f"  {label} = {_e(e):<18} {verdict(e):<12} "
-                f"at lo_phase = {psi!r} rad ({_num(psi / math.pi)} pi)"
-            )
-        lines.append(f"  regime (conditional): {c[CONDITIONAL_REGIME_COLUMN]}")
-    return "\n".join(lines)
-
-
-def _conditional_record(lo_phase: float | None, values: dict[str, np.ndarray]) -> dict:
-    """One design's conditional results (from :func:`evaluate_conditional`) as a JSON-ready
-    dict: the columns :data:`CONDITIONAL_RESULT_COLUMNS`, the requested ``lo_phase`` (a number
-    or ``"optimal"``) and the verdicts."""
-    rec = {name: float(values[name][0]) for name in CONDITIONAL_RESULT_COLUMNS}
-    rec["lo_phase"] = LO_PHASE_OPTIMAL if lo_phase is None else float(lo_phase)
-    rec[CONDITIONAL_REGIME_COLUMN] = str(
-        _regime_names(values["E_c_plus_given_minus"][:1], values["E_c_minus_given_plus"][:1])[0]
-    )
-    for key in ("plus_given_minus", "minus_given_plus"):
-        rec[f"steering_c_{key}"] = bool(rec[f"E_c_{key}"] < sj.STEERING_BOUND)
-    return rec
-
-
-def run_single(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        raise UsageError(
-            "--out is for --from FILE; for one design, redirect stdout (e.g. --json > result.json)"
-        )
-    conditional, lo_phase, efficiency = conditional_settings(args)
-    design = _design_from_args(args)
-    thermal = thermal_from_args(args)
-    try:
-        result = sj.steering(thermal, design)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    fields = [f.name for f in dataclasses.fields(result)]
-    values = {name: _as_float(getattr(result, name)) for name in fields}
-    cond = None
-    if conditional and all(math.isfinite(v) for v in values.values()):
-        params = {n: np.asarray([_as_float(getattr(design, n))]) for n in DESIGN_FIELDS}
-        params |= {n: np.asarray([_as_float(getattr(thermal, n))]) for n in THERMAL_FIELDS}
-        params["lo_phase"] = np.asarray([math.nan if lo_phase is None else lo_phase])
-        params["efficiency"] = np.asarray([efficiency])
-        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0]), quiet=True))
-        values |= {n: cond[n] for n in CONDITIONAL_RESULT_COLUMNS}
-    if not all(math.isfinite(v) for v in values.values()):
-        raise InputError(
-            "no finite result ("
-            + ", ".join(f"{k} = {v!r}" for k, v in values.items() if not math.isfinite(v))
-            + "): the design is at the stability edge to within rounding, or beyond the float64 range"
-        )
-    if args.json:
-        record = {
-            "design": {n: _as_float(getattr(design, n)) for n in DESIGN_FIELDS},
-            "thermal": {
-                "preset": args.thermal,
-                **{n: _as_float(getattr(thermal, n)) for n in THERMAL_FIELDS},
-            },
-            "result": result_record(result),
-            "steering_bound": sj.STEERING_BOUND,
-            "steerjax_version": sj.__version__,
-        }
-        if cond is not None:
-            record["conditional"] = {"lo_phase": cond["lo_phase"], "efficiency": efficiency}
-            record["result"] |= {k: v for k, v in cond.items() if k != "lo_phase"}
-        print_stdout(json.dumps(record, indent=2))
-    else:
-        print_stdout(format_single(args, thermal, design, result, cond))
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Many designs
-# ---------------------------------------------------------------------------------------------
-
-
-def _steering_nan(thermal: sj.Thermal, design: sj.Design) -> sj.SteeringResult:
-    return sj.steering(thermal, design, on_invalid="nan")
-
-
-_steering_batch = jax.jit(_steering_nan)
-"""The one compiled function that evaluates a batch (invalid rows give NaN)."""
-
-_rates_batch = jax.jit(sj.cascade_rates)
-"""Compiled :func:`steerjax.cascade_rates`, for the vectorised stability check."""
-
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def _conditional_fixed(thermal: sj.Thermal, design: sj.Design, lo_phase, efficiency):
-    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` at the given phase (invalid rows give NaN)."""
-    res = sj.conditional_steering(thermal, design, lo_phase, efficiency, on_invalid="nan")
-    return lo_phase, lo_phase, res.E_plus_given_minus, res.E_minus_given_plus
-
-
-def _reduce_phase(x):
-    """``x`` mod pi, in [0, pi) (E_c has period pi in the phase)."""
-    m = jnp.mod(x, jnp.pi)
-    return jnp.where(m >= jnp.pi, jnp.zeros_like(m), m)  # mod can round up to pi
-
-
-def _conditional_optimal(thermal: sj.Thermal, design: sj.Design, efficiency):
-    """``(psi_+|-, psi_-|+, E_c,+|-, E_c,-|+)`` with the phase optimised for each direction.
-
-    E_c is evaluated on :data:`LO_PHASE_GRID` phases in [0, pi) (``lax.map`` over the grid, each
-    step one batched solve of all rows); then, for each row and direction separately,
-    :data:`LO_PHASE_POLISH_STEPS` golden-section steps search the bracket between the grid
-    neighbours of the best grid phase.  Every phase evaluated is reduced to [0, pi) first, and
-    the best (phase, value) pair seen is returned, so the value is exactly E_c at the returned
-    phase and never above the best grid value.  Nothing assumes where the minimum lies."""
-    r = sj.cascade_rates(thermal, design)
-    eta = jnp.asarray(efficiency)
-
-    def both(psi):  # one phase for all rows -> (2,) + batch
-        return jnp.stack(sj.model.conditional_steering_from_rates(r, 0.0, psi, eta))
-
-    def each(x):  # x: (2,) + batch, one phase per direction -> (2,) + batch
-        psi = _reduce_phase(x)
-        return jnp.stack([sj.model.conditional_steering_from_rates(r, 0.0, psi[k], eta)[k] for k in (0, 1)])
-
-    step = math.pi / LO_PHASE_GRID
-    grid = jnp.arange(LO_PHASE_GRID, dtype=eta.dtype) * step
-    values = jax.lax.map(both, grid)  # (K, 2) + batch
-    k = jnp.argmin(values, axis=0)
-    best_f = jnp.take_along_axis(values, k[None], axis=0)[0]
-    best_x = grid[k]
-
-    def keep_best(bx, bf, x, f):
-        better = f < bf
-        return jnp.where(better, _reduce_phase(x), bx), jnp.where(better, f, bf)
-
-    a, b = best_x - step, best_x + step
-    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    fc, fd = each(c), each(d)
-    best_x, best_f = keep_best(best_x, best_f, c, fc)
-    best_x, best_f = keep_best(best_x, best_f, d, fd)
-
-    def golden_step(_, state):
-        a, b, c, d, fc, fd, bx, bf = state
-        left = fc < fd  # the minimum is in [a, d]: drop (d, b]; else in [c, b]: drop [a, c)
-        a, b = jnp.where(left, a, c), jnp.where(left, d, b)
-        x = jnp.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
-        fx = each(x)
-        c, d, fc, fd = (
-            jnp.where(left, x, d),
-            jnp.where(left, c, x),
-            jnp.where(left, fx, fd),
-            jnp.where(left, fc, fx),
-        )
-        bx, bf = keep_best(bx, bf, x, fx)
-        return a, b, c, d, fc, fd, bx, bf
-
-    state = jax.lax.fori_loop(0, LO_PHASE_POLISH_STEPS, golden_step, (a, b, c, d, fc, fd, best_x, best_f))
-    best_x, best_f = state[-2], state[-1]
-    return best_x[0], best_x[1], best_f[0], best_f[1]
-
-
-_conditional_fixed_batch = jax.jit(_conditional_fixed)
-"""The compiled function for rows with a given local-oscillator phase."""
-
-_conditional_optimal_batch = jax.jit(_conditional_optimal)
-"""The compiled function for rows whose local-oscillator phase is optimised."""
-
-
-def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, quiet: bool = False):
-    """Conditional results of the given rows: the columns :data:`CONDITIONAL_RESULT_COLUMNS`
-    as float64 arrays.  ``values`` maps the names of :data:`INPUT_COLUMNS` and
-    :data:`CONDITIONAL_INPUT_COLUMNS` to per-row arrays (``lo_phase`` NaN: optimal; the
-    efficiency must be given, in [0, 1]).  The rows with a fixed phase are evaluated by one
-    call of :data:`_conditional_fixed_batch`, those with ``optimal`` by one call of
-    :data:`_conditional_optimal_batch` (more than :data:`CONDITIONAL_CHUNK_ROWS` rows: chunks
-    of that size; each call padded with copies of its first row to a multiple of
-    :data:`CONDITIONAL_PAD_ROWS`)."""
-    n = rows.size
-    out = {name: np.full(n, np.nan) for name in CONDITIONAL_RESULT_COLUMNS}
-    out["efficiency"] = np.asarray(values["efficiency"][rows], dtype=np.float64)
-    optimal = np.isnan(np.asarray(values["lo_phase"][rows], dtype=np.float64))
-    groups = [(np.flatnonzero(~optimal), False), (np.flatnonzero(optimal), True)]
-    plans = []
-    for where, is_optimal in groups:
-        if where.size == 0:
-            continue
-        pad = CONDITIONAL_PAD_ROWS
-        chunk = min(-(-where.size // pad) * pad, CONDITIONAL_CHUNK_ROWS)
-        plans += [(where[start : start + chunk], chunk, is_optimal) for start in range(0, where.size, chunk)]
-    label = "evaluating conditional chunks"
-    with Progress(len(plans), label=label, quiet=quiet or len(plans) <= 1) as bar:
-        for where, chunk, is_optimal in plans:
-            idx = rows[where]
-            if idx.size < chunk:
-                idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
-            thermal, design = _batch_parameters(values, idx)
-            eta = np.asarray(values["efficiency"][idx], dtype=np.float64)
-            if is_optimal:
-                result = _conditional_optimal_batch(thermal, design, eta)
-            else:
-                psi = np.asarray(values["lo_phase"][idx], dtype=np.float64)
-                result = _conditional_fixed_batch(thermal, design, psi, eta)
-            m = where.size
-            names = ("lo_phase_plus_given_minus", "lo_phase_minus_given_plus")
-            names += ("E_c_plus_given_minus", "E_c_minus_given_plus")
-            for name, column in zip(names, result, strict=True):
-                out[name][where] = np.asarray(column, dtype=np.float64)[:m]
-            bar.update()
-    return out
-
-
-def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
-    """Column specs for the table, and the origins of the values flags give:
-    ``(columns, explicit, implicit)``; ``explicit`` maps a column to the flag that sets it,
-    ``implicit`` to the preset or default that fills it only when the file lacks it."""
-    explicit: dict[str, str] = {}
-    implicit: dict[str, str] = {}
-    defaults: dict[str, float] = {}
-    for name in DESIGN_FIELDS:
-        value = getattr(args, name)
-        if value is not None:
-            defaults[name], explicit[name] = float(value), DESIGN_FLAGS[name]
-    if "eps" not in defaults:
-        defaults["eps"], implicit["eps"] = 0.0, "default"
-    for name, (_, origin) in thermal_values_from_args(args).items():
-        (implicit if origin.startswith("--thermal") else explicit)[name] = origin
-    conditional, lo_phase, efficiency = conditional_settings(args)
-    if conditional:
-        for name in CONDITIONAL_INPUT_COLUMNS:
-            flag = CONDITIONAL_FLAGS[name]
-            given = getattr(args, name) is not (_UNSET if name == "lo_phase" else None)
-            (explicit if given else implicit)[name] = flag if given else "default"
-    columns = []
-    for name in DESIGN_FIELDS:
-        parse = parse_angle if name.startswith("theta") else parse_number
-        hint = f"or give {DESIGN_FLAGS[name]}"
-        columns.append(Column(name, parse=parse, default=defaults.get(name, REQUIRED), hint=hint))
-    columns += thermal_table_columns()  # resolved row by row with resolve_thermal
-    # phi is recognised (so that a phi column is not silently ignored) but must be 0.
-    columns.append(Column("phi", parse=parse_angle, default=0.0))
-    # The conditional settings are recognised in every mode (without --conditional they are an
-    # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
-    lo_default = math.nan if lo_phase is None else lo_phase
-    columns.append(Column("lo_phase", parse=_lo_phase_cell, default=lo_default, allow_empty=True))
-    columns.append(Column("efficiency", default=1.0 if efficiency is None else efficiency, allow_empty=True))
-    return columns, explicit, implicit
-
-
-def _lo_phase_cell(text: str) -> float:
-    """A ``lo_phase`` cell: a finite angle [rad], or ``optimal`` -> NaN."""
-    value = parse_lo_phase(text)
-    return math.nan if value is None else value
-
-
-def _lo_phase_text(values: np.ndarray) -> np.ndarray:
-    """``lo_phase`` values for output: the angle, or ``optimal`` for NaN."""
-    return np.asarray([LO_PHASE_OPTIMAL if math.isnan(v) else v for v in values.tolist()], dtype=object)
-
-
-def _stability_reason(side: str, gamma: float, theta: float, C: float, nbar: float) -> str:
-    """Why one oscillator is unstable, with the ranges that would make it stable."""
-    y = C * (nbar + 0.5)
-    c2 = math.cos(2.0 * theta)
-    fixes = []
-    if y > 1:
-        fixes.append(f"theta_{side} in ({0.5 * math.acos(1.0 / y)!r}, pi/2] at this C_{side}")
-    if c2 > 0:
-        fixes.append(f"C_{side} < {1.0 / ((nbar + 0.5) * c2):.6g} at this theta_{side}")
-    return (
-        f"dynamically unstable: gamma_{side}/2pi = {gamma:.6g} Hz <= 0 (theta_{side} = {theta!r}, "
-        f"C_{side} = {C!r}); stability needs cos(2 theta_{side}) < 1/(C_{side} (nbar_{side} + 1/2))"
-        + (f", i.e. {' or '.join(fixes)}" if fixes else "")
-    )
-
-
-def _batch_parameters(values: dict[str, np.ndarray], rows: np.ndarray) -> tuple[sj.Thermal, sj.Design]:
-    thermal = sj.Thermal(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in THERMAL_FIELDS})
-    design = sj.Design(**{n: np.asarray(values[n][rows], dtype=np.float64) for n in DESIGN_FIELDS})
-    return thermal, design
-
-
-def reject_unstable(table: Table) -> None:
-    """Vectorised stability check (gamma_+ > 0 and gamma_- > 0 from
-    :func:`steerjax.cascade_rates`) of the rows that are still good."""
-    rows = np.flatnonzero(table.ok)
-    if rows.size == 0:
-        return
-    rates = _rates_batch(*_batch_parameters(table.values, rows))
-    v = table.values
-    for side, osc in (("minus", rates.minus), ("plus", rates.plus)):
-        gamma = np.asarray(osc.gamma, dtype=np.float64)
-        bad = ~(gamma > 0)
-        for j in np.flatnonzero(bad).tolist():
-            i = int(rows[j])
-            reason = _stability_reason(
-                side,
-                float(gamma[j]),
-                float(v[f"theta_{side}"][i]),
-                float(v[f"C_{side}"][i]),
-                float(v[f"nbar_{side}"][i]),
-            )
-            table.reject([i], reason)
-
-
-def evaluate_rows(table: Table, rows: np.ndarray, *, quiet: bool = False) -> dict[str, np.ndarray]:
-    """Evaluate the given rows with the compiled batch function; returns result columns
-    (numpy float64 arrays, ``regime`` as names).  More than :data:`CHUNK_ROWS` rows are cut
-    into chunks of that size, the last one padded with copies of its first row, so that every
-    call has the same shape (one compilation)."""
-    n = rows.size
-    fields = NUMERIC_RESULT_COLUMNS
-    out = {name: np.empty(n, dtype=np.float64) for name in fields}
-    if n == 0:
-        out["regime"] = np.asarray([], dtype=object)
-        return out
-    chunk = min(n, CHUNK_ROWS)
-    starts = range(0, n, chunk)
-    with Progress(len(starts), label="evaluating chunks", quiet=quiet or len(starts) == 1) as bar:
-        for start in starts:
-            idx = rows[start : start + chunk]
-            if idx.size < chunk:
-                idx = np.concatenate([idx, np.full(chunk - idx.size, idx[0])])
-            result = _steering_batch(*_batch_parameters(table.values, idx))
-            m = min(chunk, n - start)
-            for name in fields:
-                out[name][start : start + m] = np.asarray(getattr(result, name), dtype=np.float64)[:m]
-            bar.update()
-    out["regime"] = _regime_names(out["E_plus_given_minus"], out["E_minus_given_plus"])
-    return out
-
-
-def _regime_names(e_pm: np.ndarray, e_mp: np.ndarray) -> np.ndarray:
-    """Regime names (:data:`steerjax.model.REGIMES`; ``invalid`` for NaN) of pairs of E values."""
-    codes = np.asarray(sj.classify(np.asarray(e_pm), np.asarray(e_mp)))
-    names = np.asarray((*sj.model.REGIMES, "invalid"), dtype=object)
-    return names[codes]  # code -1 (NaN) indexes "invalid"
-
-
-def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dict[str, str], *, quiet: bool):
-    """Say where the values of the columns that the file lacks come from."""
-    groups: dict[str, list[str]] = {}
-    for name in filled:
-        values = table.values[name]
-        if name in THERMAL_FIELDS and THERMAL_PRESET_COLUMN in table.in_file:
-            src = f"the {THERMAL_PRESET_COLUMN} column" + (f", else {origin[name]}" if name in origin else "")
-            groups.setdefault(src, []).append(name)
-        else:
-            groups.setdefault(origin[name], []).append(f"{name} = {float(values[0])!r}")
-    note(
-        prog,
-        f"columns not in {table.source}, taken from the command line: "
-        + "; ".join(f"{', '.join(items)} ({src})" for src, items in groups.items()),
-        quiet=quiet,
-    )
-
-
-def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    names = (*INPUT_COLUMNS, *CONDITIONAL_INPUT_COLUMNS)
-    both = [name for name in names if name in explicit and name in table.in_file]
-    if both:
-        raise UsageError(
-            "; ".join(
-                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
-            )
-            + " -- remove the flag or the column"
-        )
-
-
-def check_conditional_columns(table: Table, conditional: bool) -> None:
-    """Without ``--conditional`` the file may not have the columns
-    :data:`CONDITIONAL_INPUT_COLUMNS` (a usage error, as the flags)."""
-    present = [name for name in CONDITIONAL_INPUT_COLUMNS if name in table.in_file]
-    if present and not conditional:
-        raise UsageError(
-            f"column{'s' if len(present) > 1 else ''} {', '.join(present)} of {table.source} "
-            f"{'are settings' if len(present) > 1 else 'is a setting'} of the conditional scheme: "
-            "add --conditional (or remove the column)"
-        )
-
-
-def reject_bad_conditional(table: Table) -> None:
-    """Conditional rows: an empty ``efficiency`` cell is 1 (an empty ``lo_phase`` cell is
-    already NaN, i.e. optimal); an efficiency outside [0, 1] rejects the row."""
-    eta = table.values["efficiency"]
-    if "efficiency" in table.empty:
-        eta = np.where(table.empty["efficiency"], 1.0, eta)
-        table.values["efficiency"] = eta
-    table.reject(
-        table.ok & ~((eta >= 0) & (eta <= 1)),
-        lambda i: f"efficiency = {float(eta[i])!r} is outside the allowed range [0, 1]",
-    )
-
-
-def _note_conditional(prog: str, args: argparse.Namespace, table: Table, origin: dict[str, str]) -> None:
-    parts = []
-    for name in CONDITIONAL_INPUT_COLUMNS:
-        if name not in table.in_file:
-            value = float(table.values[name][0])
-            text = LO_PHASE_OPTIMAL if math.isnan(value) else repr(value)
-            parts.append(f"{name} = {text} ({origin[name]})")
-    if parts:
-        note(
-            prog,
-            f"conditional settings not in {table.source}, taken from the command line: " + "; ".join(parts),
-            quiet=args.quiet,
-        )
-
-
-def _note_inputs(
-    prog: str, args: argparse.Namespace, table: Table, filled, origin, used, result_columns=RESULT_COLUMNS
-) -> None:
-    """Notes on stderr (unless --quiet) about values that did not come from the file."""
-    if not len(table):
-        return
-    if filled:
-        _note_filled_columns(prog, table, filled, origin, quiet=args.quiet)
-    if args.conditional:
-        _note_conditional(prog, args, table, origin)
-    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
-        note(
-            prog,
-            f"--thermal {args.thermal} is not used: {table.source} gives every thermal value",
-            quiet=args.quiet,
-        )
-    for name in table.extra:
-        if name in result_columns:
-            message = f"column {name!r} of {table.source} is replaced by this run's results"
-        else:
-            message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
-        note(prog, message, quiet=args.quiet)
-
-
-def reject_nonzero_phi(table: Table) -> None:
-    """Rows with phi != 0 (the closed forms hold at phi = 0 only)."""
-    phi = table.values["phi"]
-    table.reject(
-        table.ok & (phi != 0),
-        lambda i: (
-            f"phi = {float(phi[i])!r}: the closed forms (Eqs. 4-10) hold at phi = 0 only "
-            "(steerjax.covariance handles phi != 0)"
-        ),
-    )
-
-
-def reject_nonfinite(
-    table: Table, rows: np.ndarray, results: dict, names=NUMERIC_RESULT_COLUMNS
-) -> tuple[np.ndarray, dict]:
-    """Safety net: a row that passed the checks must have finite results (the columns
-    ``names``); others are rejected and removed.  Returns the kept rows and their results."""
-    finite = np.all([np.isfinite(results[name]) for name in names], axis=0)
-    if finite.all():
-        return rows, results
-    for j in np.flatnonzero(~finite).tolist():
-        values = ", ".join(f"{name} = {float(results[name][j])!r}" for name in names)
-        table.reject(
-            [rows[j]],
-            f"no finite result ({values}): the design is at the stability edge to within rounding, "
-            "or beyond the float64 range",
-        )
-    return rows[finite], {k: v[finite] for k, v in results.items()}
-
-
-def output_columns(
-    table: Table, rows: np.ndarray, filled, results: dict, result_columns=RESULT_COLUMNS
-) -> dict[str, np.ndarray]:
-    """The output table: the file's columns (parameters as the floats used, ``lo_phase`` as
-    the angle or ``optimal``, other columns as text), the parameter columns the file lacks,
-    then the results (a result column that the file has, e.g. ``efficiency``, keeps its
-    place)."""
-    out: dict[str, np.ndarray] = {}
-    for name in table.header:
-        if name in table.in_file:
-            column = table.values[name][rows]
-            if column.dtype == object:  # e.g. the thermal column: empty cells stay empty
-                column = np.asarray(["" if v is None else v for v in column], dtype=object)
-            elif name == "lo_phase":
-                column = _lo_phase_text(column)
-        else:
-            column = np.asarray(table.extra[name], dtype=object)[rows]
-        out[name] = column
-    for name in filled:
-        out[name] = table.values[name][rows]
-    for name in result_columns:  # a result column of the input (a re-run) is replaced
-        out[name] = results[name]
-    return out
 
 
 def run_batch(args: argparse.Namespace) -> int:
@@ -963,15 +344,19 @@ def run_batch(args: argparse.Namespace) -> int:
     _check_conflicts(table, explicit)
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
+    if args.phi is not None:  # a phi column only when the file or --phi gave phi
+        filled.append(PHI_COLUMN)
     result_columns = RESULT_COLUMNS
     if conditional:
         result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
+    if args.margins:
+        result_columns = (*result_columns, *SENSITIVITY_RESULT_COLUMNS)
     _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
 
-    reject_out_of_domain(table, INPUT_COLUMNS)
-    reject_nonzero_phi(table)
+    reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
     if conditional:
         reject_bad_conditional(table)
+        reject_optimal_lo_phase_at_nonzero_phi(table)
     reject_unstable(table)
     rows = np.flatnonzero(table.ok)
     results = evaluate_rows(table, rows, quiet=args.quiet)
@@ -980,6 +365,9 @@ def run_batch(args: argparse.Namespace) -> int:
         results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
         numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
     rows, results = reject_nonfinite(table, rows, results, numeric)
+    if args.margins:
+        results |= evaluate_sensitivity(table.values, rows, quiet=args.quiet)
+        rows, results = reject_bad_sensitivity(table, rows, results)
     if conditional:
         results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
             results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]

@@ -23,18 +23,9 @@ from pathlib import Path
 import steerjax as sj
 
 from .. import _figures
-from ._common import (
-    ANGLE_FORMS,
-    InputError,
-    Progress,
-    UsageError,
-    command,
-    error,
-    format_columns,
-    parse_angle,
-    print_stdout,
-    wrap,
-)
+from ._common import Progress, format_columns
+from ._messages import InputError, UsageError, command, error, print_stdout, wrap
+from ._numbers import ANGLE_FORMS, parse_angle
 
 __all__ = ["register", "parse_override"]
 

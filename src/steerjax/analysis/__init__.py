@@ -1,5 +1,5 @@
-"""Data behind the figures: steering maps over (C+, C-) and angles, regime boundaries, and
-grids of optimal designs (Figs. 2-7)."""
+"""Analysis of designs: steering maps over (C+, C-) and angles, regime boundaries and grids of
+optimal designs (the data of Figs. 2-7), and the gradients and steering margins of a design."""
 
 from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
 from ._optimal_grid import (
@@ -9,6 +9,14 @@ from ._optimal_grid import (
     optimal_steering_grid,
     table_rows,
     thermal_batch,
+)
+from ._sensitivity import (
+    MARGIN_LIMITS,
+    SENSITIVITY_PARAMETERS,
+    SENSITIVITY_UNITS,
+    DesignSensitivity,
+    design_sensitivity,
+    sensitivity_columns,
 )
 
 __all__ = [
@@ -23,4 +31,11 @@ __all__ = [
     "optimal_grid_data",
     "optimal_grid_summary",
     "table_rows",
+    # gradients and steering margins of a design (issue 11)
+    "design_sensitivity",
+    "DesignSensitivity",
+    "sensitivity_columns",
+    "SENSITIVITY_PARAMETERS",
+    "SENSITIVITY_UNITS",
+    "MARGIN_LIMITS",
 ]

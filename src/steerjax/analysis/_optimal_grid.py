@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import DIRECTIONS, allowed_range, domain_violations
 from ..model._params import Thermal, thermal_preset
 from ..model._steering import STEERING_BOUND
-from ..optim._optimize import COUPLINGS, DIRECTIONS
+from ..optim._options import ExecutionOptions, SearchOptions
+from ..optim._problem import COUPLINGS
 from ..optim._sweeps import log_grid, optimal_sweep
 from ._maps import interpolated_crossings, steering_sweep
 
@@ -84,15 +86,15 @@ def _grid_inputs(figure, thermal_sets, eps_values, C_minus, couplings, direction
     try:
         eps = np.atleast_1d(np.asarray(eps_values, dtype=float))
     except (TypeError, ValueError):
-        bad("eps_values", eps_values, "one or more losses in [0, 1)")
-    if eps.ndim != 1 or eps.size == 0 or np.any(~((eps >= 0) & (eps < 1))):
-        bad("eps_values", eps_values, "one or more losses in [0, 1)")
+        bad("eps_values", eps_values, f"one or more losses in {allowed_range('eps')}")
+    if eps.ndim != 1 or eps.size == 0 or np.any(domain_violations(eps=eps)["eps"]):
+        bad("eps_values", eps_values, f"one or more losses in {allowed_range('eps')}")
     try:
         C = np.atleast_1d(np.asarray(C_minus, dtype=float))
     except (TypeError, ValueError):
-        bad("C_minus", C_minus, "one or more values in (0, inf)")
-    if C.ndim != 1 or C.size == 0 or np.any(~((C > 0) & np.isfinite(C))):
-        bad("C_minus", C_minus, "one or more values in (0, inf)")
+        bad("C_minus", C_minus, f"one or more values in {allowed_range('C_minus')}")
+    if C.ndim != 1 or C.size == 0 or np.any(domain_violations(C_minus=C)["C_minus"]):
+        bad("C_minus", C_minus, f"one or more values in {allowed_range('C_minus')}")
     chosen = {}
     for name, given, allowed in (("couplings", couplings, COUPLINGS), ("directions", directions, DIRECTIONS)):
         items = [given] if isinstance(given, str) else list(given)
@@ -182,9 +184,8 @@ def optimal_steering_grid(
             eps=eps[None, :, None],
             coupling=coupling,
             direction=direction,
-            n_starts=int(n_starts),
-            seed=int(seed),
-            progress=None if progress is None else relay,
+            search=SearchOptions(n_starts=int(n_starts), seed=int(seed)),
+            execution=ExecutionOptions(progress=None if progress is None else relay),
         )
         table = sweep.table()
         parts.append({"thermal": np.repeat(np.asarray(names, dtype=object), eps.size * C.size), **table})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
 __all__ = ["solve_lyapunov"]
 
@@ -35,7 +36,9 @@ def _kron_sum(A: Array) -> Array:
     return op.reshape(*A.shape[:-2], n * n, n * n)
 
 
-def solve_lyapunov(A: Array, Q: Array, *, linear_solve=None) -> Array:
+def solve_lyapunov(
+    A: Float[Array, "*batch n n"], Q: Float[Array, "*batch n n"], *, linear_solve=None
+) -> Float[Array, "*batch n n"]:
     """Solve ``A X + X A^T + Q = 0`` for X (shape ``(..., n, n)``).
 
     ``A`` must be Hurwitz (all eigenvalues with negative real part) for the solution to be the

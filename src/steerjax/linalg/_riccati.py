@@ -66,7 +66,7 @@ from jax import Array
 from ._linsolve import solve_small
 from ._lyapunov import solve_lyapunov
 
-__all__ = ["solve_riccati_filter", "riccati_filter_residual", "kalman_gain"]
+__all__ = ["solve_riccati_filter", "kalman_gain"]
 
 _MAX_ITER = 100
 _POLISH_STEPS = 2
@@ -93,12 +93,6 @@ def kalman_gain(Sigma: Array, C: Array, R: Array, S: Array) -> Array:
     R = jnp.broadcast_to(R, batch + R.shape[-2:])
     rhs = jnp.broadcast_to(rhs, batch + rhs.shape[-2:])
     return _mT(solve_small(R, rhs))
-
-
-def riccati_filter_residual(Sigma: Array, A: Array, D: Array, C: Array, R: Array, S: Array) -> Array:
-    """Left-hand side ``A Sigma + Sigma A^T + D - (Sigma C^T + S) R^{-1} (C Sigma + S^T)``."""
-    K = kalman_gain(Sigma, C, R, S)
-    return A @ Sigma + Sigma @ _mT(A) + D - K @ _mT(Sigma @ _mT(C) + S)
 
 
 def _newton_step(Sigma, A, D, C, R, S):

@@ -5,15 +5,15 @@ Every function here is a pure, jittable JAX function of equinox parameter module
 ``*_from_rates`` twins take :class:`CascadeRates` (rates in Hz) instead of a design.
 """
 
+from .._validation import allowed_range, unstable_entries
+from ._best_phase import BestPhaseResult, conditional_steering_best_phase
 from ._conditional import (
     ConditionalSteeringResult,
-    MeasurementModel,
     conditional_covariance,
     conditional_covariance_from_rates,
     conditional_steering,
     conditional_steering_from_rates,
     measurement_model,
-    measurement_model_from_rates,
 )
 from ._gaussian import (
     QUADRATURE_ORDER,
@@ -22,7 +22,10 @@ from ._gaussian import (
     drift_diffusion,
     steering_at_phase,
     steering_at_phase_from_rates,
+    steering_result_at_phase,
+    steering_result_at_phase_from_rates,
 )
+from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
     REGIMES,
     classify,
@@ -34,7 +37,7 @@ from ._measures import (
     symplectic_eigenvalues,
 )
 from ._moments import Moments, moments
-from ._params import THERMAL_PRESETS, Design, Thermal, allowed_range, thermal_preset
+from ._params import THERMAL_PRESETS, Design, Thermal, thermal_preset
 from ._rates import (
     CascadeRates,
     OscillatorRates,
@@ -51,6 +54,7 @@ from ._steering import (
     steering_from_rates,
     steering_result_from_rates,
 )
+from ._tolerance import PhaseWorstCase, worst_case_over_phase, worst_case_over_phase_from_rates
 
 
 def __getattr__(name: str):
@@ -93,7 +97,13 @@ __all__ = [
     "covariance_from_rates",
     "steering_at_phase",
     "steering_at_phase_from_rates",
+    "steering_result_at_phase",
+    "steering_result_at_phase_from_rates",
     "QUADRATURE_ORDER",
+    # tolerance of a design to the inter-subsystem phase (issue 11)
+    "worst_case_over_phase",
+    "worst_case_over_phase_from_rates",
+    "PhaseWorstCase",
     # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",
@@ -112,4 +122,8 @@ __all__ = [
     "ConditionalSteeringResult",
     "conditional_steering",
     "conditional_steering_from_rates",
+    "conditional_steering_best_phase",
+    "BestPhaseResult",
+    # checks
+    "unstable_entries",
 ]

@@ -58,11 +58,14 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
-from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
+from .._validation import guarded
 from ._measures import reid_E_from_blocks
+from ._moments import moments
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
+from ._rates import CascadeRates, cascade_rates
+from ._steering import SteeringResult, _rates_in_hz
 
 __all__ = [
     "drift_diffusion",
@@ -72,9 +75,10 @@ __all__ = [
     "block_covariance_from_rates",
     "steering_at_phase",
     "steering_at_phase_from_rates",
+    "steering_result_at_phase",
+    "steering_result_at_phase_from_rates",
     "QUADRATURE_ORDER",
     "NOISE_SOURCES",
-    "noise_input_from_rates",
     "drift_noise_input_from_rates",
 ]
 
@@ -166,13 +170,6 @@ def drift_noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array, Ar
     return A, B, v
 
 
-def noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
-    """Noise-input matrix B ``(..., 4, 12)`` and variances v ``(..., 12)`` (see
-    :func:`drift_noise_input_from_rates`)."""
-    _, B, v = drift_noise_input_from_rates(r, phi)
-    return B, v
-
-
 def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
     """Drift A and diffusion D (both ``(..., 4, 4)``, order :data:`QUADRATURE_ORDER`)."""
     A, B, v = drift_noise_input_from_rates(r, phi)
@@ -180,7 +177,9 @@ def drift_diffusion_from_rates(r: CascadeRates, phi) -> tuple[Array, Array]:
     return A, D
 
 
-def drift_diffusion(thermal: Thermal, design: Design) -> tuple[Array, Array]:
+def drift_diffusion(
+    thermal: Thermal, design: Design
+) -> tuple[Float[Array, "*batch 4 4"], Float[Array, "*batch 4 4"]]:
     """Drift matrix A and diffusion matrix D of (X_-, P_-, X_+, P_+) for any phi (Eq. 3).
 
     Returns:
@@ -288,7 +287,7 @@ def steering_at_phase_from_rates(r: CascadeRates, phi=0.0) -> tuple[Array, Array
     return reid_E_from_blocks(*args, "plus-given-minus"), reid_E_from_blocks(*args, "minus-given-plus")
 
 
-def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Array:
+def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Float[Array, "*batch 4 4"]:
     """Steady-state 4x4 covariance of (X_-, P_-, X_+, P_+) from the Lyapunov equation.
 
     Symmetrised convention ``S_ij = <{x_i, x_j}>/2``; vacuum variance 1/2.  Valid for every
@@ -322,10 +321,15 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
         >>> S.shape
         (4, 4)
     """
-    return _guarded_any_phase(thermal, design, on_invalid, covariance_from_rates, matrix=True)
+    # S is dimensionless: the guard's rate unit does not enter
+    return guarded(
+        thermal, design, on_invalid, lambda r, _: covariance_from_rates(r, design.phi), mask_axes=2
+    )
 
 
-def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> tuple[Array, Array]:
+def steering_at_phase(
+    thermal: Thermal, design: Design, *, on_invalid: str = "raise"
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
     """Reid's E in both directions (Eq. 5, optimal gains) for any inter-subsystem phase phi.
 
     The general-phi counterpart of :func:`steerjax.steering` (which needs phi = 0): E is
@@ -354,18 +358,68 @@ def steering_at_phase(thermal: Thermal, design: Design, *, on_invalid: str = "ra
         >>> abs(float(e_pm) / float(sj.steering(sj.HOT, d).E_plus_given_minus) - 1) < 1e-12
         True
     """
-    return _guarded_any_phase(thermal, design, on_invalid, steering_at_phase_from_rates, matrix=False)
+    # E is dimensionless: the guard's rate unit does not enter
+    return guarded(thermal, design, on_invalid, lambda r, _: steering_at_phase_from_rates(r, design.phi))
 
 
-def _guarded_any_phase(thermal: Thermal, design: Design, on_invalid: str, compute, *, matrix: bool):
-    """``compute(rates, phi)`` at the API boundary (any phi): check ``on_invalid``, compute in
-    the exact rate unit (results are dimensionless), validate concrete input or mask invalid
-    entries (``matrix``: the result has two trailing matrix axes)."""
-    check_on_invalid(on_invalid)
-    scaled, unit = thermal_in_rate_units(thermal)
-    r = cascade_rates(scaled, design)
-    if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return compute(r, design.phi)
-    mask = valid_mask(thermal, design, r, require_phi_zero=False)
-    return apply_policy(compute(r, design.phi), mask[..., None, None] if matrix else mask, on_invalid)
+def steering_result_at_phase_from_rates(r: CascadeRates, phi=0.0) -> SteeringResult:
+    """:func:`steering_result_at_phase` from cascade rates (no checks; rates in the units of
+    ``r``)."""
+    blocks = block_covariance_from_rates(r, phi)
+    args = (blocks.client, blocks.cross, blocks.server, blocks.shear)
+    S = blocks.full()
+    mom = moments(r)
+    return SteeringResult(
+        E_plus_given_minus=reid_E_from_blocks(*args, "plus-given-minus"),
+        E_minus_given_plus=reid_E_from_blocks(*args, "minus-given-plus"),
+        var_plus=S[..., 2, 2],
+        var_minus=S[..., 0, 0],
+        cov=S[..., 2, 0],
+        bare_var_plus=mom.bare_var_plus,
+        bare_var_minus=mom.bare_var_minus,
+        gamma_plus_hz=r.plus.gamma,
+        gamma_minus_hz=r.minus.gamma,
+        f=r.f,
+    )
+
+
+def steering_result_at_phase(
+    thermal: Thermal, design: Design, *, on_invalid: str = "raise"
+) -> SteeringResult:
+    """Every field of :class:`steerjax.SteeringResult` for any inter-subsystem phase phi.
+
+    The general-phi counterpart of :func:`steerjax.steering` (which needs phi = 0), for callers
+    that report more than E (``steerjax evaluate`` with a ``phi`` column or ``--phi``):
+
+    * ``E_plus_given_minus``, ``E_minus_given_plus``: exactly :func:`steering_at_phase` (the
+      same computation: sheared block covariance, accurate at the stability edge);
+    * ``var_plus``, ``var_minus``, ``cov``: (Delta X_+)^2, (Delta X_-)^2 and <X_+, X_-> from
+      the steady-state covariance at phi (:func:`covariance`; at phi != 0 the state also has
+      X-P correlations, which these three entries do not show);
+    * ``bare_var_plus``, ``bare_var_minus``, ``gamma_plus_hz``, ``gamma_minus_hz``, ``f``: as
+      in :func:`steerjax.steering` (Eqs. 8-9; they do not depend on phi).
+
+    At phi = 0 the values agree with :func:`steerjax.steering` to rounding (a different
+    formula, so not bit for bit; use :func:`steerjax.steering` there).
+
+    Args:
+        thermal: thermal parameters (:class:`Thermal`).
+        design: design parameters (:class:`Design`), any ``phi`` [rad].
+        on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steering_at_phase`.
+
+    Returns:
+        :class:`steerjax.SteeringResult` (regime and ratio as properties).
+
+    Example:
+        >>> import math, steerjax as sj
+        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0, phi=0.01)
+        >>> res = sj.model.steering_result_at_phase(sj.HOT, d)
+        >>> bool(res.E_plus_given_minus == sj.steering_at_phase(sj.HOT, d)[0])
+        True
+    """
+    return guarded(
+        thermal,
+        design,
+        on_invalid,
+        lambda r, unit: _rates_in_hz(steering_result_at_phase_from_rates(r, design.phi), unit),
+    )

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float, Int
+
+from .._validation import select_direction
 
 __all__ = [
     "reid_E",
@@ -46,18 +49,10 @@ def _idx(mode: int) -> tuple[int, int]:
 
 def _parse_direction(direction: str) -> tuple[int, int]:
     """Return (steered, steering) mode indices for 'plus-given-minus' / 'minus-given-plus'."""
-    key = direction.replace("_", "-").lower()
-    if key in ("plus-given-minus", "+|-"):
-        return _PLUS, _MINUS
-    if key in ("minus-given-plus", "-|+"):
-        return _MINUS, _PLUS
-    raise ValueError(
-        f"direction = {direction!r} is not allowed; use 'plus-given-minus' (E_+|-) or "
-        "'minus-given-plus' (E_-|+)"
-    )
+    return select_direction(direction, (_PLUS, _MINUS), (_MINUS, _PLUS))
 
 
-def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:
+def reid_E(S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus") -> Float[Array, "*batch"]:
     """Reid's steering parameter E (Eq. 5) with independently optimised gains.
 
     Args:
@@ -83,6 +78,24 @@ def reid_E(S: Array, direction: str = "plus-given-minus") -> Array:
     return jnp.sqrt(vx * vp)
 
 
+def sheared_moments(
+    client: Array, cross: Array, server: Array, shear: Array
+) -> tuple[Array, Array, Array, Array]:
+    """Per quadrature q (last axis, (X, P)): ``s = Var(x_q)``, ``z = Var(Z)``, ``c = Cov(Z, x_q)``
+    and ``l = shear[q, q]``, where ``Z = y_q + sum_{r != q} shear[q, r] x_r`` is the server's
+    quadrature with the off-diagonal shear undone (see :func:`reid_E_from_blocks`; blocks as
+    returned by :func:`steerjax.model._gaussian.block_covariance_from_rates`)."""
+    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
+    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
+    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
+    cov_zx = cross + off @ client
+    s = jnp.diagonal(client, axis1=-2, axis2=-1)
+    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
+    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
+    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    return s, z, c, ell
+
+
 def reid_E_from_blocks(
     client: Array, cross: Array, server: Array, shear: Array, direction: str = "plus-given-minus"
 ) -> Array:
@@ -103,14 +116,7 @@ def reid_E_from_blocks(
     Returns ``sqrt(V_X V_P)``.
     """
     b, _ = _parse_direction(direction)
-    off = shear * (1.0 - jnp.eye(2, dtype=shear.dtype))
-    cov_z = server + off @ jnp.swapaxes(cross, -1, -2) + cross @ jnp.swapaxes(off, -1, -2)
-    cov_z = cov_z + off @ client @ jnp.swapaxes(off, -1, -2)
-    cov_zx = cross + off @ client
-    s = jnp.diagonal(client, axis1=-2, axis2=-1)
-    z = jnp.diagonal(cov_z, axis1=-2, axis2=-1)
-    c = jnp.diagonal(cov_zx, axis1=-2, axis2=-1)
-    ell = jnp.diagonal(shear, axis1=-2, axis2=-1)
+    s, z, c, ell = sheared_moments(client, cross, server, shear)
     v = z - c**2 / s
     if b == _MINUS:
         v = v / (v / s + (ell + c / s) ** 2)
@@ -125,7 +131,9 @@ def _blocks(S: Array) -> tuple[Array, Array, Array]:
     return S[..., 0:2, 0:2], S[..., 2:4, 2:4], S[..., 0:2, 2:4]
 
 
-def gaussian_steerability(S: Array, direction: str = "plus-given-minus") -> Array:
+def gaussian_steerability(
+    S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus"
+) -> Float[Array, "*batch"]:
     """Gaussian steerability G (Kogias, Lee, Ragy, Adesso, PRL 114, 060403 (2015)).
 
     ``direction="plus-given-minus"`` quantifies how well the client (-) steers the server (+)
@@ -143,7 +151,9 @@ def gaussian_steerability(S: Array, direction: str = "plus-given-minus") -> Arra
     return jnp.maximum(0.0, -0.5 * jnp.log(4.0 * _det2(M)))
 
 
-def symplectic_eigenvalues(S: Array, *, partial_transpose: bool = False) -> Array:
+def symplectic_eigenvalues(
+    S: Float[Array, "*batch 4 4"], *, partial_transpose: bool = False
+) -> Float[Array, "*batch 2"]:
     """The two symplectic eigenvalues ``(nu_-, nu_+)`` of a two-mode covariance matrix.
 
     With ``partial_transpose=True`` those of the partially transposed state (P_+ -> -P_+).
@@ -159,13 +169,13 @@ def symplectic_eigenvalues(S: Array, *, partial_transpose: bool = False) -> Arra
     return jnp.stack([nu_minus, nu_plus], -1)
 
 
-def log_negativity(S: Array) -> Array:
+def log_negativity(S: Float[Array, "*batch 4 4"]) -> Float[Array, "*batch"]:
     """Logarithmic negativity ``E_N = max(0, -ln(2 nu_-))`` of the partial transpose."""
     nu = symplectic_eigenvalues(S, partial_transpose=True)[..., 0]
     return jnp.maximum(0.0, -jnp.log(2.0 * nu))
 
 
-def min_uncertainty_eigenvalue(S: Array) -> Array:
+def min_uncertainty_eigenvalue(S: Float[Array, "*batch 4 4"]) -> Float[Array, "*batch"]:
     """Smallest eigenvalue of the Hermitian matrix ``S + i Omega/2`` (>= 0 iff physical)."""
     omega1 = jnp.array([[0.0, 1.0], [-1.0, 0.0]], dtype=S.dtype)
     zero = jnp.zeros((2, 2), dtype=S.dtype)
@@ -174,7 +184,9 @@ def min_uncertainty_eigenvalue(S: Array) -> Array:
     return jnp.linalg.eigvalsh(H)[..., 0]
 
 
-def classify(E_plus_given_minus: Array, E_minus_given_plus: Array, bound: float = 0.5) -> Array:
+def classify(
+    E_plus_given_minus: Float[Array, "*batch"], E_minus_given_plus: Float[Array, "*batch"], bound: float = 0.5
+) -> Int[Array, "*batch"]:
     """Steering regime code per design: 0 none, 1 one-way client=>server (only E_{+|-} < 1/2),
     2 one-way server=>client (only E_{-|+} < 1/2), 3 two-way.  NaN inputs give -1.
 

@@ -21,7 +21,6 @@ the arithmetic entirely.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -29,6 +28,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jaxtyping import Float
 
 __all__ = [
     "Thermal",
@@ -63,9 +63,11 @@ def check_real(**values) -> None:
     """
     bad = [name for name, v in values.items() if v is not None and _is_complex(v)]
     if bad:
+        from .._validation import DOMAINS  # imported here: _validation builds on this module
+
         shown = "; ".join(
             f"{name} = {_short_repr(values[name])}"
-            + (f" (allowed: real numbers in {_DOMAINS[name][1]})" if name in _DOMAINS else "")
+            + (f" (allowed: real numbers in {DOMAINS[name].text})" if name in DOMAINS else "")
             for name in bad
         )
         raise TypeError(
@@ -105,10 +107,10 @@ class Thermal(_RealFields, eqx.Module):
         10000.05
     """
 
-    gamma0_plus_hz: Array = eqx.field(converter=_as_array)
-    nbar_plus: Array = eqx.field(converter=_as_array)
-    gamma0_minus_hz: Array = eqx.field(converter=_as_array)
-    nbar_minus: Array = eqx.field(converter=_as_array)
+    gamma0_plus_hz: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    nbar_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    gamma0_minus_hz: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    nbar_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
 
     @property
     def gamma_tilde0_plus_hz(self) -> Array:
@@ -145,12 +147,12 @@ class Design(_RealFields, eqx.Module):
         0.0
     """
 
-    theta_plus: Array = eqx.field(converter=_as_array)
-    theta_minus: Array = eqx.field(converter=_as_array)
-    C_plus: Array = eqx.field(converter=_as_array)
-    C_minus: Array = eqx.field(converter=_as_array)
-    eps: Array = eqx.field(converter=_as_array, default=0.0)
-    phi: Array = eqx.field(converter=_as_array, default=0.0)
+    theta_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    theta_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    C_plus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    C_minus: Float[Array, "*batch"] = eqx.field(converter=_as_array)
+    eps: Float[Array, "*batch"] = eqx.field(converter=_as_array, default=0.0)
+    phi: Float[Array, "*batch"] = eqx.field(converter=_as_array, default=0.0)
 
 
 # The presets' numbers as Python floats.  thermal_preset() builds a fresh Thermal from them, in
@@ -194,77 +196,3 @@ def thermal_preset(name: str) -> Thermal:
     if key not in _PRESET_VALUES:
         raise ValueError(f"thermal = {name!r} is not a known preset; allowed: {sorted(_PRESET_VALUES)}")
     return Thermal(**_PRESET_VALUES[key])
-
-
-# ---------------------------------------------------------------------------------------------
-# Validation at the API boundary (plain Python, concrete values only).
-# ---------------------------------------------------------------------------------------------
-
-_DOMAINS = {
-    # name: (check, description of the allowed range)
-    "theta_plus": (lambda v: (v >= 0) & (v <= math.pi / 2), "[0, pi/2]"),
-    "theta_minus": (lambda v: (v >= 0) & (v <= math.pi / 2), "[0, pi/2]"),
-    "C_plus": (lambda v: v > 0, "(0, inf)"),
-    "C_minus": (lambda v: v > 0, "(0, inf)"),
-    "eps": (lambda v: (v >= 0) & (v < 1), "[0, 1)"),
-    "phi": (lambda v: np.isfinite(v), "(-inf, inf)"),
-    "gamma0_plus_hz": (lambda v: v > 0, "(0, inf) Hz"),
-    "gamma0_minus_hz": (lambda v: v > 0, "(0, inf) Hz"),
-    "nbar_plus": (lambda v: v >= 0, "[0, inf)"),
-    "nbar_minus": (lambda v: v >= 0, "[0, inf)"),
-}
-
-
-def domain_violations(**values) -> dict[str, np.ndarray]:
-    """Element-wise domain check of named parameters.
-
-    Returns a mapping ``name -> boolean mask`` (True where the value is outside its allowed
-    range or not finite).  Arrays are broadcast against each other.
-
-    Raises:
-        TypeError: a value is complex (:func:`check_real`).
-    """
-    check_real(**values)
-    arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
-    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
-    out = {}
-    for name, arr in arrays.items():
-        check, _ = _DOMAINS[name]
-        with np.errstate(invalid="ignore"):
-            bad = ~(np.isfinite(arr) & check(arr))
-        out[name] = np.broadcast_to(bad, shape)
-    return out
-
-
-def allowed_range(name: str) -> str:
-    """Human-readable allowed range of a named parameter."""
-    return _DOMAINS[name][1]
-
-
-def _format_bad(name: str, arr: np.ndarray, bad: np.ndarray) -> str:
-    rng = allowed_range(name)
-    if arr.ndim == 0 or arr.size == 1:
-        return f"{name} = {float(arr.reshape(-1)[0])!r} is outside the allowed range {rng}"
-    idx = np.argwhere(bad)
-    shown = ", ".join(f"{name}[{','.join(map(str, i))}] = {float(arr[tuple(i)])!r}" for i in idx[:5])
-    more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
-    return f"{shown}{more}: outside the allowed range {rng}"
-
-
-def check_domain(**values) -> None:
-    """Raise ``ValueError`` naming each parameter that is outside its allowed range.
-
-    Only call with concrete (non-traced) values.
-
-    Raises:
-        TypeError: a value is complex (:func:`check_real`), before any range check.
-    """
-    check_real(**values)
-    arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
-    shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
-    problems = []
-    for name, bad in domain_violations(**arrays).items():
-        if bad.any():
-            problems.append(_format_bad(name, np.broadcast_to(arrays[name], shape), bad))
-    if problems:
-        raise ValueError("; ".join(problems))

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jaxtyping import Bool
 
 from ._params import Design, Thermal
 
@@ -248,7 +249,7 @@ def thermal_in_rate_units(thermal: Thermal) -> tuple[Thermal, Array]:
     return scaled, unit
 
 
-def is_stable(thermal: Thermal, design: Design) -> Array:
+def is_stable(thermal: Thermal, design: Design) -> Bool[Array, "*batch"]:
     """Dynamical stability predicate gamma_+ > 0 and gamma_- > 0 (Sec. II).
 
     Equivalent to ``cos(2 theta_j) < 1 / (C_j (nbar_j + 1/2))`` for both oscillators.

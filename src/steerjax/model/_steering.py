@@ -36,12 +36,13 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
+from jaxtyping import Float
 
-from ._checks import apply_policy, check_on_invalid, is_concrete, valid_mask, validate
+from .._validation import guarded
 from ._measures import classify, regime_name
 from ._moments import moments, server_variance_times_gamma_minus
 from ._params import Design, Thermal
-from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
+from ._rates import CascadeRates
 
 __all__ = [
     "steering",
@@ -100,16 +101,16 @@ class SteeringResult(eqx.Module):
         f: noise-interference parameter f = 2R/gamma_+ (Eq. 8).
     """
 
-    E_plus_given_minus: Array
-    E_minus_given_plus: Array
-    var_plus: Array
-    var_minus: Array
-    cov: Array
-    bare_var_plus: Array
-    bare_var_minus: Array
-    gamma_plus_hz: Array
-    gamma_minus_hz: Array
-    f: Array
+    E_plus_given_minus: Float[Array, "*batch"]
+    E_minus_given_plus: Float[Array, "*batch"]
+    var_plus: Float[Array, "*batch"]
+    var_minus: Float[Array, "*batch"]
+    cov: Float[Array, "*batch"]
+    bare_var_plus: Float[Array, "*batch"]
+    bare_var_minus: Float[Array, "*batch"]
+    gamma_plus_hz: Float[Array, "*batch"]
+    gamma_minus_hz: Float[Array, "*batch"]
+    f: Float[Array, "*batch"]
 
     @property
     def ratio(self) -> Array:
@@ -195,14 +196,13 @@ def steering(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> 
         >>> sj.model.regime_name(res.regime)
         'two-way'
     """
-    check_on_invalid(on_invalid)
-    scaled, unit = thermal_in_rate_units(thermal)  # exact; keeps products of rates in range
-    r = cascade_rates(scaled, design)
-    if on_invalid == "raise" and is_concrete(thermal, design):
-        validate(thermal, design, r, require_phi_zero=True, rate_unit=unit)
-        return _rates_in_hz(steering_result_from_rates(r), unit)
-    mask = valid_mask(thermal, design, r, require_phi_zero=True)
-    return apply_policy(_rates_in_hz(steering_result_from_rates(r), unit), mask, on_invalid)
+    return guarded(
+        thermal,
+        design,
+        on_invalid,
+        lambda r, unit: _rates_in_hz(steering_result_from_rates(r), unit),
+        require_phi_zero=True,
+    )
 
 
 def _rates_in_hz(result: SteeringResult, unit: Array) -> SteeringResult:

@@ -1,35 +1,36 @@
 """Design optimisation (Sec. V, Appendix A): the problem, its reparameterisation, the
 solvers, the results, and the sweeps over C- and the loss tolerance (Figs. 4-8)."""
 
-from ._improvement import ConditionalImprovement, conditional_improvement
-from ._optimize import (
-    CONDITIONAL_WARM_PHASES,
-    COUPLINGS,
-    DIRECTIONS,
-    EDGE_DAMPING_RATIO,
-    LBFGS,
-    Adam,
-    OptimumResult,
-    Problem,
-    ProjectedNewton,
-    default_block_size,
-    default_lanes,
+from .._validation import DIRECTIONS
+from ._coordinates import (
     design_from_unconstrained,
     lo_phase_from_w,
-    optimize,
     rates_from_w,
     unconstrained_from_design,
     w_from_design,
 )
+from ._feasibility import problem_feasibility
+from ._improvement import ConditionalImprovement, conditional_improvement
+from ._optimize import CONDITIONAL_WARM_PHASES, optimize
+from ._options import ExecutionOptions, SearchOptions
+from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Measurement, Problem
+from ._result import OptimumResult
+from ._search import default_block_size, default_lanes
+from ._solvers import LBFGS, AbstractMinimiser, Adam, ProjectedNewton
 from ._sweeps import LossTolerance, OptimalSweep, log_grid, loss_tolerance, optimal_sweep
 
 __all__ = [
     "Problem",
+    "Measurement",
     "optimize",
+    "SearchOptions",
+    "ExecutionOptions",
     "OptimumResult",
+    "problem_feasibility",
     "ProjectedNewton",
     "LBFGS",
     "Adam",
+    "AbstractMinimiser",
     "DIRECTIONS",
     "COUPLINGS",
     "EDGE_DAMPING_RATIO",

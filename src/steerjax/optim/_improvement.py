@@ -22,15 +22,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from .._validation import select_direction
 from ..model._conditional import conditional_steering_from_rates
 from ..model._params import Thermal
 from ..model._rates import cascade_rates, thermal_in_rate_units
-from ._optimize import CONDITIONAL_WARM_PHASES, OptimumResult, Problem, conditional_warm_starts, optimize
+from ._optimize import CONDITIONAL_WARM_PHASES, conditional_warm_starts, optimize
+from ._options import ExecutionOptions, SearchOptions
+from ._problem import Problem
+from ._result import OptimumResult
 
 __all__ = ["ConditionalImprovement", "conditional_improvement"]
 
@@ -80,12 +83,9 @@ def conditional_improvement(
     efficiency=1.0,
     eps=0.0,
     coupling: str = "asymmetric",
-    n_starts: int = 8,
     lo_phase_starts: Sequence[float] = CONDITIONAL_WARM_PHASES,
-    seed: int = 0,
-    devices: Sequence[jax.Device] | None = None,
-    block_size: int | None = None,
-    lanes: int | None = None,
+    search: SearchOptions | None = None,
+    execution: ExecutionOptions | None = None,
 ) -> ConditionalImprovement:
     """Optimal unconditional and conditional steering and their relative difference d (Fig. 8).
 
@@ -96,10 +96,11 @@ def conditional_improvement(
         efficiency: homodyne detection efficiency eta in [0, 1] of the conditional scheme.
         eps: transmission loss in [0, 1).
         coupling: ``"asymmetric"`` (f != 0 allowed) or ``"symmetric"``.
-        n_starts, seed: multi-start of the unconditional search (:func:`~steerjax.optimize`).
         lo_phase_starts: local-oscillator phases [rad] at which the conditional search is
             warm-started from the unconditional optimum (one local search each).
-        devices, block_size, lanes: as for :func:`~steerjax.optimize`.
+        search: :class:`~steerjax.SearchOptions`: the solver of both searches, and the
+            multi-start (n_starts, seed) of the unconditional one; default ``SearchOptions()``.
+        execution: :class:`~steerjax.ExecutionOptions` of both searches.
 
     Returns:
         :class:`ConditionalImprovement`.
@@ -119,13 +120,13 @@ def conditional_improvement(
     C_minus = jnp.asarray(C_minus, dtype=jnp.result_type(float))
     kwargs = dict(eps=eps, direction=direction, coupling=coupling)
     unc = Problem(thermal, C_minus=C_minus, **kwargs)
-    res_u = optimize(unc, n_starts=n_starts, seed=seed, devices=devices, block_size=block_size, lanes=lanes)
+    res_u = optimize(unc, search, execution)
     cond = Problem(thermal, C_minus=C_minus, conditional=True, efficiency=efficiency, **kwargs)
     starts = conditional_warm_starts(cond, res_u.w, lo_phase_starts)  # batch + (n_starts, n)
-    res_c = optimize(cond, starts=starts, devices=devices, block_size=block_size, lanes=lanes)
+    res_c = optimize(cond, search, execution, starts=starts)
     rates = cascade_rates(thermal_in_rate_units(thermal)[0], res_u.design)  # E is dimensionless
     e_pm, e_mp = conditional_steering_from_rates(rates, 0.0, 0.0, cond.efficiency)
-    fixed = e_pm if unc.direction == "plus-given-minus" else e_mp
+    fixed = select_direction(unc.direction, e_pm, e_mp)
     return ConditionalImprovement(
         C_minus=C_minus, unconditional=res_u, conditional=res_c, E_c_at_unconditional_design=fixed
     )

@@ -28,6 +28,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
+from .._validation import array_namespace, stability_edge
 from ..model._rates import OscillatorRates
 
 __all__ = [
@@ -64,20 +65,23 @@ class AngleInterval(eqx.Module):
         return (self.c_lo <= self.c_hi) & (self.c_lo < self.c_max)
 
 
-def _stability(C, nbar):
-    y = C * (nbar + 0.5)
-    has_edge = y >= 1.0
-    q_edge = 0.5 * (1.0 + 1.0 / y)
-    c_max = jnp.where(has_edge, jnp.sqrt(jnp.minimum(q_edge, 1.0)), 1.0)
-    excess = jnp.where(has_edge, 0.0, 0.5 * (1.0 / y - 1.0))
+def _stability(C, nbar, xp=jnp):
+    edge = stability_edge(C, nbar)
+    has_edge = edge.y >= 1.0
+    c_max = xp.where(has_edge, xp.sqrt(xp.minimum(edge.q_edge, 1.0)), 1.0)
+    excess = xp.where(has_edge, 0.0, 0.5 * (1.0 / edge.y - 1.0))
     return c_max, excess
 
 
 def angle_interval(C, nbar, theta_bounds) -> AngleInterval:
-    """Stable interval of cos(theta) within ``theta_bounds = (a, b)`` (radians, 0 <= a <= b <= pi/2)."""
+    """Stable interval of cos(theta) within ``theta_bounds = (a, b)`` (radians, 0 <= a <= b <= pi/2).
+
+    numpy in, numpy out (no compilation); JAX arrays or tracers in, ``jax.numpy`` throughout
+    (:func:`steerjax._validation.array_namespace`): the one formula serves both."""
+    xp = array_namespace(C, nbar, theta_bounds)
     a, b = theta_bounds[..., 0], theta_bounds[..., 1]
-    c_max, excess = _stability(C, nbar)
-    return AngleInterval(c_lo=jnp.cos(b), c_hi=jnp.minimum(jnp.cos(a), c_max), c_max=c_max, excess=excess)
+    c_max, excess = _stability(C, nbar, xp)
+    return AngleInterval(c_lo=xp.cos(b), c_hi=xp.minimum(xp.cos(a), c_max), c_max=c_max, excess=excess)
 
 
 def oscillator_from_u(gamma0, nbar, C, interval: AngleInterval, u, c_shared_hi=None) -> OscillatorRates:

@@ -14,19 +14,22 @@ vmapped over ``C_-``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from .._io import atomic_write_bytes, write_csv
+from .._validation import parse_direction
 from ..model._params import Thermal
 from ..model._steering import STEERING_BOUND
-from ._optimize import COUPLINGS, DIRECTIONS, OptimumResult, Problem, optimize
+from ._optimize import optimize
+from ._options import ExecutionOptions, SearchOptions
+from ._problem import COUPLINGS, Problem
+from ._result import OptimumResult
 
 __all__ = ["OptimalSweep", "optimal_sweep", "log_grid", "LossTolerance", "loss_tolerance"]
 
@@ -134,13 +137,8 @@ def optimal_sweep(
     eps=0.0,
     coupling: str = "asymmetric",
     direction: str = "plus-given-minus",
-    solver=None,
-    n_starts: int = 8,
-    seed: int = 0,
-    devices: Sequence[jax.Device] | None = None,
-    block_size: int | None = None,
-    lanes: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    search: SearchOptions | None = None,
+    execution: ExecutionOptions | None = None,
     **problem_options,
 ) -> OptimalSweep:
     """Optimal steering for every ``C_-`` of a grid (Figs. 4, 6, 7).
@@ -152,8 +150,11 @@ def optimal_sweep(
         eps: transmission loss(es) in [0, 1).
         coupling: ``"asymmetric"`` or ``"symmetric"``.
         direction: ``"plus-given-minus"`` (E_{+|-}) or ``"minus-given-plus"`` (E_{-|+}).
-        solver, n_starts, seed, devices, block_size, lanes, progress: as for
-            :func:`~steerjax.optimize` (the batch is sharded over all devices by default).
+        search: :class:`~steerjax.SearchOptions` (solver, n_starts, seed) of
+            :func:`~steerjax.optimize`; default ``SearchOptions()``.
+        execution: :class:`~steerjax.ExecutionOptions` (devices, block_size, lanes,
+            progress) of :func:`~steerjax.optimize`; by default the batch is sharded over all
+            devices.
         **problem_options: further :class:`~steerjax.Problem` keywords (angle or C_+ bounds,
             ``objective``, ``eps_bounds``, ``min_damping_ratio``).
 
@@ -166,22 +167,15 @@ def optimal_sweep(
         >>> sweep = sj.optimal_sweep(sj.thermal_preset("hot"), [2.0, 10.0])
         >>> [round(float(e), 4) for e in sweep.E]
         [0.4677, 0.285]
+        >>> few = sj.optimal_sweep(sj.thermal_preset("hot"), [10.0], search=sj.SearchOptions(n_starts=3))
+        >>> round(float(few.E[0]), 4)
+        0.285
     """
     if coupling not in COUPLINGS:
         raise ValueError(f"coupling = {coupling!r} is not allowed; use one of {COUPLINGS}")
     _check_C_minus_not_empty(C_minus)
     problem = Problem(thermal, C_minus, eps=eps, coupling=coupling, direction=direction, **problem_options)
-    result = optimize(
-        problem,
-        solver=solver,
-        n_starts=n_starts,
-        seed=seed,
-        devices=devices,
-        block_size=block_size,
-        lanes=lanes,
-        progress=progress,
-    )
-    return OptimalSweep(problem=problem, result=result)
+    return OptimalSweep(problem=problem, result=optimize(problem, search, execution))
 
 
 class LossTolerance(eqx.Module):
@@ -213,12 +207,8 @@ def loss_tolerance(
     direction: str = "plus-given-minus",
     eps_tol: float = 1e-6,
     eps_ceiling: float = 1.0 - 1e-6,
-    n_starts: int = 6,
-    seed: int = 0,
-    solver=None,
-    devices: Sequence[jax.Device] | None = None,
-    block_size: int | None = None,
-    lanes: int | None = None,
+    search: SearchOptions | None = None,
+    execution: ExecutionOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     **problem_options,
 ) -> LossTolerance:
@@ -236,7 +226,10 @@ def loss_tolerance(
         coupling, direction: as for :class:`~steerjax.Problem`.
         eps_tol: width of the final bracket (> 0).
         eps_ceiling: the largest loss tested (< 1); steering there counts as "all eps < 1".
-        n_starts, seed, solver, devices, block_size, lanes: as for :func:`~steerjax.optimize`.
+        search: :class:`~steerjax.SearchOptions` of every optimisation; default
+            ``SearchOptions(n_starts=6)``.
+        execution: :class:`~steerjax.ExecutionOptions` of every optimisation (its
+            ``progress``, if any, is called by each of them).
         progress: optional callback ``progress(done, total)`` over bisection steps.
         **problem_options: further :class:`~steerjax.Problem` keywords, e.g.
             ``C_plus_ratio_bounds=(1e-3, 1e7)``: eps_max of the hot set is limited by the C_+
@@ -257,23 +250,15 @@ def loss_tolerance(
         raise ValueError(f"eps_ceiling = {eps_ceiling!r} is outside the allowed range (0, 1)")
     if "eps" in problem_options or "eps_bounds" in problem_options:
         raise ValueError("loss_tolerance chooses eps itself; do not pass eps or eps_bounds")
-    if direction not in DIRECTIONS:
-        Problem(thermal, 1.0, direction=direction)  # raises the standard error
+    direction = parse_direction(direction)
+    search = SearchOptions(n_starts=6) if search is None else search
     C = jnp.atleast_1d(jnp.asarray(C_minus))
     n_bisect = max(1, math.ceil(math.log2(float(eps_ceiling) / float(eps_tol))))
     total = n_bisect + 2
 
     def optimum(eps):
         problem = Problem(thermal, C, eps=eps, coupling=coupling, direction=direction, **problem_options)
-        return optimize(
-            problem,
-            solver=solver,
-            n_starts=n_starts,
-            seed=seed,
-            devices=devices,
-            block_size=block_size,
-            lanes=lanes,
-        ).value
+        return optimize(problem, search, execution).value
 
     zero = jnp.zeros_like(C)
     E0 = optimum(zero)

@@ -37,11 +37,12 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .._io import atomic_write_bytes
+from .._validation import DIRECTIONS
 from .._version import __version__
 from ..analysis._optimal_grid import _preset_key
 from ..model._measures import REGIMES, classify
 from ..model._steering import STEERING_BOUND
-from ..optim._optimize import COUPLINGS, DIRECTIONS
+from ..optim._problem import COUPLINGS
 
 __all__ = [
     "REGIME_COLORS",

@@ -1,0 +1,77 @@
+"""How the commands speak: usage and input errors, notes, and the wrapper that turns them into
+exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import textwrap
+from collections.abc import Callable
+
+# ---------------------------------------------------------------------------------------------
+# Errors and exit statuses
+# ---------------------------------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """Flags that are missing, inconsistent or not allowed together (exit status 2)."""
+
+
+class InputError(ValueError):
+    """A value or an input file that cannot be used (exit status 1).  The message is shown
+    to the user as is, so it names the parameter (or file and line), the value and what is
+    allowed."""
+
+
+def wrap(text: str, width: int = 88) -> str:
+    """Fill a paragraph for help texts (for parsers using ``argparse.RawDescriptionHelpFormatter``,
+    which keeps an epilog's layout but does not wrap descriptions)."""
+    return textwrap.fill(" ".join(text.split()), width=width)
+
+
+def print_stdout(text: str) -> None:
+    """Print ``text`` (plus a newline unless it ends with one) on stdout; a reader that
+    closes the pipe early (``| head``) ends the output quietly instead of with a traceback."""
+    try:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def error(prog: str, message: str) -> None:
+    """Print ``<prog>: error: <message>`` on stderr."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
+def note(prog: str, message: str, *, quiet: bool = False) -> None:
+    """Print ``<prog>: note: <message>`` on stderr unless ``quiet``."""
+    if not quiet:
+        print(f"{prog}: note: {message}", file=sys.stderr)
+
+
+def command(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int]):
+    """Wrap a command's ``body(args) -> int`` for ``parser.set_defaults(func=...)``.
+
+    :class:`UsageError` prints the usage line and the message and returns 2 (the status
+    argparse uses for its own errors); :class:`InputError` prints the message and returns 1.
+    Anything else propagates (a bug should give a traceback, not a vague message).
+    """
+
+    @functools.wraps(body)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(body(args) or 0)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            error(parser.prog, str(exc))
+            return 2
+        except InputError as exc:
+            error(parser.prog, str(exc))
+            return 1
+
+    return run

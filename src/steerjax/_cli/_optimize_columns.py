@@ -1,0 +1,173 @@
+"""``steerjax optimize``: the columns of job and result files, and the words its flags accept."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+from collections.abc import Sequence
+
+import steerjax as sj
+
+from .._validation import parse_direction as _parse_direction
+from ._numbers import (
+    parse_integer,
+)
+from ._tables import (
+    THERMAL_PRESET_COLUMN,
+)
+from ._thermal import (
+    THERMAL_FIELDS,
+)
+
+PROG = "steerjax optimize"
+
+JOB_COLUMNS = (THERMAL_PRESET_COLUMN, *THERMAL_FIELDS, "coupling", "direction", "eps", "C_minus")
+"""Columns that state a job (one optimisation problem), in output order."""
+
+CONSTRAINT_COLUMNS = (
+    "theta_plus_min",
+    "theta_plus_max",
+    "theta_minus_min",
+    "theta_minus_max",
+    "C_plus_min",
+    "C_plus_max",
+    "min_damping_ratio",
+)
+"""Optional constraint columns of a job (empty cell: no constraint).  Angles in radians."""
+
+CONDITIONAL_COLUMNS = ("conditional", "efficiency", "lo_phase_min", "lo_phase_max")
+"""Job columns of the conditional scheme: ``conditional`` (true/false), the detection
+``efficiency`` in [0, 1] (empty: 1) and the local-oscillator phase range [rad] (empty: optimised
+over a full period; equal ends fix the phase).  Only for conditional jobs."""
+
+RESULT_COLUMNS = (
+    "E",
+    "E_plus_given_minus",
+    "E_minus_given_plus",
+    "theta_plus",
+    "theta_minus",
+    "C_plus",
+    "gamma_plus_hz",
+    "gamma_minus_hz",
+    "converged",
+    "at_stability_edge",
+)
+"""The optimum: ``E`` is the minimised parameter (of the job's direction)."""
+
+CONDITIONAL_RESULT_COLUMNS = ("lo_phase", "E_u_plus_given_minus", "E_u_minus_given_plus")
+"""Written after :data:`RESULT_COLUMNS` when some job is conditional: the optimal local-oscillator
+phase [rad] (NaN for an unconditional job) and the unconditional E at the same design."""
+
+DIAGNOSTIC_COLUMNS = (
+    "C_plus_over_C_minus",
+    "damping_ratio_plus",
+    "damping_ratio_minus",
+    "grad_norm",
+    "steps",
+)
+"""Written last."""
+
+OUTPUT_RESULT_COLUMNS = RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
+"""The columns added to every output row when no job is conditional, in order."""
+
+ALL_RESULT_COLUMNS = RESULT_COLUMNS + CONDITIONAL_RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
+"""Every result column (those of a results file used as input are replaced)."""
+
+_HALF_PI = math.pi / 2
+_DEFAULT_C_PLUS_RATIO = tuple(
+    float(x) for x in inspect.signature(sj.Problem).parameters["C_plus_ratio_bounds"].default
+)
+"""The library's default search range of C_+/C_- (used for rows with one C_+ bound only)."""
+
+_DEFAULT_LO_PHASE_RANGE = (0.0, math.pi)
+"""The library's default phase range, a full period (used for rows with one end only)."""
+
+_DEFAULTS = {"eps": 0.0, "coupling": "asymmetric", "direction": "plus-given-minus"}
+
+_BOUND_FLAGS = {
+    # flag dest: (flag, low column, high column)
+    "theta_plus_bounds": ("--theta-plus-bounds", "theta_plus_min", "theta_plus_max"),
+    "theta_minus_bounds": ("--theta-minus-bounds", "theta_minus_min", "theta_minus_max"),
+    "C_plus_bounds": ("--c-plus-bounds", "C_plus_min", "C_plus_max"),
+}
+
+_JOB_FLAGS = {
+    "C_minus": "--c-minus",
+    "eps": "--eps",
+    "coupling": "--coupling",
+    "direction": "--direction",
+    "efficiency": "--efficiency",
+}
+
+_DIRECTION_WORDS = {
+    "plus-given-minus": ("E_+|-", "client => server"),
+    "minus-given-plus": ("E_-|+", "server => client"),
+}
+_COUPLING_WORDS = {
+    "asymmetric": "theta_+, theta_-, C_+ free",
+    "symmetric": "theta_+ = theta_- tied, C_+ free",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------
+
+
+def _not_allowed(kind: str, text: str, allowed: Sequence[str]) -> ValueError:
+    return ValueError(f"{str(text).strip()!r} is not a {kind}; allowed: {', '.join(allowed)}")
+
+
+def parse_coupling(text: str) -> str:
+    """Text -> ``"asymmetric"`` or ``"symmetric"`` (case and ``_``/``-`` ignored)."""
+    key = str(text).strip().lower().replace("_", "-")
+    if key not in sj.optim.COUPLINGS:
+        raise _not_allowed("coupling", text, sj.optim.COUPLINGS)
+    return key
+
+
+def parse_direction(text: str) -> str:
+    """Text -> ``"plus-given-minus"`` or ``"minus-given-plus"`` (also ``+|-``, ``-|+``; case and
+    ``_``/``-`` ignored): the library's parser (:func:`steerjax._validation.parse_direction`)
+    with this command's message."""
+    try:
+        return _parse_direction(str(text).strip())
+    except ValueError:
+        raise _not_allowed("direction", text, sj.DIRECTIONS) from None
+
+
+_TRUE, _FALSE = ("true", "yes", "y", "t", "1"), ("false", "no", "n", "f", "0")
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``false`` (also yes/no, 1/0; any case) -> bool."""
+    key = str(text).strip().lower()
+    if key in _TRUE:
+        return True
+    if key in _FALSE:
+        return False
+    raise ValueError(f"{str(text).strip()!r} is not true or false")
+
+
+def _argument(parse):
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = parse_integer(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range [{low}, inf)")
+        return value
+
+    return parse

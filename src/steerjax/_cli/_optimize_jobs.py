@@ -1,0 +1,379 @@
+"""``steerjax optimize``: the job table, from flags or a job file, with every bad row reported."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+import steerjax as sj
+
+from .._validation import allowed_range, domain_violations
+from ._messages import InputError, UsageError, note
+from ._numbers import (
+    parse_angle,
+    parse_integer,
+    parse_number,
+)
+from ._optimize_columns import (
+    _BOUND_FLAGS,
+    _DEFAULT_C_PLUS_RATIO,
+    _DEFAULT_LO_PHASE_RANGE,
+    _DEFAULTS,
+    _HALF_PI,
+    _JOB_FLAGS,
+    ALL_RESULT_COLUMNS,
+    CONDITIONAL_COLUMNS,
+    CONSTRAINT_COLUMNS,
+    JOB_COLUMNS,
+    PROG,
+    parse_bool,
+    parse_coupling,
+    parse_direction,
+)
+from ._tables import (
+    REQUIRED,
+    THERMAL_PRESET_COLUMN,
+    Column,
+    Table,
+    thermal_table_columns,
+)
+from ._thermal import (
+    THERMAL_FIELDS,
+    thermal_from_args,
+    thermal_values_from_args,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Flags -> values
+# ---------------------------------------------------------------------------------------------
+
+
+_UNSET = object()
+"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""
+
+
+def _conditional_flags(args: argparse.Namespace) -> tuple[bool, list[float] | None, object]:
+    """``(--conditional, --efficiency values or None, --lo-phase)``; ``--lo-phase`` is
+    ``_UNSET`` when not given, None for ``optimal``, else the angle."""
+    return (
+        bool(getattr(args, "conditional", False)),
+        getattr(args, "efficiency", None),
+        getattr(args, "lo_phase", _UNSET),
+    )
+
+
+def _grid_from_flag(texts: Sequence[str]) -> np.ndarray:
+    """``--c-minus-grid START STOP N`` -> the log-spaced values (usage errors name the flag)."""
+    flag = "--c-minus-grid"
+    start_text, stop_text, n_text = texts
+    ends = {}
+    for name, text in (("START", start_text), ("STOP", stop_text)):
+        try:
+            value = parse_number(text)
+        except ValueError as exc:
+            raise UsageError(f"{flag}: {name}: {exc}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag}: {name} = {value!r} is outside the allowed range (0, inf)")
+        ends[name] = value
+    try:
+        n = parse_integer(n_text)
+    except ValueError:
+        raise UsageError(
+            f"{flag}: N = {str(n_text).strip()!r} is not an integer; write a whole number in ASCII digits"
+        ) from None
+    if n < 1:
+        raise UsageError(f"{flag}: N = {n} is outside the allowed range [1, inf)")
+    if n == 1 and ends["START"] != ends["STOP"]:
+        raise UsageError(f"{flag}: N = 1 gives one value, so START and STOP must be equal (or use --c-minus)")
+    return np.asarray(sj.log_grid(ends["START"], ends["STOP"], n), dtype=np.float64)
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Ranges of the constraint flags (usage errors, status 2, naming flag, values and range)
+    and of ``--efficiency`` (a physical value: status 1, like ``--eps``)."""
+    for dest, (flag, _, _) in _BOUND_FLAGS.items():
+        pair = getattr(args, dest)
+        if pair is None:
+            continue
+        lo, hi = pair
+        if dest.startswith("theta"):
+            ok, rng = 0.0 <= lo <= hi <= _HALF_PI, "0 <= LO <= HI <= pi/2"
+        else:
+            ok, rng = 0.0 < lo <= hi < math.inf, "0 < LO <= HI < inf"
+        if not ok:
+            raise UsageError(f"{flag}: LO = {lo!r}, HI = {hi!r} is outside the allowed range {rng}")
+    r = args.min_damping_ratio
+    if r is not None and not (0.0 <= r < 1.0):
+        raise UsageError(f"--min-damping-ratio: R = {r!r} is outside the allowed range [0, 1)")
+    _, efficiency, _ = _conditional_flags(args)
+    bad = [e for e in efficiency or [] if not (0.0 <= e <= 1.0)]
+    if bad:
+        shown = ", ".join(repr(float(e)) for e in bad)
+        raise InputError(f"efficiency = {shown} (--efficiency) is outside the allowed range [0, 1]")
+
+
+def _constraint_flag_values(args: argparse.Namespace) -> dict[str, tuple[float, str]]:
+    """Constraint (and phase) column -> (value, flag) for the flags given; NaN: no constraint."""
+    out: dict[str, tuple[float, str]] = {}
+    for dest, (flag, lo_col, hi_col) in _BOUND_FLAGS.items():
+        pair = getattr(args, dest)
+        if pair is not None:
+            out[lo_col], out[hi_col] = (float(pair[0]), flag), (float(pair[1]), flag)
+    if args.min_damping_ratio is not None:
+        out["min_damping_ratio"] = (float(args.min_damping_ratio), "--min-damping-ratio")
+    _, _, lo_phase = _conditional_flags(args)
+    if lo_phase is not _UNSET:
+        value = math.nan if lo_phase is None else float(lo_phase)
+        out["lo_phase_min"] = out["lo_phase_max"] = (value, "--lo-phase")
+    return out
+
+
+def _check_flag_domain(name: str, flag: str, values: Sequence[float]) -> None:
+    """InputError (status 1, like ``evaluate``) naming the parameter, the flag, the bad values
+    and the allowed range."""
+    bad = np.asarray(values, dtype=np.float64)[domain_violations(**{name: values})[name]]
+    if bad.size:
+        more = f" (and {bad.size - 5} more)" if bad.size > 5 else ""
+        shown = ", ".join(repr(float(x)) for x in bad[:5]) + more
+        raise InputError(f"{name} = {shown} ({flag}) is outside the allowed range {allowed_range(name)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs from flags
+# ---------------------------------------------------------------------------------------------
+
+
+def jobs_from_flags(args: argparse.Namespace) -> Table:
+    """The product grid of the flags' values as a table of jobs (one row per optimum; C_- varies
+    fastest, then eps, efficiency, direction, coupling)."""
+    if args.C_minus is not None and args.C_minus_grid is not None:
+        raise UsageError("give --c-minus or --c-minus-grid, not both")
+    if args.C_minus is None and args.C_minus_grid is None:
+        raise UsageError(
+            "give the client's cooperativity with --c-minus C [C ...] or --c-minus-grid START STOP N "
+            "(or optimise a file of jobs with --from FILE)"
+        )
+    conditional, efficiency, lo_phase = _conditional_flags(args)
+    if not conditional and (efficiency is not None or lo_phase is not _UNSET):
+        flag = "--efficiency" if efficiency is not None else "--lo-phase"
+        raise UsageError(f"{flag} is a setting of the conditional scheme: add --conditional")
+    grid = args.C_minus is None
+    C = _grid_from_flag(args.C_minus_grid) if grid else np.asarray(args.C_minus, dtype=np.float64)
+    eps = np.asarray(args.eps if args.eps is not None else [_DEFAULTS["eps"]], dtype=np.float64)
+    thermal = thermal_from_args(args)  # usage error if incomplete, input error if out of range
+    _check_flag_domain("C_minus", "--c-minus-grid" if grid else "--c-minus", C.tolist())
+    _check_flag_domain("eps", "--eps", eps.tolist())
+    couplings = list(dict.fromkeys(args.coupling or [_DEFAULTS["coupling"]]))
+    directions = list(dict.fromkeys(args.direction or [_DEFAULTS["direction"]]))
+    etas = (efficiency or [1.0]) if conditional else [math.nan]
+    combos = list(itertools.product(couplings, directions, etas, eps.tolist(), C.tolist()))
+    n = len(combos)
+    values: dict[str, np.ndarray] = {
+        THERMAL_PRESET_COLUMN: np.asarray([args.thermal or ""] * n, dtype=object),
+        **{f: np.full(n, float(np.asarray(getattr(thermal, f)))) for f in THERMAL_FIELDS},
+        "coupling": np.asarray([c[0] for c in combos], dtype=object),
+        "direction": np.asarray([c[1] for c in combos], dtype=object),
+        "eps": np.asarray([c[3] for c in combos], dtype=np.float64),
+        "C_minus": np.asarray([c[4] for c in combos], dtype=np.float64),
+        "conditional": np.asarray([conditional] * n, dtype=object),
+        "efficiency": np.asarray([c[2] for c in combos], dtype=np.float64),
+    }
+    constraints = _constraint_flag_values(args)
+    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
+        values[name] = np.full(n, constraints[name][0] if name in constraints else math.nan)
+    values["min_damping_ratio"] = np.nan_to_num(values["min_damping_ratio"], nan=0.0)
+    header = list(JOB_COLUMNS)
+    if conditional:
+        header += ["conditional", "efficiency"]
+        header += [c for c in ("lo_phase_min", "lo_phase_max") if not math.isnan(values[c][0])]
+    header += [c for c in CONSTRAINT_COLUMNS if c in constraints]
+    return Table(
+        source="command line",
+        header=header,
+        in_file=frozenset(header),
+        lines=np.arange(1, n + 1, dtype=np.int64),
+        values=values,
+        extra={},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs from a file
+# ---------------------------------------------------------------------------------------------
+
+
+def _single_flag_value(args: argparse.Namespace, name: str):
+    """The one value a job flag gives in batch mode, or None (several values: usage error)."""
+    values = getattr(args, name, None)
+    if values is None:
+        return None
+    if len(values) != 1:
+        raise UsageError(
+            f"{_JOB_FLAGS[name]} gives {len(values)} values; with --from a flag fills a column the file "
+            "lacks and takes one value (put the combinations in the file as rows)"
+        )
+    return values[0]
+
+
+def _or_nan(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
+    """Column specs and where the values of columns a file lacks would come from:
+    ``(columns, explicit, implicit)`` (``explicit``: column -> flag; ``implicit``: column ->
+    ``"default"`` or the preset)."""
+    if args.C_minus_grid is not None:
+        raise UsageError("--c-minus-grid is for jobs from flags; with --from the jobs are the file's rows")
+    explicit: dict[str, str] = {}
+    implicit: dict[str, str] = {}
+    given = {name: _single_flag_value(args, name) for name in _JOB_FLAGS}
+    for name, value in given.items():
+        if value is not None:
+            explicit[name] = _JOB_FLAGS[name]
+        elif name in _DEFAULTS:
+            implicit[name] = "default"
+    conditional, _, _ = _conditional_flags(args)
+    if conditional:
+        explicit["conditional"] = "--conditional"
+    for name, (_, origin) in thermal_values_from_args(args).items():
+        (implicit if origin.startswith("--thermal") else explicit)[name] = origin
+    constraints = _constraint_flag_values(args)
+    for name, (_, flag) in constraints.items():
+        explicit[name] = flag
+
+    def default(name):
+        if given.get(name) is not None:
+            return given[name]
+        return _DEFAULTS.get(name, REQUIRED)
+
+    columns = [
+        Column("C_minus", default=default("C_minus"), hint="or give one value with --c-minus"),
+        Column("eps", default=float(default("eps"))),
+        Column("coupling", parse=parse_coupling, default=default("coupling"), numeric=False),
+        Column("direction", parse=parse_direction, default=default("direction"), numeric=False),
+        Column("conditional", parse=parse_bool, default=conditional, numeric=False, allow_empty=True),
+        Column("efficiency", default=_or_nan(given["efficiency"]), allow_empty=True),
+    ]
+    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
+        parse = parse_number if name.startswith("C_") or name == "min_damping_ratio" else parse_angle
+        fill = constraints[name][0] if name in constraints else math.nan
+        columns.append(Column(name, parse=parse, default=fill, allow_empty=True))
+    columns += thermal_table_columns()
+    return columns, explicit, implicit
+
+
+def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
+    both = [name for name in explicit if name in table.in_file]
+    if both:
+        raise UsageError(
+            "; ".join(
+                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
+            )
+            + " -- remove the flag or the column"
+        )
+
+
+def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
+    if args.quiet or not len(table):
+        return
+    parts = []
+    for name in ("C_minus", "eps", "coupling", "direction", *CONDITIONAL_COLUMNS, *CONSTRAINT_COLUMNS):
+        if name in table.in_file:
+            continue
+        origin = explicit.get(name) or implicit.get(name)
+        if origin is None:
+            continue
+        value = table.values[name][0]
+        shown = repr(value) if isinstance(value, str | bool) else repr(float(value))
+        parts.append(f"{name} = {shown} ({origin})")
+    thermal_missing = [f for f in THERMAL_FIELDS if f not in table.in_file]
+    if thermal_missing:
+        sources = sorted(k for k in used if k != "file")
+        parts.append(f"{', '.join(thermal_missing)} ({' and '.join(sources) or 'none'})")
+    if parts:
+        note(PROG, f"columns not in {table.source}, and where their values come from: " + "; ".join(parts))
+    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
+        note(PROG, f"--thermal {args.thermal} is not used: {table.source} gives every thermal value")
+    for name in table.extra:
+        if name in ALL_RESULT_COLUMNS:
+            note(PROG, f"column {name!r} of {table.source} is replaced by this run's results")
+        else:
+            note(PROG, f"column {name!r} is not a parameter; it is copied to the output unchanged")
+
+
+def _reject_outside(table: Table, name: str, bad: np.ndarray, rng: str) -> None:
+    x = table.values[name]
+    table.reject(bad & table.ok, lambda i: f"{name} = {float(x[i])!r} is outside the allowed range {rng}")
+
+
+def _reject_crossed(table: Table, lo_name: str, hi_name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        crossed = table.ok & (lo > hi)
+    table.reject(crossed, lambda i: f"{lo_name} = {float(lo[i])!r} > {hi_name} = {float(hi[i])!r}")
+
+
+def reject_bad_constraints(table: Table) -> None:
+    """Per-row checks of the constraint columns (an empty cell: no constraint; a ``nan`` cell
+    was already refused by the parser); fills an empty ``min_damping_ratio`` with 0."""
+    v = table.values
+    with np.errstate(invalid="ignore"):
+        for side in ("plus", "minus"):
+            lo_name, hi_name = f"theta_{side}_min", f"theta_{side}_max"
+            for name in (lo_name, hi_name):
+                x = v[name]
+                _reject_outside(table, name, ~np.isnan(x) & ~((x >= 0) & (x <= _HALF_PI)), "[0, pi/2]")
+            lo = np.where(np.isnan(v[lo_name]), 0.0, v[lo_name])
+            hi = np.where(np.isnan(v[hi_name]), _HALF_PI, v[hi_name])
+            _reject_crossed(table, lo_name, hi_name, lo, hi)
+        for name in ("C_plus_min", "C_plus_max"):
+            x = v[name]
+            _reject_outside(table, name, ~np.isnan(x) & ~(np.isfinite(x) & (x > 0)), "(0, inf)")
+        lo, hi = _c_plus_bounds(v, np.arange(len(table)))
+        _reject_crossed(table, "C_plus_min", "C_plus_max", lo, hi)
+        r = v["min_damping_ratio"]
+        _reject_outside(table, "min_damping_ratio", ~np.isnan(r) & ~((r >= 0) & (r < 1)), "[0, 1)")
+    v["min_damping_ratio"] = np.where(np.isnan(r), 0.0, r)
+
+
+def reject_bad_conditional(table: Table, default: bool) -> None:
+    """Per-row checks of the conditional-scheme columns.  An empty ``conditional`` cell takes
+    ``default`` (``--conditional``); an unconditional row may not set ``efficiency`` or a phase
+    in its own cells (values that flags fill in are simply not used there); a conditional row's
+    empty ``efficiency`` is 1."""
+    v = table.values
+    cond = np.asarray([default if c is None else bool(c) for c in v["conditional"]], dtype=bool)
+    v["conditional"] = np.asarray(cond.tolist(), dtype=object)
+    for name in ("efficiency", "lo_phase_min", "lo_phase_max"):
+        x = v[name]
+        if name in table.in_file:
+            table.reject(
+                table.ok & ~cond & ~np.isnan(x),
+                lambda i, x=x, name=name: (
+                    f"{name} = {float(x[i])!r} is a setting of the conditional scheme, "
+                    "but conditional is false in this row"
+                ),
+            )
+        x[~cond] = math.nan
+    with np.errstate(invalid="ignore"):
+        eta = v["efficiency"]
+        _reject_outside(table, "efficiency", ~np.isnan(eta) & ~((eta >= 0) & (eta <= 1)), "[0, 1]")
+        v["efficiency"] = np.where(cond & np.isnan(eta), 1.0, eta)
+        for name in ("lo_phase_min", "lo_phase_max"):
+            x = v[name]
+            _reject_outside(table, name, ~np.isnan(x) & ~np.isfinite(x), "(-inf, inf) (a finite angle)")
+        lo = np.where(np.isnan(v["lo_phase_min"]), _DEFAULT_LO_PHASE_RANGE[0], v["lo_phase_min"])
+        hi = np.where(np.isnan(v["lo_phase_max"]), _DEFAULT_LO_PHASE_RANGE[1], v["lo_phase_max"])
+        _reject_crossed(table, "lo_phase_min", "lo_phase_max", np.where(cond, lo, 0), np.where(cond, hi, 0))
+
+
+def _c_plus_bounds(values, rows) -> tuple[np.ndarray, np.ndarray]:
+    C = values["C_minus"][rows]
+    lo, hi = values["C_plus_min"][rows], values["C_plus_max"][rows]
+    lo = np.where(np.isnan(lo), C * _DEFAULT_C_PLUS_RATIO[0], lo)
+    hi = np.where(np.isnan(hi), C * _DEFAULT_C_PLUS_RATIO[1], hi)
+    return lo, hi

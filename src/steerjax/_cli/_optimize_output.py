@@ -1,0 +1,204 @@
+"""``steerjax optimize``: the results as a text table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+import steerjax as sj
+
+from .._io import atomic_write_text, write_csv
+from ._common import format_columns
+from ._messages import note
+from ._numbers import (
+    format_number,
+)
+from ._optimize_columns import (
+    _BOUND_FLAGS,
+    _COUPLING_WORDS,
+    _DIRECTION_WORDS,
+    ALL_RESULT_COLUMNS,
+    CONDITIONAL_COLUMNS,
+    CONSTRAINT_COLUMNS,
+    OUTPUT_RESULT_COLUMNS,
+    PROG,
+)
+from ._optimize_jobs import _UNSET, _conditional_flags
+from ._optimize_solve import group_key
+from ._output import write_out_file
+from ._tables import (
+    Table,
+)
+from ._thermal import (
+    THERMAL_FIELDS,
+    describe_thermal_source,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+_OPTIONAL_INPUT_COLUMNS = frozenset((*CONSTRAINT_COLUMNS, *CONDITIONAL_COLUMNS[1:]))
+"""Job columns where "not given" is a state of its own (kept as NaN internally)."""
+
+
+def _blank_where_nan(column: np.ndarray) -> np.ndarray:
+    """A value that was not given is written as an empty cell, never as ``nan``, so that an
+    output file read back as input means the same (``nan`` is not accepted as input)."""
+    if column.dtype.kind != "f" or not np.isnan(column).any():
+        return column
+    return np.asarray(["" if math.isnan(x) else float(x) for x in column.tolist()], dtype=object)
+
+
+def output_table(
+    table: Table, rows: np.ndarray, filled: Sequence[str], results: dict, *, conditional: bool
+) -> dict[str, np.ndarray]:
+    """The output columns: the table's own columns (parameters as the values used, other
+    columns as text), the job columns it lacks (``filled``), then the results (with
+    :data:`CONDITIONAL_RESULT_COLUMNS` when ``conditional``)."""
+    out: dict[str, np.ndarray] = {}
+    for name in table.header:
+        if name in ALL_RESULT_COLUMNS:
+            continue  # a results file used as input: replaced below
+        if name in table.in_file:
+            column = table.values[name][rows]
+            if column.dtype == object:
+                column = np.asarray(["" if x is None else x for x in column], dtype=object)
+        else:
+            column = np.asarray(table.extra[name], dtype=object)[rows]
+        if name in _OPTIONAL_INPUT_COLUMNS:
+            column = _blank_where_nan(column)
+        out[name] = column
+    for name in filled:
+        out[name] = table.values[name][rows]
+    names = ALL_RESULT_COLUMNS if conditional else OUTPUT_RESULT_COLUMNS
+    for name in names:
+        if name in results:
+            out[name] = results[name]
+    return out
+
+
+def _json_value(x):
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def json_records(columns: dict[str, np.ndarray]) -> list[dict]:
+    """Column table -> list of records (floats at full precision; NaN -> null)."""
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if columns else 0
+    return [{name: _json_value(columns[name][j]) for name in names} for j in range(n)]
+
+
+def _g(x: float, digits: int, bounds=(0.0,)) -> str:
+    """A table cell (:func:`~steerjax._cli._numbers.format_number`: no ``-0``, and never shown
+    equal to a limit of its range, by default 0, that it differs from)."""
+    return format_number(x, digits, bounds)
+
+
+_E_LIMITS = (0.0, sj.STEERING_BOUND)
+
+
+def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, results: dict) -> str:
+    """The human-readable report of the flags' optima: a heading, then one table per
+    :func:`group_key` group."""
+    v = table.values
+    t = {f: float(v[f][0]) for f in THERMAL_FIELDS}
+    lines = [
+        f"thermal ({describe_thermal_source(args)}): gamma_+,0/2pi = {_g(t['gamma0_plus_hz'], 10)} Hz, "
+        f"nbar_+ = {_g(t['nbar_plus'], 10)}; gamma_-,0/2pi = {_g(t['gamma0_minus_hz'], 10)} Hz, "
+        f"nbar_- = {_g(t['nbar_minus'], 10)}",
+    ]
+    constraints = [
+        f"{flag} {getattr(args, dest)[0]!r} {getattr(args, dest)[1]!r}"
+        for dest, (flag, _, _) in _BOUND_FLAGS.items()
+        if getattr(args, dest) is not None
+    ]
+    if args.min_damping_ratio is not None:
+        constraints.append(f"--min-damping-ratio {args.min_damping_ratio!r}")
+    _, _, lo_phase = _conditional_flags(args)
+    if lo_phase is not _UNSET and lo_phase is not None:
+        constraints.append(f"--lo-phase {lo_phase!r}")
+    lines.append(
+        f"search: {args.starts} starts, seed {args.seed}"
+        + (f"; constraints: {', '.join(constraints)}" if constraints else "")
+    )
+    order: dict[tuple, list[int]] = {}
+    for j, i in enumerate(rows.tolist()):
+        order.setdefault(group_key(table, i), []).append(j)
+    for (coupling, direction, conditional), js in order.items():
+        symbol, words = _DIRECTION_WORDS[direction]
+        what = f"the conditional {symbol}" if conditional else symbol
+        lines += ["", f"{coupling} coupling ({_COUPLING_WORDS[coupling]}), minimising {what} ({words})"]
+        # (heading, cell of result j and table row i)
+        columns = [
+            ("C_-", lambda j, i: _g(float(v["C_minus"][i]), 8)),
+            ("eps", lambda j, i: _g(float(v["eps"][i]), 4, (0.0, 1.0))),
+        ]
+        if conditional:
+            columns.append(("eta", lambda j, i: _g(float(v["efficiency"][i]), 4, (0.0, 1.0))))
+        columns += [
+            ("E_+|-", lambda j, i: _g(results["E_plus_given_minus"][j], 10, _E_LIMITS)),
+            ("E_-|+", lambda j, i: _g(results["E_minus_given_plus"][j], 10, _E_LIMITS)),
+            ("theta_+/pi", lambda j, i: f"{results['theta_plus'][j] / math.pi:.8f}"),
+            ("theta_-/pi", lambda j, i: f"{results['theta_minus'][j] / math.pi:.8f}"),
+            ("C_+/C_-", lambda j, i: _g(results["C_plus_over_C_minus"][j], 6)),
+        ]
+        if conditional:
+            uncond = "E_u_plus_given_minus" if direction == "plus-given-minus" else "E_u_minus_given_plus"
+            columns += [
+                ("LO/pi", lambda j, i: f"{results['lo_phase'][j] / math.pi:.8f}"),
+                ("uncond. E", lambda j, i, u=uncond: _g(results[u][j], 10, _E_LIMITS)),
+            ]
+        columns += [
+            ("converged", lambda j, i: "yes" if results["converged"][j] else "NO"),
+            ("at edge", lambda j, i: "yes" if results["at_stability_edge"][j] else "no"),
+        ]
+        heads = [h + (" *" if h == symbol else "") for h, _ in columns]
+        lines.append(format_columns(heads, ([cell(j, rows[j]) for _, cell in columns] for j in js)))
+    lines += [
+        "",
+        "* minimised.  Steering when E < 1/2.  theta in units of pi.  at edge: the optimum is approached",
+        "at an oscillator's stability edge (the design shown is stable).  Full precision: --json or --out.",
+    ]
+    if any(key[2] for key in order):
+        lines += [
+            "conditional: E given the homodyne record of the output light (efficiency eta, local-",
+            "oscillator phase LO); uncond. E: the minimised direction's plain E at the same design.",
+        ]
+    return "\n".join(lines)
+
+
+def _write(path: str, columns: dict[str, np.ndarray]) -> None:
+    if path.lower().endswith(".json"):
+        atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n", parents=False)
+    else:
+        write_csv(path, columns, parents=False)
+
+
+def _write_out(args, columns, n_written: int, n_total: int) -> int:
+    if write_out_file(PROG, args.out, lambda path: _write(path, columns)):
+        return 1
+    note(PROG, f"wrote {n_written} of {n_total} optima to {args.out}", quiet=args.quiet)
+    return 0
+
+
+def _note_not_converged(results: dict, quiet: bool) -> None:
+    k = int(np.count_nonzero(~np.asarray(results["converged"], dtype=bool)))
+    if k:
+        note(
+            PROG,
+            f"{k} of {len(results['converged'])} optima did not converge (the search stopped "
+            "neither on the solver's own test nor with a projected gradient below the first-order "
+            "tolerance relative to |E|; see converged and grad_norm); the best start is reported "
+            "-- more --starts may help",
+            quiet=quiet,
+        )

@@ -1,0 +1,136 @@
+"""``steerjax optimize``: good jobs grouped into batched problems and solved by :func:`steerjax.optimize`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import steerjax as sj
+
+from ._common import Progress
+from ._optimize_columns import _DEFAULT_LO_PHASE_RANGE, _HALF_PI, ALL_RESULT_COLUMNS
+from ._optimize_jobs import _c_plus_bounds
+from ._tables import (
+    Table,
+)
+from ._thermal import (
+    THERMAL_FIELDS,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Problems: grouping, options, feasibility
+# ---------------------------------------------------------------------------------------------
+
+
+def group_key(table: Table, i: int) -> tuple[str, str, bool]:
+    """The choices of row ``i`` that select a compiled program -- ``(coupling, direction,
+    conditional)``: rows with equal keys are solved by one :func:`steerjax.optimize` call."""
+    v = table.values
+    return (str(v["coupling"][i]), str(v["direction"][i]), bool(v["conditional"][i]))
+
+
+def _pair(lo: np.ndarray, hi: np.ndarray, default: tuple[float, float]) -> np.ndarray:
+    return np.stack([np.where(np.isnan(lo), default[0], lo), np.where(np.isnan(hi), default[1], hi)], -1)
+
+
+def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
+    """Keyword arguments of :class:`steerjax.Problem` for the given rows (one group).
+
+    Constraints that no row of the group sets are left out, so that a job without constraints
+    is exactly the library's default problem."""
+    v = table.values
+    coupling, direction, conditional = key
+    options: dict = {"eps": v["eps"][rows], "coupling": coupling, "direction": direction}
+    for side in ("plus", "minus"):
+        lo, hi = v[f"theta_{side}_min"][rows], v[f"theta_{side}_max"][rows]
+        if not (np.isnan(lo).all() and np.isnan(hi).all()):
+            options[f"theta_{side}_bounds"] = _pair(lo, hi, (0.0, _HALF_PI))
+    if not (np.isnan(v["C_plus_min"][rows]).all() and np.isnan(v["C_plus_max"][rows]).all()):
+        options["C_plus_bounds"] = np.stack(_c_plus_bounds(v, rows), -1)
+    rho = v["min_damping_ratio"][rows]
+    if np.any(rho != 0):
+        options["min_damping_ratio"] = rho
+    if conditional:
+        options["conditional"] = True
+        options["efficiency"] = v["efficiency"][rows]
+        lo, hi = v["lo_phase_min"][rows], v["lo_phase_max"][rows]
+        if not (np.isnan(lo).all() and np.isnan(hi).all()):
+            options["lo_phase_bounds"] = _pair(lo, hi, _DEFAULT_LO_PHASE_RANGE)
+    return options
+
+
+def build_problem(table: Table, rows: np.ndarray, key: tuple) -> sj.Problem:
+    """The batched :class:`steerjax.Problem` of the given rows (raises the library's ValueError)."""
+    v = table.values
+    thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
+    C_minus = np.asarray(v["C_minus"][rows], dtype=np.float64)
+    return sj.Problem(thermal, C_minus, **problem_options(table, rows, key))
+
+
+def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.ndarray, sj.Problem | None]:
+    """The group's Problem, after rejecting the rows whose constraints admit no stable design
+    (:func:`steerjax.optim.problem_feasibility`, with its reason in the row's own numbers)."""
+    v = table.values
+    thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
+    options = problem_options(table, rows, key)
+    bounds = ("coupling", "theta_plus_bounds", "theta_minus_bounds", "C_plus_bounds", "min_damping_ratio")
+    ok, reason = sj.optim.problem_feasibility(
+        thermal,
+        np.asarray(v["C_minus"][rows], dtype=np.float64),
+        **{k: options[k] for k in bounds if k in options},
+    )
+    for j in np.flatnonzero(~ok).tolist():
+        table.reject([int(rows[j])], reason[j])
+    keep = rows[ok]
+    return keep, (build_problem(table, keep, key) if keep.size else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Solving
+# ---------------------------------------------------------------------------------------------
+
+
+def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Optimise every good row: one :func:`steerjax.optimize` call per :func:`group_key`
+    group.  Returns the rows solved (table order) and their result columns."""
+    rows = np.flatnonzero(table.ok)
+    groups: dict[tuple, list[int]] = {}
+    for i in rows.tolist():
+        groups.setdefault(group_key(table, i), []).append(i)
+    problems = []
+    for key, idx in groups.items():
+        idx, problem = feasible_problem(table, np.asarray(idx, dtype=np.int64), key)
+        if problem is not None:
+            problems.append((key, idx, problem))
+    n = len(table)
+    total = sum(idx.size for _, idx, _ in problems)
+    full: dict[str, np.ndarray] = {}
+    solved = np.zeros(n, dtype=bool)
+    with Progress(total, label="optimising", quiet=quiet or total <= 1) as bar:
+        for key, idx, problem in problems:
+            bar.label = f"optimising ({key[0]}, {key[1]}{', conditional' if key[2] else ''})"
+            bar.update(0)  # shows the bar while the group compiles
+            offset = bar.count
+
+            def progress(done: int, _total: int, offset=offset) -> None:
+                bar.update(offset + done - bar.count)
+
+            result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
+            for name, column in result.columns().items():
+                if name not in full:
+                    full[name] = np.zeros(n, dtype=column.dtype)
+                full[name][idx] = column
+            solved[idx] = True
+    rows = np.flatnonzero(solved)
+    if rows.size == 0:
+        return rows, {name: np.asarray([]) for name in ALL_RESULT_COLUMNS}
+    return _reject_nonfinite(table, rows, {name: column[rows] for name, column in full.items()})
+
+
+def _reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np.ndarray, dict]:
+    """Safety net: every solved row must have a finite E and design."""
+    names = ("E", "E_plus_given_minus", "E_minus_given_plus", "theta_plus", "theta_minus", "C_plus")
+    finite = np.all([np.isfinite(results[name]) for name in names], axis=0)
+    for j in np.flatnonzero(~finite).tolist():
+        shown = ", ".join(f"{name} = {float(results[name][j])!r}" for name in names)
+        table.reject([rows[j]], f"no finite optimum ({shown})")
+    return rows[finite], {k: col[finite] for k, col in results.items()}
