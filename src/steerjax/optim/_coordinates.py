@@ -18,6 +18,7 @@ from ..model._conditional import conditional_steering_from_rates
 from ..model._params import Design
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
+from ..model._tolerance import worst_case_over_phase_from_rates
 from ._problem import Problem, _interval
 from ._reparam import (
     U_MIN,
@@ -154,9 +155,19 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
         e_pm, e_mp = conditional_steering_from_rates(r, 0.0, lo_phase, problem.efficiency)
     elif problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
+    elif problem.phase_tolerance is not None:
+        return phase_worst_case(problem, r)
     else:
         e_pm, e_mp = steering_from_rates(r)
     return select_direction(problem.direction, e_pm, e_mp)
+
+
+def phase_worst_case(problem: Problem, r: CascadeRates) -> Array:
+    """The worst case of E (the problem's direction) over phi in [-delta, delta],
+    ``delta = problem.phase_tolerance`` (the exact maximum over the interval:
+    :func:`steerjax.model.worst_case_over_phase_from_rates`; gradient by the envelope
+    theorem).  Only for a problem with a phase tolerance."""
+    return worst_case_over_phase_from_rates(r, problem.direction, problem.phase_tolerance).E_worst
 
 
 def loss(problem: Problem, w: Array) -> Array:

@@ -138,6 +138,16 @@ class Problem(eqx.Module):
         lo_phase_bounds: (low, high) interval [rad] of the local-oscillator phase (only with
             ``conditional=True``; default ``(0, pi)``, a full period: the homodyne currents
             only change sign under ``lo_phase -> lo_phase + pi``).  Equal ends fix the phase.
+        phase_tolerance: optional tolerance delta [rad] on the inter-subsystem phase phi, in
+            [0, pi/2] (E is pi-periodic in phi), a scalar or one per problem (broadcast like
+            ``C_minus``).  When given, the objective minimised is the *worst case* of E of
+            the chosen direction over phi in [-delta, delta]
+            (:func:`steerjax.model.worst_case_over_phase_from_rates`: the exact maximum over
+            the interval, differentiable by the envelope theorem), and the result reports it
+            as :attr:`OptimumResult.E_worst` (``value`` stays the nominal E at phi = 0).  Not
+            combinable with ``conditional=True`` or ``objective``.  ``None`` (default) or
+            ``0`` (every entry zero): the nominal problem, with today's compiled program and
+            numbers (a tolerance of all zeros is stored as ``None``).
 
     The constructor converts each argument (checking its own format and range, so that a
     message quotes the argument as given) and broadcasts them to one batch shape; the checks
@@ -166,6 +176,9 @@ class Problem(eqx.Module):
     min_damping_ratio: Array
     measurement: Measurement | None
     """The conditional scheme's measurement; ``None`` for an unconditional problem."""
+    phase_tolerance: Array | None
+    """Tolerance delta [rad] on the phase phi (batch shape); ``None``: no tolerance (nominal
+    objective; the robust branch is then not in the traced program)."""
     objective: Callable | None
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
@@ -189,6 +202,7 @@ class Problem(eqx.Module):
         conditional: bool = False,
         efficiency=None,
         lo_phase_bounds=None,
+        phase_tolerance=None,
     ):
         self.direction = parse_direction(direction)
         self.coupling = coupling
@@ -208,6 +222,7 @@ class Problem(eqx.Module):
             conditional=_check_conditional(conditional, efficiency, lo_phase_bounds),
             efficiency=efficiency,
             lo_phase_bounds=lo_phase_bounds,
+            phase_tolerance=phase_tolerance,
         )
         for name, value in fields.items():
             setattr(self, name, value)
@@ -223,6 +238,12 @@ class Problem(eqx.Module):
             raise ValueError(
                 "objective is not supported with conditional=True (the conditional objective is the "
                 "conditional E of the chosen direction)"
+            )
+        if self.phase_tolerance is not None and (self.objective is not None or self.conditional):
+            raise ValueError(
+                "phase_tolerance is not supported with "
+                + ("conditional=True" if self.conditional else "a custom objective")
+                + " (the phase-robust objective is the worst case of E of the chosen direction)"
             )
         if is_concrete(self.thermal, self.C_minus, self.eps, self.C_plus_bounds):
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -290,6 +311,7 @@ def _problem_arrays(
     conditional,
     efficiency,
     lo_phase_bounds,
+    phase_tolerance=None,
 ) -> dict:
     """The array fields of :class:`Problem` from its arguments: each argument checked in its
     own terms (the messages quote it as given), defaults filled in, all broadcast to the one
@@ -307,8 +329,10 @@ def _problem_arrays(
         min_damping_ratio=min_damping_ratio,
         efficiency=efficiency,
         lo_phase_bounds=lo_phase_bounds,
+        phase_tolerance=phase_tolerance,
     )
     eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
+    delta = _phase_tolerance_leaf(phase_tolerance)
     _check_batch_shapes(
         {
             **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
@@ -316,6 +340,7 @@ def _problem_arrays(
             "eps": eps,
             "min_damping_ratio": min_damping_ratio,
             "efficiency": efficiency,
+            "phase_tolerance": phase_tolerance,
         },
         {
             "theta_plus_bounds": theta_plus_bounds,
@@ -325,7 +350,7 @@ def _problem_arrays(
             "lo_phase_bounds": lo_phase_bounds,
         },
     )
-    concrete = is_concrete(thermal, C_minus, eps)
+    concrete = is_concrete(thermal, C_minus, eps, phase_tolerance)
     if concrete:
         check_domain(
             C_minus=C_minus,
@@ -355,7 +380,7 @@ def _problem_arrays(
     cpb = _c_plus_bounds(xp, C_minus, C_plus_bounds, C_plus_ratio_bounds)
     th = [xp.asarray(getattr(thermal, k)) for k in _THERMAL_FIELDS]
     eps = xp.asarray(eps)
-    scalars = (*th, C_minus, eps, rho, eta)
+    scalars = (*th, C_minus, eps, rho, eta) + (() if delta is None else (delta,))
     pairs = (tpb, tmb, cpb, epb, lpb)
     batch = jnp.broadcast_shapes(*(jnp.shape(x) for x in scalars), *(jnp.shape(x)[:-1] for x in pairs))
 
@@ -375,6 +400,7 @@ def _problem_arrays(
         "eps_bounds": bc(epb, True),
         "min_damping_ratio": bc(rho),
         "measurement": Measurement(bc(eta), bc(lpb, True)) if conditional else None,
+        "phase_tolerance": None if delta is None else bc(delta),
     }
 
 
@@ -450,6 +476,25 @@ def _check_conditional(conditional, efficiency, lo_phase_bounds) -> bool:
                     f"{name} = {value!r} is only used by the conditional scheme; pass conditional=True"
                 )
     return conditional
+
+
+def _phase_tolerance_leaf(phase_tolerance):
+    """The checked phase tolerance [rad] (finite, in [0, pi/2]; ValueError naming
+    ``phase_tolerance``), or ``None`` when not given or (concrete) zero everywhere: a zero
+    tolerance is the nominal problem, solved by today's program.  Traced input is kept as is
+    (not checked)."""
+    if phase_tolerance is None:
+        return None
+    if not is_concrete(phase_tolerance):
+        return jnp.asarray(phase_tolerance)
+    delta = np.asarray(phase_tolerance, dtype=float)
+    bad = ~(np.isfinite(delta) & (delta >= 0) & (delta <= _HALF_PI))
+    if np.any(bad):
+        raise ValueError(
+            f"phase_tolerance = {phase_tolerance!r} is outside the allowed range [0, pi/2] (rad; "
+            "E has period pi in the phase)"
+        )
+    return None if np.all(delta == 0) else delta
 
 
 def _measurement_leaves(efficiency, lo_phase_bounds) -> tuple[np.ndarray, np.ndarray]:

@@ -24,10 +24,21 @@ class OptimumResult(eqx.Module):
     ``lo_phase`` with the problem's efficiency); the unconditional ones at the same design are
     ``E_u_plus_given_minus`` and ``E_u_minus_given_plus``.
 
+    With a phase tolerance (``Problem(..., phase_tolerance=delta)``) the minimised objective
+    is :attr:`E_worst`, the worst case of E over phi in [-delta, delta]; ``value`` and the E
+    fields are then the *nominal* ones (phi = 0) at the robust design.
+
     Attributes:
         value: the minimised objective at the returned design (E of the chosen direction by
             default; the conditional E in conditional mode), re-evaluated from the design's
-            angles.
+            angles.  With a phase tolerance: the nominal E (phi = 0) of the chosen direction.
+        E_worst: the worst case of E (the problem's direction) over phi in [-delta, delta] at
+            the returned design (re-evaluated from its angles with
+            :func:`steerjax.model.worst_case_over_phase_from_rates`: the exact maximum over
+            the interval); the minimised objective of a phase-tolerant problem.  Equal to
+            ``value`` for a problem without tolerance.
+        phase_tolerant: whether the problem had a phase tolerance (static; :meth:`columns`
+            then adds the column ``E_worst`` after ``E``, and not otherwise).
         E_plus_given_minus, E_minus_given_plus: both steering parameters at the design
             (conditional ones in conditional mode, at ``lo_phase``).
         E_u_plus_given_minus, E_u_minus_given_plus: both *unconditional* steering parameters
@@ -73,6 +84,8 @@ class OptimumResult(eqx.Module):
     converged: Array
     w: Array
     start_values: Array
+    E_worst: Array
+    phase_tolerant: bool = eqx.field(static=True, default=False)
 
     @property
     def C_plus_over_C_minus(self) -> Array:
@@ -84,7 +97,8 @@ class OptimumResult(eqx.Module):
         ``E`` is :attr:`value`; ``theta_plus``, ``theta_minus`` [rad] and ``C_plus`` come from
         :attr:`design`; the other names are the attributes of the same name, ``lo_phase`` [rad],
         rates in Hz.  Floats keep their dtype; ``converged`` and ``at_stability_edge`` are bool,
-        ``steps`` int64.  The one flattening of results: :meth:`OptimalSweep.table` and the CLI
+        ``steps`` int64.  ``E_worst`` follows ``E`` only for a phase-tolerant problem (a problem
+        without tolerance gets exactly the columns it had before).  The one flattening of results: :meth:`OptimalSweep.table` and the CLI
         pick their columns from it.
 
         Example:
@@ -100,8 +114,10 @@ class OptimumResult(eqx.Module):
         def flat(x, dtype=None) -> np.ndarray:
             return np.asarray(x, dtype=dtype).reshape(-1)
 
+        worst = {"E_worst": flat(self.E_worst)} if self.phase_tolerant else {}
         return {
             "E": flat(self.value),
+            **worst,
             "E_plus_given_minus": flat(self.E_plus_given_minus),
             "E_minus_given_plus": flat(self.E_minus_given_plus),
             "theta_plus": flat(d.theta_plus),
@@ -137,6 +153,8 @@ class OptimumResult(eqx.Module):
             if conditional
             else []
         )
+        if self.phase_tolerant:
+            extra.append(f"worst case over the phase tolerance: E_worst = {float(self.E_worst):.12g}")
         return "\n".join(
             [
                 f"objective = {float(self.value):.12g}   (E_+|- = {float(self.E_plus_given_minus):.12g}, "
