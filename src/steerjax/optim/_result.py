@@ -98,7 +98,8 @@ class OptimumResult(eqx.Module):
         :attr:`design`; the other names are the attributes of the same name, ``lo_phase`` [rad],
         rates in Hz.  Floats keep their dtype; ``converged`` and ``at_stability_edge`` are bool,
         ``steps`` int64.  ``E_worst`` follows ``E`` only for a phase-tolerant problem (a problem
-        without tolerance gets exactly the columns it had before).  The one flattening of results: :meth:`OptimalSweep.table` and the CLI
+        without tolerance gets exactly the columns it had before).  The one flattening of results:
+        :meth:`OptimalSweep.table` and the CLI
         pick their columns from it.
 
         Example:
