@@ -119,7 +119,7 @@ def reference_robust_optimum(delta, n_starts=12, seed=1):
         x0 = np.array([rng.uniform(-6, 2), rng.uniform(-8, 0), math.log(C_MINUS) + rng.uniform(-2, 2)])
         for _ in range(3):  # restarts from the end point (a simplex can collapse early)
             res = scipy.optimize.minimize(
-                f, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14, maxiter=4000)
+                f, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14, maxiter=4000, maxfev=3000)
             )
             x0 = res.x
         best = min(best, float(res.fun))
