@@ -459,6 +459,35 @@ def solver_comparison(n_problems: int, reps: int) -> dict:
     return out
 
 
+def robust_cost(n_problems: int, reps: int, delta: float = 1e-3) -> dict:
+    """Seconds per optimum of a phase-robust problem (``phase_tolerance=delta`` rad; issue 11)
+    against the nominal problem, both for the same batch (hot set, eps = 0, asymmetric, E_+|-,
+    n_problems log-spaced C_- in [1, 1000], default starts), timed after compilation."""
+    C = sj.log_grid(*C_RANGE, n_problems)
+    hot = sj.thermal_preset("hot")
+    out = {"n_problems": n_problems, "phase_tolerance_rad": delta}
+    for name, problem in (
+        ("nominal", sj.Problem(hot, C)),
+        ("robust", sj.Problem(hot, C, phase_tolerance=delta)),
+    ):
+        t0 = time.perf_counter()
+        jax.block_until_ready(sj.optimize(problem).value)
+        first = time.perf_counter() - t0
+        runs = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            res = sj.optimize(problem)
+            jax.block_until_ready(res.value)
+            runs.append(time.perf_counter() - t0)
+        out[name] = {
+            "seconds": min(runs),
+            "first_call_seconds": first,
+            "seconds_per_optimum": min(runs) / n_problems,
+        }
+    out["ratio"] = out["robust"]["seconds"] / out["nominal"]["seconds"]
+    return out
+
+
 def _fmt_q(q: dict, fmt: str = "{:+.2e}") -> str:
     if not q.get("n"):
         return "n = 0"
@@ -535,6 +564,13 @@ def summary_text(r: dict) -> str:
             if name != "n_problems"
         ),
         "",
+        f"(e) phase-robust optima (phase_tolerance = {r['robust']['phase_tolerance_rad']:g} rad) on the same "
+        f"{r['robust']['n_problems']} problems:",
+        f"    {1e3 * r['robust']['robust']['seconds_per_optimum']:.2f} ms per optimum against "
+        f"{1e3 * r['robust']['nominal']['seconds_per_optimum']:.2f} ms nominal "
+        f"({r['robust_over_nominal']:.0f}x; "
+        f"first call {r['robust']['robust']['first_call_seconds']:.1f} s with compilation)",
+        "",
         f"total {r['total_seconds']:.1f} s",
     ]
     if r["warnings"]:
@@ -591,6 +627,8 @@ def main(argv=None) -> int:
 
     print(f"(d) solvers on {sizes['n_solver']} Fig. 4 problems ...", flush=True)
     solvers = solver_comparison(sizes["n_solver"], sizes["reps"])
+    print(f"(e) phase-robust optima on {sizes['n_solver']} Fig. 4 problems ...", flush=True)
+    robust = robust_cost(sizes["n_solver"], sizes["reps"])
 
     steerjax_per = fig4["seconds"] / n_optima
     scipy_total = float(sum(walls))
@@ -653,6 +691,9 @@ def main(argv=None) -> int:
         "throughput": tp,
         "solvers": solvers,
         "lbfgs_over_newton": solvers["LBFGS"]["ratio_to_newton"],
+        "robust": robust,
+        "robust_seconds_per_optimum": robust["robust"]["seconds_per_optimum"],
+        "robust_over_nominal": robust["ratio"],
         "environment": env,
         "total_seconds": time.perf_counter() - t_start,
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
