@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -18,8 +17,18 @@ from .._validation import (
     stability_edge,
 )
 from ..model._checks import is_concrete
-from ..model._conditional import check_measurement
 from ..model._params import Thermal, check_real
+from ._problem_args import (
+    _DEFAULT_LO_PHASE_BOUNDS,
+    _HALF_PI,
+    _THERMAL_FIELDS,
+    _check_batch_shapes,
+    _check_conditional,
+    _check_interval,
+    _check_overlap,
+    _measurement_leaves,
+    _phase_tolerance_leaf,
+)
 from ._reparam import (
     AngleInterval,
     angle_interval,
@@ -32,59 +41,6 @@ tied (f = 0), C_+ free."""
 EDGE_DAMPING_RATIO = 1e-6
 """A result sits at a stability edge when an oscillator's damping ratio gamma/(gamma_0 + Gamma)
 is below this value."""
-
-_HALF_PI = math.pi / 2
-
-
-def _check_interval(name: str, bounds, lo: float, hi: float) -> np.ndarray:
-    b = np.asarray(bounds, dtype=float)
-    if b.shape[-1:] != (2,):
-        raise ValueError(f"{name} = {bounds!r} must be a pair (low, high)")
-    bad = ~(np.isfinite(b).all(-1) & (b[..., 0] >= lo) & (b[..., 1] <= hi) & (b[..., 0] <= b[..., 1]))
-    if np.any(bad):
-        raise ValueError(f"{name} = {bounds!r} must satisfy {lo} <= low <= high <= {hi}")
-    return b
-
-
-_THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
-
-
-def _check_batch_shapes(scalars: dict, pairs: dict) -> tuple[int, ...]:
-    """The broadcast batch shape of the arguments of :class:`Problem` (``None`` ones skipped;
-    a (low, high) pair counts without its last axis), or a ValueError naming every argument
-    with a batch shape when they do not broadcast together."""
-    shapes = {k: np.shape(v) for k, v in scalars.items() if v is not None}
-    for k, v in pairs.items():
-        shape = np.shape(v) if v is not None else ()
-        if shape[-1:] == (2,):  # anything else is reported by the pair's own check
-            shapes[k] = shape[:-1]
-    try:
-        return tuple(np.broadcast_shapes(*shapes.values()))
-    except ValueError:
-        named = ", ".join(f"{k} has batch shape {s}" for k, s in shapes.items() if s != ())
-        raise ValueError(
-            f"the batch shapes of the arguments do not broadcast together: {named} (a (low, high) "
-            "pair's batch shape is its shape without the last axis of 2)"
-        ) from None
-
-
-def _check_overlap(theta_plus_bounds: np.ndarray, theta_minus_bounds: np.ndarray) -> None:
-    """Symmetric coupling ties theta_+ = theta_-: the two angle intervals [rad] must share a
-    point (ValueError giving both intervals where they do not)."""
-    low = np.maximum(theta_plus_bounds[..., 0], theta_minus_bounds[..., 0])
-    high = np.minimum(theta_plus_bounds[..., 1], theta_minus_bounds[..., 1])
-    disjoint = np.broadcast_to(low > high, np.broadcast_shapes(low.shape, high.shape))
-    if np.any(disjoint):
-        i = tuple(int(j) for j in np.argwhere(disjoint)[0])
-        tp = np.broadcast_to(theta_plus_bounds, (*disjoint.shape, 2))[i]
-        tm = np.broadcast_to(theta_minus_bounds, (*disjoint.shape, 2))[i]
-        where = f" (at batch index {i}; {int(disjoint.sum())} of {disjoint.size} problems)" if i else ""
-        raise ValueError(
-            f"coupling = 'symmetric' ties theta_+ = theta_-, but the bounds of theta_plus and "
-            f"theta_minus do not overlap: theta_plus_bounds = [{tp[0]:.10g}, {tp[1]:.10g}] and "
-            f"theta_minus_bounds = [{tm[0]:.10g}, {tm[1]:.10g}] rad{where}; give intervals that "
-            "share at least one angle"
-        )
 
 
 class Measurement(eqx.Module):
@@ -459,55 +415,3 @@ def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
     excess = xp.where(has_limit, edge.q_edge * min_damping_ratio, 0.5 * (1.0 / edge.y - 1.0))
     c_hi = xp.minimum(xp.cos(bounds[..., 0]), c_max)
     return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)
-
-
-_DEFAULT_LO_PHASE_BOUNDS = (0.0, math.pi)
-
-
-def _check_conditional(conditional, efficiency, lo_phase_bounds) -> bool:
-    """Validate the conditional-mode switches (plain Python; ValueError naming the argument)."""
-    if not isinstance(conditional, (bool, np.bool_)):
-        raise ValueError(f"conditional = {conditional!r} is not allowed; use True or False")
-    conditional = bool(conditional)
-    if not conditional:
-        for name, value in (("efficiency", efficiency), ("lo_phase_bounds", lo_phase_bounds)):
-            if value is not None:
-                raise ValueError(
-                    f"{name} = {value!r} is only used by the conditional scheme; pass conditional=True"
-                )
-    return conditional
-
-
-def _phase_tolerance_leaf(phase_tolerance):
-    """The checked phase tolerance [rad] (finite, in [0, pi/2]; ValueError naming
-    ``phase_tolerance``), or ``None`` when not given or (concrete) zero everywhere: a zero
-    tolerance is the nominal problem, solved by today's program.  Traced input is kept as is
-    (not checked)."""
-    if phase_tolerance is None:
-        return None
-    if not is_concrete(phase_tolerance):
-        return jnp.asarray(phase_tolerance)
-    delta = np.asarray(phase_tolerance, dtype=float)
-    bad = ~(np.isfinite(delta) & (delta >= 0) & (delta <= _HALF_PI))
-    if np.any(bad):
-        raise ValueError(
-            f"phase_tolerance = {phase_tolerance!r} is outside the allowed range [0, pi/2] (rad; "
-            "E has period pi in the phase)"
-        )
-    return None if np.all(delta == 0) else delta
-
-
-def _measurement_leaves(efficiency, lo_phase_bounds) -> tuple[np.ndarray, np.ndarray]:
-    """Checked ``(efficiency, lo_phase_bounds)`` arrays (defaults 1 and (0, pi))."""
-    eta = np.asarray(1.0 if efficiency is None else efficiency, dtype=float)
-    bounds = _DEFAULT_LO_PHASE_BOUNDS if lo_phase_bounds is None else lo_phase_bounds
-    lpb = np.asarray(bounds, dtype=float)
-    if lpb.shape[-1:] != (2,):
-        raise ValueError(f"lo_phase_bounds = {lo_phase_bounds!r} must be a pair (low, high) [rad]")
-    bad = ~(np.isfinite(lpb).all(-1) & (lpb[..., 0] <= lpb[..., 1]))
-    if np.any(bad):
-        raise ValueError(
-            f"lo_phase_bounds = {lo_phase_bounds!r} must be finite angles [rad] with low <= high"
-        )
-    check_measurement(lpb[..., 0], eta)  # efficiency in [0, 1] (message names it)
-    return eta, lpb
