@@ -19,13 +19,15 @@ from ..model._params import Design
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
 from ..model._tolerance import worst_case_over_phase_from_rates
-from ._problem import Problem, _interval
+from ._intervals import oscillator_interval
+from ._problem import Problem
 from ._reparam import (
     U_MIN,
     AngleInterval,
     oscillator_from_u,
     u_from_theta,
 )
+from ._robust import box_worst_case
 from ._solvers import _logit
 
 # ---------------------------------------------------------------------------------------------
@@ -74,14 +76,14 @@ def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
     C_minus = problem.C_minus
     if problem.coupling == "asymmetric":
         C_plus = _C_plus(problem, z[2])
-        iv_p = _interval(C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
-        iv_m = _interval(C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+        iv_p = oscillator_interval(problem, "plus", C_plus)
+        iv_m = oscillator_interval(problem, "minus", C_minus)
         plus = oscillator_from_u(th.gamma0_plus_hz, th.nbar_plus, C_plus, iv_p, _u(z[0]))
         minus = oscillator_from_u(th.gamma0_minus_hz, th.nbar_minus, C_minus, iv_m, _u(z[1]))
     else:
         C_plus = _C_plus(problem, z[1])
-        iv_p = _interval(C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
-        iv_m = _interval(C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+        iv_p = oscillator_interval(problem, "plus", C_plus)
+        iv_m = oscillator_interval(problem, "minus", C_minus)
         c_lo = jnp.maximum(iv_p.c_lo, iv_m.c_lo)
         c_hi = jnp.minimum(iv_p.c_hi, iv_m.c_hi)
         u = _u(z[0])
@@ -104,11 +106,10 @@ def w_from_design(problem: Problem, design: Design, lo_phase=None) -> Array:
     of pi (the period of the homodyne phase) to the nearest period starting at the lower bound,
     then clipped into ``lo_phase_bounds``.
     """
-    th = problem.thermal
     lo, hi = jnp.log(problem.C_plus_bounds[..., 0]), jnp.log(problem.C_plus_bounds[..., 1])
     wc = (jnp.log(design.C_plus) - lo) / (hi - lo)
-    iv_p = _interval(design.C_plus, th.nbar_plus, problem.theta_plus_bounds, problem.min_damping_ratio)
-    iv_m = _interval(problem.C_minus, th.nbar_minus, problem.theta_minus_bounds, problem.min_damping_ratio)
+    iv_p = oscillator_interval(problem, "plus", design.C_plus)
+    iv_m = oscillator_interval(problem, "minus", problem.C_minus)
 
     def w_of(u):
         return jnp.clip((u - U_MIN) / (1.0 - 2.0 * U_MIN), 0.0, 1.0)
@@ -153,6 +154,8 @@ def unconstrained_from_design(problem: Problem, design: Design) -> Array:
 def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase=None) -> Array:
     if problem.conditional:
         e_pm, e_mp = conditional_steering_from_rates(r, 0.0, lo_phase, problem.efficiency)
+    elif problem.has_box_tolerance:
+        return box_worst_case(problem, r, design).E_worst
     elif problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
     elif problem.phase_tolerance is not None:
@@ -160,6 +163,15 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
     else:
         e_pm, e_mp = steering_from_rates(r)
     return select_direction(problem.direction, e_pm, e_mp)
+
+
+def worst_case(problem: Problem, r: CascadeRates, design: Design) -> Array:
+    """The worst case of the objective over the problem's whole tolerance set (box of errors
+    and phase: :func:`~steerjax.optim._robust.box_worst_case`; phase alone:
+    :func:`phase_worst_case`).  Only for a problem with a tolerance."""
+    if problem.has_box_tolerance:
+        return box_worst_case(problem, r, design).E_worst
+    return phase_worst_case(problem, r)
 
 
 def phase_worst_case(problem: Problem, r: CascadeRates) -> Array:

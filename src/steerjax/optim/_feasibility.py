@@ -10,7 +10,7 @@ from .._validation import (
     stable_theta_min,
 )
 from ..model._params import Thermal
-from ._problem import _infeasible_message, _stable_design_exists
+from ._intervals import _infeasible_message, _stable_design_exists
 from ._problem_args import _HALF_PI
 
 

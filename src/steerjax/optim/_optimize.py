@@ -225,7 +225,10 @@ def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:
     if problem.objective is not None:
         return problem, None
     scaled, unit = thermal_in_rate_units(problem.thermal)
-    return eqx.tree_at(lambda p: p.thermal, problem, scaled), unit
+    problem = eqx.tree_at(lambda p: p.thermal, problem, scaled)
+    if problem.min_damping_hz is not None:  # a rate too: same unit
+        problem = eqx.tree_at(lambda p: p.min_damping_hz, problem, problem.min_damping_hz / unit)
+    return problem, unit
 
 
 def _result_rates_in_hz(result: OptimumResult, unit: Array | None) -> OptimumResult:

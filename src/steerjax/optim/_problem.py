@@ -11,27 +11,30 @@ import numpy as np
 from jax import Array
 
 from .._validation import (
-    array_namespace,
     check_domain,
     parse_direction,
-    stability_edge,
 )
 from ..model._checks import is_concrete
 from ..model._params import Thermal, check_real
+from ._intervals import (
+    _infeasible_message,
+    _raise_C_plus_for_settling,
+    _stable_design_exists_for,
+)
 from ._problem_args import (
     _DEFAULT_LO_PHASE_BOUNDS,
     _HALF_PI,
     _THERMAL_FIELDS,
+    _C_tolerance_leaf,
     _check_batch_shapes,
     _check_conditional,
     _check_interval,
     _check_overlap,
+    _eps_range_leaf,
     _measurement_leaves,
     _phase_tolerance_leaf,
-)
-from ._reparam import (
-    AngleInterval,
-    angle_interval,
+    _settling_rate_leaf,
+    _theta_tolerance_leaf,
 )
 
 COUPLINGS = ("asymmetric", "symmetric")
@@ -104,6 +107,29 @@ class Problem(eqx.Module):
             combinable with ``conditional=True`` or ``objective``.  ``None`` (default) or
             ``0`` (every entry zero): the nominal problem, with today's compiled program and
             numbers (a tolerance of all zeros is stored as ``None``).
+        theta_tolerance: optional half-width [rad] of the error on *each* angle theta_+ and
+            theta_- (independent errors), in [0, pi/4].
+        C_tolerance: optional relative half-width of the error on each cooperativity: the true
+            C_j lies in [C_j (1 - c), C_j (1 + c)], c in [0, 1).
+        eps_range: optional (low, high) within [0, 1): the interval in which the true loss lies
+            (it must contain ``eps``, the nominal value at which E is reported).  Not with
+            ``eps_bounds``.
+        max_settling_time: optional longest settling time T [s] of each oscillator: the net
+            damping (in the rates' own units, gamma_j/2pi in Hz as reported) must satisfy
+            ``1/gamma_j <= T``, i.e. gamma_j >= 1/T Hz, at the nominal design (beside
+            ``min_damping_ratio``; both apply).  ``inf``: no requirement.  The lower bound of
+            C_+ is raised where needed to the smallest C_+ whose server can be that fast.
+            Combinable with every other option.
+
+    Tolerances.  With any of ``phase_tolerance``, ``theta_tolerance``, ``C_tolerance`` and
+    ``eps_range`` the objective minimised is the *worst case* of E (or of the custom
+    ``objective``; not with a phase tolerance) over the tolerance set, computed by
+    :func:`steerjax.optim.tolerance_worst_case`: the box of errors in (theta_+, theta_-, C_+,
+    C_-, eps) is searched at its corners and then locally, and at each point of the box the
+    phase error is maximised exactly.  The nominal design is kept where *every* point of the
+    box is dynamically stable (the angle intervals start at the stability edge of C_j (1 + c)
+    plus the angle tolerance).  The result reports the worst case as
+    :attr:`OptimumResult.E_worst` and the nominal E as ``value``.
 
     The constructor converts each argument (checking its own format and range, so that a
     message quotes the argument as given) and broadcasts them to one batch shape; the checks
@@ -135,6 +161,15 @@ class Problem(eqx.Module):
     phase_tolerance: Array | None
     """Tolerance delta [rad] on the phase phi (batch shape); ``None``: no tolerance (nominal
     objective; the robust branch is then not in the traced program)."""
+    theta_tolerance: Array | None
+    """Half-width [rad] of the error on each angle (batch shape); ``None``: none."""
+    C_tolerance: Array | None
+    """Relative half-width of the error on each cooperativity (batch shape); ``None``: none."""
+    eps_range: Array | None
+    """(low, high) of the true loss (batch shape + (2,)); ``None``: eps is exact."""
+    min_damping_hz: Array | None
+    """Smallest allowed net damping gamma_j/2pi [Hz] (1/``max_settling_time``; batch shape);
+    ``None``: no settling-time requirement."""
     objective: Callable | None
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
@@ -159,6 +194,10 @@ class Problem(eqx.Module):
         efficiency=None,
         lo_phase_bounds=None,
         phase_tolerance=None,
+        theta_tolerance=None,
+        C_tolerance=None,
+        eps_range=None,
+        max_settling_time=None,
     ):
         self.direction = parse_direction(direction)
         self.coupling = coupling
@@ -179,6 +218,11 @@ class Problem(eqx.Module):
             efficiency=efficiency,
             lo_phase_bounds=lo_phase_bounds,
             phase_tolerance=phase_tolerance,
+            theta_tolerance=theta_tolerance,
+            C_tolerance=C_tolerance,
+            eps_range=eps_range,
+            max_settling_time=max_settling_time,
+            free_eps=self.free_eps,
         )
         for name, value in fields.items():
             setattr(self, name, value)
@@ -201,20 +245,30 @@ class Problem(eqx.Module):
                 + ("conditional=True" if self.conditional else "a custom objective")
                 + " (the phase-robust objective is the worst case of E of the chosen direction)"
             )
+        if self.has_box_tolerance and self.conditional:
+            raise ValueError(
+                "theta_tolerance, C_tolerance and eps_range are not supported with conditional=True"
+            )
         if is_concrete(self.thermal, self.C_minus, self.eps, self.C_plus_bounds):
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                feasible = _stable_design_exists(
-                    np.asarray(self.thermal.nbar_plus),
-                    np.asarray(self.thermal.nbar_minus),
-                    np.asarray(self.C_minus),
-                    np.asarray(self.C_plus_bounds)[..., 0],
-                    np.asarray(self.theta_plus_bounds),
-                    np.asarray(self.theta_minus_bounds),
-                    np.asarray(self.min_damping_ratio),
-                    self.coupling,
-                )
+                np_problem = jax.tree_util.tree_map(np.asarray, self)
+                feasible = _stable_design_exists_for(np_problem, 0)
+                if self.has_box_tolerance or self.min_damping_hz is not None:
+                    # the server's constraints are judged at both ends of C_+: the tolerance
+                    # box moves the edge up with C_+, the settling time moves it down
+                    feasible = feasible & _stable_design_exists_for(np_problem, 1)
             if not np.all(feasible):
-                raise ValueError(_infeasible_message(self.C_minus))
+                raise ValueError(_infeasible_message(self.C_minus, self))
+
+    @property
+    def has_box_tolerance(self) -> bool:
+        """Whether the problem has tolerances on theta, C or eps (static: from which fields are set)."""
+        return not (self.theta_tolerance is None and self.C_tolerance is None and self.eps_range is None)
+
+    @property
+    def has_tolerance(self) -> bool:
+        """Whether the objective is a worst case (any tolerance set, the phase's included)."""
+        return self.has_box_tolerance or self.phase_tolerance is not None
 
     @property
     def conditional(self) -> bool:
@@ -268,6 +322,11 @@ def _problem_arrays(
     efficiency,
     lo_phase_bounds,
     phase_tolerance=None,
+    theta_tolerance=None,
+    C_tolerance=None,
+    eps_range=None,
+    max_settling_time=None,
+    free_eps=False,
 ) -> dict:
     """The array fields of :class:`Problem` from its arguments: each argument checked in its
     own terms (the messages quote it as given), defaults filled in, all broadcast to the one
@@ -286,9 +345,19 @@ def _problem_arrays(
         efficiency=efficiency,
         lo_phase_bounds=lo_phase_bounds,
         phase_tolerance=phase_tolerance,
+        theta_tolerance=theta_tolerance,
+        C_tolerance=C_tolerance,
+        eps_range=eps_range,
+        max_settling_time=max_settling_time,
     )
     eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
     delta = _phase_tolerance_leaf(phase_tolerance)
+    optional = {
+        "theta_tolerance": _theta_tolerance_leaf(theta_tolerance),
+        "C_tolerance": _C_tolerance_leaf(C_tolerance),
+        "min_damping_hz": _settling_rate_leaf(max_settling_time),
+    }
+    epr = _eps_range_leaf(eps_range, eps, free_eps)
     _check_batch_shapes(
         {
             **{f"thermal.{k}": getattr(thermal, k) for k in _THERMAL_FIELDS},
@@ -297,8 +366,12 @@ def _problem_arrays(
             "min_damping_ratio": min_damping_ratio,
             "efficiency": efficiency,
             "phase_tolerance": phase_tolerance,
+            "theta_tolerance": theta_tolerance,
+            "C_tolerance": C_tolerance,
+            "max_settling_time": max_settling_time,
         },
         {
+            "eps_range": eps_range,
             "theta_plus_bounds": theta_plus_bounds,
             "theta_minus_bounds": theta_minus_bounds,
             "C_plus_bounds": C_plus_bounds,
@@ -306,7 +379,9 @@ def _problem_arrays(
             "lo_phase_bounds": lo_phase_bounds,
         },
     )
-    concrete = is_concrete(thermal, C_minus, eps, phase_tolerance)
+    concrete = is_concrete(
+        thermal, C_minus, eps, phase_tolerance, theta_tolerance, C_tolerance, max_settling_time
+    )
     if concrete:
         check_domain(
             C_minus=C_minus,
@@ -334,10 +409,13 @@ def _problem_arrays(
     xp = np if concrete else jnp
     C_minus = xp.asarray(C_minus)
     cpb = _c_plus_bounds(xp, C_minus, C_plus_bounds, C_plus_ratio_bounds)
+    if optional["min_damping_hz"] is not None and concrete:
+        cpb = _raise_C_plus_for_settling(cpb, thermal, tpb, optional["min_damping_hz"])
     th = [xp.asarray(getattr(thermal, k)) for k in _THERMAL_FIELDS]
     eps = xp.asarray(eps)
     scalars = (*th, C_minus, eps, rho, eta) + (() if delta is None else (delta,))
-    pairs = (tpb, tmb, cpb, epb, lpb)
+    scalars += tuple(v for v in optional.values() if v is not None)
+    pairs = (tpb, tmb, cpb, epb, lpb) + (() if epr is None else (epr,))
     batch = jnp.broadcast_shapes(*(jnp.shape(x) for x in scalars), *(jnp.shape(x)[:-1] for x in pairs))
 
     def bc(x, pair=False):
@@ -357,6 +435,8 @@ def _problem_arrays(
         "min_damping_ratio": bc(rho),
         "measurement": Measurement(bc(eta), bc(lpb, True)) if conditional else None,
         "phase_tolerance": None if delta is None else bc(delta),
+        **{k: None if v is None else bc(v) for k, v in optional.items()},
+        "eps_range": None if epr is None else bc(epr, True),
     }
 
 
@@ -379,39 +459,3 @@ def _c_plus_bounds(xp, C_minus, C_plus_bounds, C_plus_ratio_bounds):
     ):
         raise ValueError(f"C_plus_bounds = {C_plus_bounds!r} must be (low, high) with 0 < low <= high < inf")
     return xp.asarray(b)
-
-
-def _infeasible_message(C_minus) -> str:
-    return (
-        "no dynamically stable design satisfies the bounds: the allowed theta interval(s) lie "
-        "entirely in the unstable region (cos(2 theta) >= 1/(C (nbar + 1/2))) for "
-        f"C_minus = {np.asarray(C_minus)!r}; widen theta_*_bounds or lower C_plus_bounds"
-    )
-
-
-def _stable_design_exists(
-    nbar_plus, nbar_minus, C_minus, C_plus_low, theta_plus_bounds, theta_minus_bounds, rho, coupling
-):
-    """Per problem: some design within the bounds is strictly stable (damping ratios above
-    ``rho``).  The most permissive C_+ for the server's stability is its lower bound.  numpy in,
-    numpy out; JAX arrays in, ``jax.numpy`` (:func:`steerjax._validation.array_namespace`)."""
-    iv_m = _interval(C_minus, nbar_minus, theta_minus_bounds, rho)
-    iv_p = _interval(C_plus_low, nbar_plus, theta_plus_bounds, rho)
-    if coupling == "symmetric":
-        xp = array_namespace(iv_m.c_lo, iv_p.c_lo)
-        lo = xp.maximum(iv_m.c_lo, iv_p.c_lo)
-        return (lo <= xp.minimum(iv_m.c_hi, iv_p.c_hi)) & (lo < xp.minimum(iv_m.c_max, iv_p.c_max))
-    return iv_m.feasible & iv_p.feasible
-
-
-def _interval(C, nbar, bounds, min_damping_ratio) -> AngleInterval:
-    """Angle interval with an optional margin from the stability edge (numpy or ``jax.numpy``
-    as :func:`~steerjax.optim._reparam.angle_interval`)."""
-    xp = array_namespace(C, nbar, bounds, min_damping_ratio)
-    iv = angle_interval(C, nbar, bounds)
-    edge = stability_edge(C, nbar, min_damping_ratio)  # one call: see its docstring
-    has_limit = edge.q < 1.0
-    c_max = xp.where(has_limit, xp.sqrt(xp.minimum(edge.q, 1.0)), 1.0)
-    excess = xp.where(has_limit, edge.q_edge * min_damping_ratio, 0.5 * (1.0 / edge.y - 1.0))
-    c_hi = xp.minimum(xp.cos(bounds[..., 0]), c_max)
-    return AngleInterval(c_lo=iv.c_lo, c_hi=c_hi, c_max=c_max, excess=excess)

@@ -115,3 +115,76 @@ def _measurement_leaves(efficiency, lo_phase_bounds) -> tuple[np.ndarray, np.nda
         )
     check_measurement(lpb[..., 0], eta)  # efficiency in [0, 1] (message names it)
     return eta, lpb
+
+
+def _nonnegative_leaf(name: str, value, high: float, units: str, closed: bool = True):
+    """A checked tolerance (finite, in ``[0, high]`` or ``[0, high)``; ValueError naming
+    ``name`` with the allowed range), or ``None`` when not given or (concrete) zero everywhere:
+    a zero tolerance is the nominal problem.  Traced input is kept as is (not checked)."""
+    if value is None:
+        return None
+    if not is_concrete(value):
+        return jnp.asarray(value)
+    x = np.asarray(value, dtype=float)
+    inside = (x <= high) if closed else (x < high)
+    if np.any(~(np.isfinite(x) & (x >= 0) & inside)):
+        bracket = "]" if closed else ")"
+        raise ValueError(
+            f"{name} = {value!r} is outside the allowed range [0, {high:.10g}{bracket} ({units})"
+        )
+    return None if np.all(x == 0) else x
+
+
+def _theta_tolerance_leaf(theta_tolerance):
+    """Half-width [rad] of the error on each angle theta_j, in [0, pi/4] (a wider box would
+    hold every interaction type)."""
+    return _nonnegative_leaf("theta_tolerance", theta_tolerance, math.pi / 4, "rad")
+
+
+def _C_tolerance_leaf(C_tolerance):
+    """Relative half-width of the error on each cooperativity C_j, in [0, 1)."""
+    return _nonnegative_leaf("C_tolerance", C_tolerance, 1.0, "relative error of C_+ and C_-", closed=False)
+
+
+def _eps_range_leaf(eps_range, eps, free_eps: bool):
+    """The checked interval (low, high) of the true loss, within [0, 1), containing the nominal
+    ``eps``; ``None`` when not given or (concrete) equal to ``(eps, eps)`` everywhere."""
+    if eps_range is None:
+        return None
+    if free_eps:
+        raise ValueError(
+            f"eps_range = {eps_range!r} is not supported with eps_bounds (a free loss): the loss "
+            "is then a design parameter, not an uncertain one"
+        )
+    if not is_concrete(eps_range, eps):
+        return jnp.asarray(eps_range)
+    b = np.asarray(eps_range, dtype=float)
+    if b.shape[-1:] != (2,):
+        raise ValueError(f"eps_range = {eps_range!r} must be a pair (low, high)")
+    e = np.asarray(eps, dtype=float)
+    bad = ~(np.isfinite(b).all(-1) & (b[..., 0] >= 0) & (b[..., 1] < 1) & (b[..., 0] <= b[..., 1]))
+    if np.any(bad):
+        raise ValueError(f"eps_range = {eps_range!r} must satisfy 0 <= low <= high < 1")
+    outside = (e < b[..., 0]) | (e > b[..., 1])
+    if np.any(outside):
+        raise ValueError(
+            f"eps_range = {eps_range!r} must contain the nominal loss eps = {eps!r} (the design "
+            "is evaluated at eps; the range is where the true loss may lie)"
+        )
+    return None if np.all((b[..., 0] == e) & (b[..., 1] == e)) else b
+
+
+def _settling_rate_leaf(max_settling_time):
+    """The smallest allowed net damping 1/T [Hz] for a longest settling time ``T`` [s] (in
+    (0, inf]; ``inf``: no requirement); ``None`` when not given or ``inf`` everywhere."""
+    if max_settling_time is None:
+        return None
+    if not is_concrete(max_settling_time):
+        return 1.0 / jnp.asarray(max_settling_time)
+    T = np.asarray(max_settling_time, dtype=float)
+    if np.any(~(T > 0)):  # NaN too
+        raise ValueError(
+            f"max_settling_time = {max_settling_time!r} is outside the allowed range (0, inf] "
+            "(seconds; inf: no requirement)"
+        )
+    return None if np.all(np.isinf(T)) else 1.0 / T

@@ -24,21 +24,22 @@ class OptimumResult(eqx.Module):
     ``lo_phase`` with the problem's efficiency); the unconditional ones at the same design are
     ``E_u_plus_given_minus`` and ``E_u_minus_given_plus``.
 
-    With a phase tolerance (``Problem(..., phase_tolerance=delta)``) the minimised objective
-    is :attr:`E_worst`, the worst case of E over phi in [-delta, delta]; ``value`` and the E
-    fields are then the *nominal* ones (phi = 0) at the robust design.
+    With tolerances (``Problem(..., phase_tolerance=delta, theta_tolerance=...)``) the
+    minimised objective is :attr:`E_worst`, the worst case over the tolerance set; ``value``
+    and the E fields are then the *nominal* ones (no errors, phi = 0) at the robust design.
 
     Attributes:
         value: the minimised objective at the returned design (E of the chosen direction by
             default; the conditional E in conditional mode), re-evaluated from the design's
             angles.  With a phase tolerance: the nominal E (phi = 0) of the chosen direction.
-        E_worst: the worst case of E (the problem's direction) over phi in [-delta, delta] at
-            the returned design (re-evaluated from its angles with
-            :func:`steerjax.model.worst_case_over_phase_from_rates`: the exact maximum over
-            the interval); the minimised objective of a phase-tolerant problem.  Equal to
-            ``value`` for a problem without tolerance.
-        phase_tolerant: whether the problem had a phase tolerance (static; :meth:`columns`
-            then adds the column ``E_worst`` after ``E``, and not otherwise).
+        E_worst: the worst case of the objective over the tolerance set at the returned
+            design (re-evaluated from its angles): over the phase alone the exact maximum
+            (:func:`steerjax.model.worst_case_over_phase_from_rates`); over a box of errors on
+            theta, C and eps the largest value that corners and a local search find
+            (:mod:`steerjax.optim._robust`).  The minimised objective of a tolerant problem;
+            equal to ``value`` for a problem without tolerance.
+        tolerant: whether the problem had any tolerance (static; :meth:`columns` then adds
+            the column ``E_worst`` after ``E``, and not otherwise).
         E_plus_given_minus, E_minus_given_plus: both steering parameters at the design
             (conditional ones in conditional mode, at ``lo_phase``).
         E_u_plus_given_minus, E_u_minus_given_plus: both *unconditional* steering parameters
@@ -85,7 +86,12 @@ class OptimumResult(eqx.Module):
     w: Array
     start_values: Array
     E_worst: Array
-    phase_tolerant: bool = eqx.field(static=True, default=False)
+    tolerant: bool = eqx.field(static=True, default=False)
+
+    @property
+    def phase_tolerant(self) -> bool:
+        """Former name of :attr:`tolerant` (kept for code written against it)."""
+        return self.tolerant
 
     @property
     def C_plus_over_C_minus(self) -> Array:
@@ -97,7 +103,7 @@ class OptimumResult(eqx.Module):
         ``E`` is :attr:`value`; ``theta_plus``, ``theta_minus`` [rad] and ``C_plus`` come from
         :attr:`design`; the other names are the attributes of the same name, ``lo_phase`` [rad],
         rates in Hz.  Floats keep their dtype; ``converged`` and ``at_stability_edge`` are bool,
-        ``steps`` int64.  ``E_worst`` follows ``E`` only for a phase-tolerant problem (a problem
+        ``steps`` int64.  ``E_worst`` follows ``E`` only for a tolerant problem (a problem
         without tolerance gets exactly the columns it had before).  The one flattening of results:
         :meth:`OptimalSweep.table` and the CLI
         pick their columns from it.
@@ -115,7 +121,7 @@ class OptimumResult(eqx.Module):
         def flat(x, dtype=None) -> np.ndarray:
             return np.asarray(x, dtype=dtype).reshape(-1)
 
-        worst = {"E_worst": flat(self.E_worst)} if self.phase_tolerant else {}
+        worst = {"E_worst": flat(self.E_worst)} if self.tolerant else {}
         return {
             "E": flat(self.value),
             **worst,
