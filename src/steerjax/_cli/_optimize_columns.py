@@ -33,8 +33,46 @@ CONSTRAINT_COLUMNS = (
     "C_plus_min",
     "C_plus_max",
     "min_damping_ratio",
+    "phase_tolerance",
+    "theta_tolerance",
+    "c_tolerance",
+    "eps_range_min",
+    "eps_range_max",
+    "max_settling_time_s",
 )
-"""Optional constraint columns of a job (empty cell: no constraint).  Angles in radians."""
+"""Optional constraint columns of a job (empty cell: no constraint).  Angles in radians; the
+last six are the tolerances (:data:`TOLERANCE_FLAGS`) and the settling time [s]."""
+
+TOLERANCE_FLAGS = {
+    # column: (flag, dest)
+    "phase_tolerance": ("--phase-tolerance", "phase_tolerance"),
+    "theta_tolerance": ("--theta-tolerance", "theta_tolerance"),
+    "c_tolerance": ("--c-tolerance", "C_tolerance"),
+    "max_settling_time_s": ("--max-settling-time", "max_settling_time"),
+}
+"""The one-value tolerance flags (``--eps-range LO HI`` fills ``eps_range_min/max``)."""
+
+TOLERANCE_RANGES = {
+    # column: (allowed-range text, test of a given value)
+    "phase_tolerance": ("[0, pi/2] (rad)", lambda x: (x >= 0) & (x <= math.pi / 2)),
+    "theta_tolerance": ("[0, pi/4] (rad)", lambda x: (x >= 0) & (x <= math.pi / 4)),
+    "c_tolerance": ("[0, 1) (relative error of C_+ and C_-)", lambda x: (x >= 0) & (x < 1)),
+    "eps_range_min": ("[0, 1)", lambda x: (x >= 0) & (x < 1)),
+    "eps_range_max": ("[0, 1)", lambda x: (x >= 0) & (x < 1)),
+    "max_settling_time_s": ("(0, inf] (seconds)", lambda x: x > 0),
+}
+
+ANGLE_CONSTRAINTS = frozenset(
+    (
+        "theta_plus_min",
+        "theta_plus_max",
+        "theta_minus_min",
+        "theta_minus_max",
+        "phase_tolerance",
+        "theta_tolerance",
+    )
+)
+"""Constraint columns read as angles (``0.01pi`` allowed); the others are plain numbers."""
 
 CONDITIONAL_COLUMNS = ("conditional", "efficiency", "lo_phase_min", "lo_phase_max")
 """Job columns of the conditional scheme: ``conditional`` (true/false), the detection
@@ -68,10 +106,23 @@ DIAGNOSTIC_COLUMNS = (
 )
 """Written last."""
 
-OUTPUT_RESULT_COLUMNS = RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
-"""The columns added to every output row when no job is conditional, in order."""
+TOLERANCE_RESULT_COLUMNS = ("E_worst",)
+"""Written right after ``E`` when some job has a tolerance: the worst case of the job's E over
+its tolerance set at the returned design (``E`` itself for a job without tolerance)."""
 
-ALL_RESULT_COLUMNS = RESULT_COLUMNS + CONDITIONAL_RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
+OUTPUT_RESULT_COLUMNS = (
+    RESULT_COLUMNS[:1] + TOLERANCE_RESULT_COLUMNS + RESULT_COLUMNS[1:] + DIAGNOSTIC_COLUMNS
+)
+"""The columns added to every output row when no job is conditional, in order (``E_worst``
+only when some job has a tolerance)."""
+
+ALL_RESULT_COLUMNS = (
+    RESULT_COLUMNS[:1]
+    + TOLERANCE_RESULT_COLUMNS
+    + RESULT_COLUMNS[1:]
+    + CONDITIONAL_RESULT_COLUMNS
+    + DIAGNOSTIC_COLUMNS
+)
 """Every result column (those of a results file used as input are replaced)."""
 
 _HALF_PI = math.pi / 2

@@ -26,10 +26,13 @@ from ._optimize_columns import (
     _HALF_PI,
     _JOB_FLAGS,
     ALL_RESULT_COLUMNS,
+    ANGLE_CONSTRAINTS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
     JOB_COLUMNS,
     PROG,
+    TOLERANCE_FLAGS,
+    TOLERANCE_RANGES,
     parse_bool,
     parse_coupling,
     parse_direction,
@@ -109,6 +112,16 @@ def _check_flags(args: argparse.Namespace) -> None:
     r = args.min_damping_ratio
     if r is not None and not (0.0 <= r < 1.0):
         raise UsageError(f"--min-damping-ratio: R = {r!r} is outside the allowed range [0, 1)")
+    for column, (flag, dest) in TOLERANCE_FLAGS.items():
+        x = getattr(args, dest, None)
+        rng, inside = TOLERANCE_RANGES[column]
+        if x is not None and not inside(x):
+            raise UsageError(f"{flag}: {x!r} is outside the allowed range {rng}")
+    pair = getattr(args, "eps_range", None)
+    if pair is not None and not (0.0 <= pair[0] <= pair[1] < 1.0):
+        raise UsageError(
+            f"--eps-range: LO = {pair[0]!r}, HI = {pair[1]!r} is outside the allowed range 0 <= LO <= HI < 1"
+        )
     _, efficiency, _ = _conditional_flags(args)
     bad = [e for e in efficiency or [] if not (0.0 <= e <= 1.0)]
     if bad:
@@ -125,6 +138,12 @@ def _constraint_flag_values(args: argparse.Namespace) -> dict[str, tuple[float, 
             out[lo_col], out[hi_col] = (float(pair[0]), flag), (float(pair[1]), flag)
     if args.min_damping_ratio is not None:
         out["min_damping_ratio"] = (float(args.min_damping_ratio), "--min-damping-ratio")
+    for column, (flag, dest) in TOLERANCE_FLAGS.items():
+        if getattr(args, dest, None) is not None:
+            out[column] = (float(getattr(args, dest)), flag)
+    if getattr(args, "eps_range", None) is not None:
+        out["eps_range_min"] = (float(args.eps_range[0]), "--eps-range")
+        out["eps_range_max"] = (float(args.eps_range[1]), "--eps-range")
     _, _, lo_phase = _conditional_flags(args)
     if lo_phase is not _UNSET:
         value = math.nan if lo_phase is None else float(lo_phase)
@@ -260,7 +279,7 @@ def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, st
         Column("efficiency", default=_or_nan(given["efficiency"]), allow_empty=True),
     ]
     for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
-        parse = parse_number if name.startswith("C_") or name == "min_damping_ratio" else parse_angle
+        parse = parse_angle if name in ANGLE_CONSTRAINTS else parse_number
         fill = constraints[name][0] if name in constraints else math.nan
         columns.append(Column(name, parse=parse, default=fill, allow_empty=True))
     columns += thermal_table_columns()
@@ -337,7 +356,31 @@ def reject_bad_constraints(table: Table) -> None:
         _reject_crossed(table, "C_plus_min", "C_plus_max", lo, hi)
         r = v["min_damping_ratio"]
         _reject_outside(table, "min_damping_ratio", ~np.isnan(r) & ~((r >= 0) & (r < 1)), "[0, 1)")
+        for name, (rng, inside) in TOLERANCE_RANGES.items():
+            x = v[name]
+            _reject_outside(table, name, ~np.isnan(x) & ~inside(x), rng)
+        _reject_bad_eps_range(table)
     v["min_damping_ratio"] = np.where(np.isnan(r), 0.0, r)
+
+
+def _reject_bad_eps_range(table: Table) -> None:
+    """``eps_range_min/max``: both or neither, low <= high, and the row's eps inside."""
+    v = table.values
+    lo, hi, eps = v["eps_range_min"], v["eps_range_max"], v["eps"]
+    one = np.isnan(lo) != np.isnan(hi)
+    table.reject(
+        table.ok & one,
+        lambda i: "give both eps_range_min and eps_range_max (the interval of the true loss), or neither",
+    )
+    _reject_crossed(table, "eps_range_min", "eps_range_max", lo, hi)
+    outside = ~np.isnan(lo) & ~np.isnan(hi) & ((eps < lo) | (eps > hi))
+    table.reject(
+        table.ok & outside,
+        lambda i: (
+            f"eps_range_min = {float(lo[i])!r}, eps_range_max = {float(hi[i])!r} must contain the row's "
+            f"eps = {float(eps[i])!r} (the nominal loss)"
+        ),
+    )
 
 
 def reject_bad_conditional(table: Table, default: bool) -> None:

@@ -49,6 +49,7 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
     rho = v["min_damping_ratio"][rows]
     if np.any(rho != 0):
         options["min_damping_ratio"] = rho
+    options.update(_tolerance_options(v, rows))
     if conditional:
         options["conditional"] = True
         options["efficiency"] = v["efficiency"][rows]
@@ -56,6 +57,39 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
         if not (np.isnan(lo).all() and np.isnan(hi).all()):
             options["lo_phase_bounds"] = _pair(lo, hi, _DEFAULT_LO_PHASE_RANGE)
     return options
+
+
+def _tolerance_options(v: dict, rows: np.ndarray) -> dict:
+    """The tolerance and settling-time options of :class:`steerjax.Problem` that some row of
+    the group sets (an empty cell: none, i.e. 0, the nominal loss, no settling requirement)."""
+    options = {}
+    for column, name in (
+        ("phase_tolerance", "phase_tolerance"),
+        ("theta_tolerance", "theta_tolerance"),
+        ("c_tolerance", "C_tolerance"),
+    ):
+        x = v[column][rows]
+        if not np.isnan(x).all():
+            options[name] = np.nan_to_num(x, nan=0.0)
+    T = v["max_settling_time_s"][rows]
+    if not np.isnan(T).all():
+        options["max_settling_time"] = np.where(np.isnan(T), np.inf, T)
+    lo, hi, eps = v["eps_range_min"][rows], v["eps_range_max"][rows], v["eps"][rows]
+    if not np.isnan(lo).all():
+        options["eps_range"] = np.stack(
+            [np.where(np.isnan(lo), eps, lo), np.where(np.isnan(hi), eps, hi)], -1
+        )
+    return options
+
+
+def _has_tolerance(v: dict, rows: np.ndarray) -> np.ndarray:
+    """Per row: some tolerance is set and not zero (an eps range wider than a point)."""
+    out = np.zeros(rows.size, dtype=bool)
+    for column in ("phase_tolerance", "theta_tolerance", "c_tolerance"):
+        x = v[column][rows]
+        out |= ~np.isnan(x) & (x != 0)
+    lo, hi = v["eps_range_min"][rows], v["eps_range_max"][rows]
+    return out | (~np.isnan(lo) & ~np.isnan(hi) & (lo != hi))
 
 
 def build_problem(table: Table, rows: np.ndarray, key: tuple) -> sj.Problem:
@@ -70,9 +104,25 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
     """The group's Problem, after rejecting the rows whose constraints admit no stable design
     (:func:`steerjax.optim.problem_feasibility`, with its reason in the row's own numbers)."""
     v = table.values
+    if key[2]:  # conditional rows: no tolerances (the library refuses them)
+        tolerant = _has_tolerance(v, rows)
+        for j in np.flatnonzero(tolerant).tolist():
+            table.reject(
+                [int(rows[j])], "tolerances are not supported for a conditional job (conditional is true)"
+            )
+        rows = rows[~tolerant]
     thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
-    bounds = ("coupling", "theta_plus_bounds", "theta_minus_bounds", "C_plus_bounds", "min_damping_ratio")
+    bounds = (
+        "coupling",
+        "theta_plus_bounds",
+        "theta_minus_bounds",
+        "C_plus_bounds",
+        "min_damping_ratio",
+        "theta_tolerance",
+        "C_tolerance",
+        "max_settling_time",
+    )
     ok, reason = sj.optim.problem_feasibility(
         thermal,
         np.asarray(v["C_minus"][rows], dtype=np.float64),
@@ -120,6 +170,10 @@ def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.nd
                     full[name] = np.zeros(n, dtype=column.dtype)
                 full[name][idx] = column
             solved[idx] = True
+    if "E_worst" in full:  # some group had a tolerance: a job without one has E_worst = E
+        for _, idx, problem in problems:
+            if not problem.has_tolerance:
+                full["E_worst"][idx] = full["E"][idx]
     rows = np.flatnonzero(solved)
     if rows.size == 0:
         return rows, {name: np.asarray([]) for name in ALL_RESULT_COLUMNS}

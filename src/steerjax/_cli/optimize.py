@@ -135,6 +135,9 @@ batch input (--from FILE): a CSV file with a header row and the columns
   theta_plus_min, theta_plus_max, theta_minus_min, theta_minus_max   [rad], e.g. 0.25pi
   C_plus_min, C_plus_max    [1]    default C_- x [{_DEFAULT_C_PLUS_RATIO[0]:g}, {_DEFAULT_C_PLUS_RATIO[1]:g}]
   min_damping_ratio         [1]    keep gamma_j/(gamma_j,0 + Gamma_j) >= this, in [0, 1)
+  optional tolerances (an empty cell means none; see the flags of the same names):
+  phase_tolerance, theta_tolerance   [rad]   c_tolerance   [1, relative]
+  eps_range_min, eps_range_max       [1]     max_settling_time_s   [s]
   A flag fills a column the file lacks (one value); a flag may not repeat a column of the file.
   Thermal values: own column (non-empty cell) > explicit flag > the row's preset > --thermal.
   Other columns (ids, labels) are copied to the output unchanged.  Blank lines and lines
@@ -149,7 +152,8 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   {", ".join(RESULT_COLUMNS[5:])},
   {", ".join(DIAGNOSTIC_COLUMNS)}
   (angles in radians, rates gamma/2pi in Hz, full float64 precision).  E is the minimised
-  parameter.  at_stability_edge: the optimum is an infimum approached at an oscillator's
+  parameter; with a tolerance E_worst (the worst case, then minimised) follows E.
+  at_stability_edge: the optimum is an infimum approached at an oscillator's
   stability edge (damping ratio < {sj.optim.EDGE_DAMPING_RATIO:g}); the design given is stable.
 {_CONDITIONAL_EPILOG}
 numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
@@ -261,6 +265,53 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=number,
         help="keep each oscillator's damping ratio gamma_j/(gamma_j,0 + Gamma_j) [dimensionless] "
         "at or above R, in [0, 1) (a margin from the stability edge); default 0",
+    )
+    tol = parser.add_argument_group(
+        "tolerances (optional; issue 11): minimise the worst case of E over the errors a lab has",
+        wrap(
+            "With any tolerance the minimised value is the worst case over the tolerance set and the "
+            "output gains the column E_worst after E (E stays the nominal value, no errors).  The phase "
+            "error is maximised exactly; the box of errors on theta, C and eps is searched at its "
+            "corners and then locally (see steerjax.Problem)."
+        ),
+    )
+    tol.add_argument(
+        "--phase-tolerance",
+        dest="phase_tolerance",
+        metavar="RAD",
+        type=angle_argument,
+        help="error of the inter-subsystem phase phi [rad], |phi| <= RAD, in [0, pi/2]",
+    )
+    tol.add_argument(
+        "--theta-tolerance",
+        dest="theta_tolerance",
+        metavar="RAD",
+        type=angle_argument,
+        help="error of each angle theta_+, theta_- [rad], independent, in [0, pi/4]",
+    )
+    tol.add_argument(
+        "--c-tolerance",
+        dest="C_tolerance",
+        metavar="REL",
+        type=number,
+        help="relative error of each cooperativity C_+, C_- [dimensionless], in [0, 1)",
+    )
+    tol.add_argument(
+        "--eps-range",
+        dest="eps_range",
+        nargs=2,
+        metavar=("LO", "HI"),
+        type=number,
+        help="the true loss lies in [LO, HI] (0 <= LO <= HI < 1, containing --eps)",
+    )
+    tol.add_argument(
+        "--max-settling-time",
+        "--min-settling-time",
+        dest="max_settling_time",
+        metavar="SECONDS",
+        type=number,
+        help="each oscillator settles within SECONDS [s]: net damping gamma_j/2pi >= 1/SECONDS Hz "
+        "at the nominal design (--min-settling-time: the same flag)",
     )
     cond = parser.add_argument_group(
         "conditional scheme (Sec. VI, Appendix B)",
