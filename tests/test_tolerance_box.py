@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
-from test_robust_optimize import HOT, np_drift_diffusion
 
 import steerjax as sj
+from test_robust_optimize import HOT, np_drift_diffusion
 
 TOL = dict(theta_tolerance=1e-3, C_tolerance=0.01, eps_range=(0.0, 0.02))
 C_MINUS = (2.0, 100.0)
