@@ -110,20 +110,13 @@ TOLERANCE_RESULT_COLUMNS = ("E_worst",)
 """Written right after ``E`` when some job has a tolerance: the worst case of the job's E over
 its tolerance set at the returned design (``E`` itself for a job without tolerance)."""
 
-OUTPUT_RESULT_COLUMNS = (
-    RESULT_COLUMNS[:1] + TOLERANCE_RESULT_COLUMNS + RESULT_COLUMNS[1:] + DIAGNOSTIC_COLUMNS
-)
-"""The columns added to every output row when no job is conditional, in order (``E_worst``
-only when some job has a tolerance)."""
+OUTPUT_RESULT_COLUMNS = RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
+"""The columns added to every output row when no job is conditional and none has a
+tolerance, in order."""
 
-ALL_RESULT_COLUMNS = (
-    RESULT_COLUMNS[:1]
-    + TOLERANCE_RESULT_COLUMNS
-    + RESULT_COLUMNS[1:]
-    + CONDITIONAL_RESULT_COLUMNS
-    + DIAGNOSTIC_COLUMNS
-)
-"""Every result column (those of a results file used as input are replaced)."""
+ALL_RESULT_COLUMNS = RESULT_COLUMNS + CONDITIONAL_RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
+"""Every result column of a job without tolerance (:data:`TOLERANCE_RESULT_COLUMNS` add one);
+those of a results file used as input are replaced."""
 
 _HALF_PI = math.pi / 2
 _DEFAULT_C_PLUS_RATIO = tuple(

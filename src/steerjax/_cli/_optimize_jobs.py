@@ -33,6 +33,7 @@ from ._optimize_columns import (
     PROG,
     TOLERANCE_FLAGS,
     TOLERANCE_RANGES,
+    TOLERANCE_RESULT_COLUMNS,
     parse_bool,
     parse_coupling,
     parse_direction,
@@ -319,7 +320,7 @@ def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
     if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
         note(PROG, f"--thermal {args.thermal} is not used: {table.source} gives every thermal value")
     for name in table.extra:
-        if name in ALL_RESULT_COLUMNS:
+        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS:
             note(PROG, f"column {name!r} of {table.source} is replaced by this run's results")
         else:
             note(PROG, f"column {name!r} is not a parameter; it is copied to the output unchanged")

@@ -27,6 +27,7 @@ from ._optimize_columns import (
     OUTPUT_RESULT_COLUMNS,
     PROG,
     TOLERANCE_FLAGS,
+    TOLERANCE_RESULT_COLUMNS,
 )
 from ._optimize_jobs import _UNSET, _conditional_flags
 from ._optimize_solve import group_key
@@ -64,7 +65,7 @@ def output_table(
     :data:`CONDITIONAL_RESULT_COLUMNS` when ``conditional``)."""
     out: dict[str, np.ndarray] = {}
     for name in table.header:
-        if name in ALL_RESULT_COLUMNS:
+        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS:
             continue  # a results file used as input: replaced below
         if name in table.in_file:
             column = table.values[name][rows]
@@ -78,6 +79,7 @@ def output_table(
     for name in filled:
         out[name] = table.values[name][rows]
     names = ALL_RESULT_COLUMNS if conditional else OUTPUT_RESULT_COLUMNS
+    names = names[:1] + TOLERANCE_RESULT_COLUMNS + names[1:]  # E_worst only where computed
     for name in names:
         if name in results:
             out[name] = results[name]
