@@ -39,29 +39,36 @@ def _block(alpha, dagger):
 
 
 def np_drift_diffusion(theta_plus, theta_minus, C_plus, C_minus, phi, eps=0.0, **th):
-    """Drift and diffusion matrices [Hz] for the phases ``phi`` (array): shapes (n, 4, 4)."""
-    phi = np.atleast_1d(np.asarray(phi, dtype=float))
+    """Drift and diffusion matrices [Hz], shapes (n, 4, 4): every argument broadcast together
+    (n entries; a scalar everywhere gives n = 1)."""
+    args = np.broadcast_arrays(
+        *(
+            np.atleast_1d(np.asarray(x, dtype=float))
+            for x in (theta_plus, theta_minus, C_plus, C_minus, phi, eps)
+        )
+    )
+    theta_plus, theta_minus, C_plus, C_minus, phi, eps = (a.reshape(-1) for a in args)
     gtp = th["gamma0_plus"] * (th["nbar_plus"] + 0.5)
     gtm = th["gamma0_minus"] * (th["nbar_minus"] + 0.5)
     Gp, Gm = C_plus * gtp, C_minus * gtm
-    sBm, sPm = math.sqrt(Gm) * math.sin(theta_minus), math.sqrt(Gm) * math.cos(theta_minus)
-    sBp, sPp = math.sqrt(Gp) * math.sin(theta_plus), math.sqrt(Gp) * math.cos(theta_plus)
-    gm = th["gamma0_minus"] - Gm * math.cos(2 * theta_minus)
-    gp = th["gamma0_plus"] - Gp * math.cos(2 * theta_plus)
-    t = math.sqrt(1 - eps)
+    sBm, sPm = np.sqrt(Gm) * np.sin(theta_minus), np.sqrt(Gm) * np.cos(theta_minus)
+    sBp, sPp = np.sqrt(Gp) * np.sin(theta_plus), np.sqrt(Gp) * np.cos(theta_plus)
+    gm = th["gamma0_minus"] - Gm * np.cos(2 * theta_minus)
+    gp = th["gamma0_plus"] - Gp * np.cos(2 * theta_plus)
+    t = np.sqrt(1 - eps)
     up, down = np.exp(1j * phi), np.exp(-1j * phi)
     n = phi.size
     A = np.zeros((n, 4, 4))
-    A[:, [0, 1], [0, 1]] = -gm / 2
-    A[:, [2, 3], [2, 3]] = -gp / 2
+    A[:, [0, 1], [0, 1]] = -gm[:, None] / 2
+    A[:, [2, 3], [2, 3]] = -gp[:, None] / 2
     coupling = 1j * sBp * up * t * (1j * sPm) + 1j * sPp * down * t * np.conj(1j * sBm)
     A[:, 2:, :2] = _block(coupling, True)
     zero = np.zeros(n, complex)
     sources = [
         ((1j * sBm + zero, False), (1j * sPp * down * t, True), 0.5),  # b_l
         ((1j * sPm + zero, True), (1j * sBp * up * t, False), 0.5),  # b_u
-        ((zero, False), (1j * sPp * math.sqrt(eps) + zero, True), 0.5),  # b'_l
-        ((zero, False), (1j * sBp * math.sqrt(eps) + zero, False), 0.5),  # b'_u
+        ((zero, False), (1j * sPp * np.sqrt(eps) + zero, True), 0.5),  # b'_l
+        ((zero, False), (1j * sBp * np.sqrt(eps) + zero, False), 0.5),  # b'_u
         ((math.sqrt(th["gamma0_minus"]) + zero, False), (zero, False), th["nbar_minus"] + 0.5),
         ((zero, False), (math.sqrt(th["gamma0_plus"]) + zero, False), th["nbar_plus"] + 0.5),
     ]

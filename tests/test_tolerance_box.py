@@ -60,31 +60,25 @@ def test_E_worst_is_the_dense_maximum(robust, i):
 
 
 def _np_box_worst(theta_plus, theta_minus, C_plus, C_minus):
-    """Max of E_{+|-} (numpy Lyapunov solve at phi = 0) over the corners of the box; inf if a
-    corner is unstable."""
+    """Max of E_{+|-} (numpy Lyapunov solves at phi = 0) over the 32 corners of the box; inf if
+    a corner is unstable."""
     t, c, (e0, e1) = TOL["theta_tolerance"], TOL["C_tolerance"], TOL["eps_range"]
-    worst = 0.0
-    for sp, sm, cp, cm, e in itertools.product((-1, 1), (-1, 1), (-1, 1), (-1, 1), (e0, e1)):
-        tp, tm, Cp, Cm = (
-            theta_plus + sp * t,
-            theta_minus + sm * t,
-            C_plus * (1 + cp * c),
-            C_minus * (1 + cm * c),
-        )
-        for C, th, g0, n in (
-            (Cp, tp, HOT["gamma0_plus"], HOT["nbar_plus"]),
-            (Cm, tm, HOT["gamma0_minus"], HOT["nbar_minus"]),
-        ):
-            if g0 - C * g0 * (n + 0.5) * math.cos(2 * th) <= 0:
-                return math.inf
-        A, D = np_drift_diffusion(tp, tm, Cp, Cm, [0.0], eps=e, **HOT)
-        eye = np.eye(4)
-        op = np.einsum("nim,kl->nikml", A, eye) + np.einsum("nkl,im->nikml", A, eye)
-        S = np.linalg.solve(op.reshape(16, 16), -D.reshape(16)).reshape(4, 4)
-        vx = S[2, 2] - S[2, 0] ** 2 / S[0, 0]
-        vp = S[3, 3] - S[3, 1] ** 2 / S[1, 1]
-        worst = max(worst, math.sqrt(vx * vp))
-    return worst
+    S = np.array(list(itertools.product((-1, 1), (-1, 1), (-1, 1), (-1, 1), (e0, e1))), dtype=float)
+    tp, tm = theta_plus + S[:, 0] * t, theta_minus + S[:, 1] * t
+    Cp, Cm = C_plus * (1 + S[:, 2] * c), C_minus * (1 + S[:, 3] * c)
+    for C, th, g0, n in (
+        (Cp, tp, HOT["gamma0_plus"], HOT["nbar_plus"]),
+        (Cm, tm, HOT["gamma0_minus"], HOT["nbar_minus"]),
+    ):
+        if np.any(g0 - C * g0 * (n + 0.5) * np.cos(2 * th) <= 0):
+            return math.inf
+    A, D = np_drift_diffusion(tp, tm, Cp, Cm, 0.0, eps=S[:, 4], **HOT)
+    eye = np.eye(4)
+    op = np.einsum("nim,kl->nikml", A, eye) + np.einsum("nkl,im->nikml", A, eye)
+    Sig = np.linalg.solve(op.reshape(-1, 16, 16), -D.reshape(-1, 16, 1)).reshape(-1, 4, 4)
+    vx = Sig[:, 2, 2] - Sig[:, 2, 0] ** 2 / Sig[:, 0, 0]
+    vp = Sig[:, 3, 3] - Sig[:, 3, 1] ** 2 / Sig[:, 1, 1]
+    return float(np.max(np.sqrt(vx * vp)))
 
 
 def test_robust_optimum_beats_nelder_mead(robust):
@@ -100,11 +94,11 @@ def test_robust_optimum_beats_nelder_mead(robust):
 
     rng = np.random.default_rng(3)
     best = math.inf
-    for _ in range(3):
+    for _ in range(4):
         x0 = np.array([rng.uniform(0.8, 1.5), rng.uniform(0.8, 1.5), math.log(C_minus) + rng.uniform(-1, 1)])
         for _ in range(2):
             res = scipy.optimize.minimize(
-                f, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14, maxfev=1000)
+                f, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14, maxfev=1500)
             )
             x0 = res.x
         best = min(best, float(res.fun))
