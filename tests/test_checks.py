@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -133,8 +134,20 @@ def test_jit_raise_policy_raises_at_run_time(fn_name):
     th = sj.Thermal(**GOOD_THERMAL)
     good = sj.Design(**GOOD_DESIGN)
     assert np.all(np.isfinite(np.asarray(jax.tree_util.tree_leaves(fn(th, good))[0])))
-    with pytest.raises(Exception, match="invalid design inside jit"):
+    # the message names the first failed check, in the eager path's order (entry 1's theta_plus)
+    with pytest.raises(
+        Exception, match=r"invalid input inside jit: theta_plus is outside the allowed range \[0, pi/2\]"
+    ):
         jax.block_until_ready(fn(th, _batch_design()))
+
+
+def test_jit_error_names_an_unstable_oscillator():
+    """Under equinox.filter_jit the error is an EquinoxRuntimeError with the eager path's words."""
+    fn = eqx.filter_jit(lambda d: sj.steering(sj.Thermal(**GOOD_THERMAL), d).E_plus_given_minus)
+    with pytest.raises(
+        eqx.EquinoxRuntimeError, match=r"dynamically unstable: gamma_minus <= 0; stability needs"
+    ):
+        jax.block_until_ready(fn(sj.Design(0.3 * math.pi, 0.01, 50.0, 40.0)))
 
 
 @pytest.mark.parametrize("fn_name", FUNCTIONS)

@@ -73,6 +73,10 @@ def test_measurement_is_a_sub_module_and_the_twin_a_plain_problem():
         (lambda: sj.SearchOptions(n_starts=0), r"n_starts = 0 .*\[1, inf\)"),
         (lambda: sj.SearchOptions(n_starts=1.5), "n_starts = 1.5"),
         (lambda: sj.SearchOptions(seed=0.5), r"seed = 0\.5 is outside the allowed range"),
+        (
+            lambda: sj.SearchOptions(seed=2**63),
+            r"seed = 9223372036854775808 is outside the allowed range \[-9223",
+        ),
         (lambda: sj.ExecutionOptions(block_size=0), r"block_size = 0 .*\[1, inf\)"),
         (lambda: sj.ExecutionOptions(lanes=-2), r"lanes = -2 .*\[1, inf\)"),
         (lambda: sj.ExecutionOptions(devices=[]), "devices is empty"),

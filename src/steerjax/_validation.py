@@ -333,6 +333,50 @@ def valid_mask(
     return ok
 
 
+def invalid_checks(
+    thermal: Thermal, design: Design, rates: CascadeRates, *, require_phi_zero: bool = False
+) -> list[tuple[Array, str]]:
+    """The checks of :func:`valid_mask` one by one, as ``(ok mask, message)`` pairs in the
+    order the eager path (:func:`validate`) reports them: each parameter's domain, then the
+    stability of each oscillator, then ``phi = 0`` where required.  Under ``jit`` the
+    messages name what failed (:func:`raise_where_invalid`); the values are not known there."""
+    checks = [
+        (in_domain(name, value), f"{name} is outside the allowed range {allowed_range(name)}")
+        for name, value in {**_fields(thermal), **_fields(design)}.items()
+    ]
+    for side in ("minus", "plus"):
+        checks.append(
+            (
+                getattr(rates, side).gamma > 0,
+                f"dynamically unstable: gamma_{side} <= 0; stability needs cos(2 theta_{side}) < "
+                f"1/(C_{side} (nbar_{side} + 1/2))",
+            )
+        )
+    if require_phi_zero:
+        checks.append((design.phi == 0, "phi != 0: this closed form holds at phi = 0 only"))
+    return checks
+
+
+def raise_where_invalid(tree, checks: list[tuple[Array, str]]):
+    """Every floating leaf of ``tree`` with an :func:`equinox.branched_error_if` run-time error
+    that names the first failed check (inside ``jit``: ``EquinoxRuntimeError`` under
+    :func:`equinox.filter_jit`, or ``JaxRuntimeError`` carrying the same text under
+    :func:`jax.jit`)."""
+    failed_each = jnp.stack([jnp.any(~ok) for ok, _ in checks])
+    failed, index = jnp.any(failed_each), jnp.argmax(failed_each)
+    messages = [
+        f"steerjax: invalid input inside jit: {m} (call outside jit for the values, or pass on_invalid='nan')"
+        for _, m in checks
+    ]
+
+    def fix(x):
+        if not (isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jnp.floating)):
+            return x
+        return eqx.branched_error_if(x, failed, index, messages)
+
+    return jax.tree_util.tree_map(fix, tree)
+
+
 _JIT_MESSAGE = (
     "steerjax: invalid design inside jit -- a parameter is outside its domain "
     "(theta in [0, pi/2], C > 0, eps in [0, 1), nbar >= 0, gamma0 > 0) or the design is "
@@ -458,7 +502,11 @@ def guarded(
     other = None if extra_mask is None else extra_mask()
     if other is not None and on_invalid == "nan":
         mask, other = mask & other, None
-    result = apply_policy(compute(r, unit), mask[widen], on_invalid)
+    if on_invalid == "raise":
+        checks = invalid_checks(thermal, design, r, require_phi_zero=require_phi_zero)
+        result = raise_where_invalid(compute(r, unit), checks)
+    else:
+        result = apply_policy(compute(r, unit), mask[widen], on_invalid)
     if other is None:
         return result
     return apply_policy(result, other[widen], "raise", extra_message)

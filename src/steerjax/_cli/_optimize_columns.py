@@ -204,14 +204,26 @@ def _argument(parse):
     return convert
 
 
-def _int_at_least(low: int):
+def _int_in(low: int, high: int):
+    """An argparse type: a whole number in [low, high] (one-line error naming the range)."""
+
     def parse(text: str) -> int:
         try:
             value = parse_integer(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range [{low}, inf)")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range [{low}, {high}]")
         return value
 
     return parse
+
+
+MAX_STARTS = 1_000_000
+"""Largest ``--starts`` (each start is a search; a million per optimum is far past any use)."""
+
+MAX_GRID_POINTS = 10_000_000
+"""Largest N of ``--c-minus-grid`` (ten million optima; the results are held in memory)."""
+
+MAX_SEED = 2**63 - 1
+"""Largest ``--seed`` (jax.random.PRNGKey takes a signed 64-bit integer)."""

@@ -30,6 +30,7 @@ from ._optimize_columns import (
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
     JOB_COLUMNS,
+    MAX_GRID_POINTS,
     PROG,
     TOLERANCE_FLAGS,
     TOLERANCE_RANGES,
@@ -89,8 +90,8 @@ def _grid_from_flag(texts: Sequence[str]) -> np.ndarray:
         raise UsageError(
             f"{flag}: N = {str(n_text).strip()!r} is not an integer; write a whole number in ASCII digits"
         ) from None
-    if n < 1:
-        raise UsageError(f"{flag}: N = {n} is outside the allowed range [1, inf)")
+    if not 1 <= n <= MAX_GRID_POINTS:
+        raise UsageError(f"{flag}: N = {n} is outside the allowed range [1, {MAX_GRID_POINTS}]")
     if n == 1 and ends["START"] != ends["STOP"]:
         raise UsageError(f"{flag}: N = 1 gives one value, so START and STOP must be equal (or use --c-minus)")
     return np.asarray(sj.log_grid(ends["START"], ends["STOP"], n), dtype=np.float64)

@@ -72,10 +72,12 @@ from ._optimize_columns import (
     CONSTRAINT_COLUMNS,
     DIAGNOSTIC_COLUMNS,
     JOB_COLUMNS,
+    MAX_SEED,
+    MAX_STARTS,
     PROG,
     RESULT_COLUMNS,
     _argument,
-    _int_at_least,
+    _int_in,
     parse_coupling,
     parse_direction,
 )
@@ -343,17 +345,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     search = parser.add_argument_group("search")
     search.add_argument(
         "--starts",
-        type=_int_at_least(1),
+        type=_int_in(1, MAX_STARTS),
         default=8,
         metavar="N",
-        help="starting points per optimum [count], >= 1 (structured guesses, then random); default 8",
+        help=f"starting points per optimum [count], in [1, {MAX_STARTS}] (structured guesses, then "
+        "random); default 8",
     )
     search.add_argument(
         "--seed",
-        type=_int_at_least(0),
+        type=_int_in(0, MAX_SEED),
         default=0,
         metavar="S",
-        help="seed of the random starting points [integer], >= 0; same seed, same result; default 0",
+        help="seed of the random starting points [integer], in [0, 2^63 - 1]; same seed, same "
+        "result; default 0",
     )
     add_thermal_arguments(parser)
     io = parser.add_argument_group("batch and output")

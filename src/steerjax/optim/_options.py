@@ -120,7 +120,16 @@ def _check_integer(name: str, value) -> int:
         ok = False
     if not ok:
         raise ValueError(f"{name} = {value!r} is outside the allowed range: whole numbers")
+    if not SEED_RANGE[0] <= int(value) <= SEED_RANGE[1]:
+        raise ValueError(
+            f"{name} = {value!r} is outside the allowed range [{SEED_RANGE[0]}, {SEED_RANGE[1]}] "
+            "(whole numbers that fit in 64 bits, as jax.random.PRNGKey takes them)"
+        )
     return int(value)
+
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds jax.random.PRNGKey accepts (a signed 64-bit integer)."""
 
 
 def resolve_options(
