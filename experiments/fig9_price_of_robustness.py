@@ -407,6 +407,8 @@ def plot(data: dict):
             va="center",
             fontsize=7.5,
             color=color,
+            bbox=dict(facecolor="white", edgecolor="none", pad=0.6),
+            zorder=6,
         )
     for row in robust:  # the designs of panel (a)
         ax_b.plot(
