@@ -198,10 +198,7 @@ def compute(quick: bool = False, *, progress=None, **overrides) -> dict:
     n_b = cases.size * deltas_b.size
     nom_design = nominal.design
     nom_b = sj.Design(
-        **{
-            f: np.repeat(np.asarray(getattr(nom_design, f))[: cases.size], deltas_b.size)
-            for f in ("theta_plus", "theta_minus", "C_plus", "C_minus", "eps")
-        }
+        **{f: np.repeat(np.asarray(getattr(nom_design, f))[: cases.size], deltas_b.size) for f in _FIELDS}
     )
     nom_worst = _worst_jit(thermal, nom_b, np.tile(deltas_b, cases.size))
     rob_design = robust.design
