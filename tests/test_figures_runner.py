@@ -386,4 +386,4 @@ def test_figures_command_runs_in_a_fresh_process():
     code = "import sys, _steerjax_cli; sys.argv = ['steerjax', 'figures', '--list']; _steerjax_cli.main()"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "fig4" in proc.stdout and "fig8" in proc.stdout
+    assert "fig4" in proc.stdout and "fig8" in proc.stdout and "fig9" in proc.stdout
