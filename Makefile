@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	@touch $(STAMP)
 
+# The suite is compile-bound (XLA compiles one program at a time), so one pytest worker per
+# core (pytest-xdist) nearly halves it; --dist loadfile keeps each file's shared, compiled
+# fixtures in one worker.  Plain `pytest` (one process) runs the same tests.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 figures: $(STAMP)
 	$(BIN)/steerjax figures --out figures
