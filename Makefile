@@ -1,6 +1,7 @@
 # steerjax -- developer and user entry points.
 #   make figures   install on first use, then reproduce the paper's figures into ./figures
 #   make test      install on first use, then run the whole test suite
+#   make docs      the documentation site into ./site (strict: a warning fails; also run by make test)
 #   make bench     benchmarks (prints one JSON line last)
 #   make lint      ruff
 
@@ -9,14 +10,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test figures figures-quick bench lint format clean
+.PHONY: install test docs figures figures-quick bench lint format clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,docs]'
 	@touch $(STAMP)
 
 # The suite is compile-bound (XLA compiles one program at a time), so one pytest worker per
@@ -24,6 +25,10 @@ $(STAMP): pyproject.toml
 # fixtures in one worker.  Plain `pytest` (one process) runs the same tests.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile
+
+# The same strict build runs inside `make test` (tests/test_docs.py), with the pages' code blocks.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 figures: $(STAMP)
 	$(BIN)/steerjax figures --out figures
@@ -35,12 +40,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests experiments benchmarks
-	$(BIN)/ruff format --check src tests experiments benchmarks
+	$(BIN)/ruff check src tests experiments benchmarks docs/hooks
+	$(BIN)/ruff format --check src tests experiments benchmarks docs/hooks
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests experiments benchmarks
 	$(BIN)/ruff check --fix src tests experiments benchmarks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis figures-quick
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis figures-quick site

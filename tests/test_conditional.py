@@ -461,6 +461,21 @@ def test_batches_broadcast_and_match_single_calls():
     np.testing.assert_allclose(np.asarray(mapped), cov, rtol=0, atol=1e-12 * np.abs(cov).max())
 
 
+
+def test_efficiency_alone_may_carry_the_batch():
+    """A batch of efficiencies against one design (the tutorial's use) broadcasts like lo_phase;
+    eta = 0 is the unconditional state (closed forms), and each entry equals its single call."""
+    thermal = sj.thermal_preset("hot")
+    design = sj.Design(0.4 * math.pi, 0.27 * math.pi, 20.0, 10.0)
+    eta = jnp.array([0.0, 0.5, 1.0])
+    res = sj.conditional_steering(thermal, design, 0.0, eta)
+    assert res.E_plus_given_minus.shape == (3,) and res.covariance.shape == (3, 4, 4)
+    closed = float(sj.steering(thermal, design).E_plus_given_minus)
+    assert float(res.E_plus_given_minus[0]) == pytest.approx(closed, rel=1e-12)
+    single = sj.conditional_steering(thermal, design, 0.0, 0.5)
+    assert float(res.E_plus_given_minus[1]) == pytest.approx(float(single.E_plus_given_minus), rel=1e-12)
+    assert float(res.E_plus_given_minus[2]) < float(res.E_plus_given_minus[1]) < closed
+
 def test_invalid_inputs():
     thermal = sj.thermal_preset("hot")
     good = sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0)

@@ -306,7 +306,7 @@ def run_figures(
         on_start, on_done: called as ``on_start(i, n, script)`` before and
             ``on_done(i, n, outcome)`` after each figure (``i`` counts from 1).
 
-    Example:
+    Examples:
         >>> import tempfile, steerjax as sj
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     sj.run_figures([], tmp)

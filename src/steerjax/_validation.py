@@ -439,7 +439,7 @@ def unstable_entries(thermal: Thermal, design: Design) -> list[tuple[int, str]]:
     The rates [Hz] come from one compiled :func:`steerjax.cascade_rates` (the sign of a net
     damping at the edge is that of the compiled program, as in the command line before).
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design([0.4 * math.pi, 0.4 * math.pi], [0.35 * math.pi, 0.05 * math.pi], 100.0, 50.0)
         >>> [(j, why[:37]) for j, why in sj.model.unstable_entries(sj.HOT, d)]

@@ -33,7 +33,7 @@ class Progress:
     ``label`` and ``total`` may be changed while it runs.  Use as a context manager or call
     :meth:`close`.
 
-    Example:
+    Examples:
         >>> with Progress(total=3, label="chunks", quiet=True) as bar:
         ...     for _ in range(3):
         ...         bar.update()

@@ -137,7 +137,7 @@ def format_number(x: float, digits: int = 10, bounds: Iterable[float] = ()) -> s
       more digits are used, up to the shortest round-trip form (``eps = 0.999999999999``,
       not ``eps = 1``).
 
-    Example:
+    Examples:
         >>> format_number(-0.0), format_number(0.999999999999, 10, (0.0, 1.0))
         ('0', '0.999999999999')
     """

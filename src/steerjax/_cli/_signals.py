@@ -42,7 +42,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopOnSignals:
     """Context manager: while active, SIGINT and SIGTERM request a stop (see module docstring).
 
-    Example:
+    Examples:
         >>> with StopOnSignals() as stop:
         ...     pass
         >>> stop.signum is None and stop.interrupted is None

@@ -73,7 +73,7 @@ def steering_sweep(
         numpy arrays of the broadcast shape: the :data:`SWEEP_FIELDS` and ``regime`` (codes of
         :func:`steerjax.classify`).
 
-    Example:
+    Examples:
         >>> import math, numpy as np, steerjax as sj
         >>> out = sj.steering_sweep(sj.thermal_preset("hot"), 0.4 * math.pi, 0.35 * math.pi,
         ...                          np.array([[25.0], [100.0]]), np.array([50.0, 100.0]))
@@ -125,7 +125,7 @@ def level_crossings(
         ``(roots, rising)``: the crossing points in increasing order, and for each whether
         ``fn - level`` goes from negative to positive there.
 
-    Example:
+    Examples:
         >>> import numpy as np, steerjax as sj
         >>> roots, rising = sj.analysis.level_crossings(lambda t: np.cos(t), np.linspace(0.0, 7.0, 8), 0.0)
         >>> np.round(roots / np.pi, 12).tolist(), rising.tolist()
@@ -245,7 +245,7 @@ def interpolated_crossings(x, y, level: float = STEERING_BOUND, *, log_x: bool =
     Returns:
         A list of ``{"x": crossing, "rising": bool}`` (rising: y goes from below to above).
 
-    Example:
+    Examples:
         >>> import numpy as np, steerjax as sj
         >>> sj.analysis.interpolated_crossings(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0]), 0.5,
         ...                            log_x=False)

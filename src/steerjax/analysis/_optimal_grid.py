@@ -57,7 +57,7 @@ def thermal_batch(names: Sequence[str]) -> Thermal:
     """The presets ``names`` (see :func:`steerjax.thermal_preset`) stacked into one
     :class:`~steerjax.Thermal` with a leading axis of length ``len(names)``.
 
-    Example:
+    Examples:
         >>> import steerjax as sj
         >>> sj.analysis.thermal_batch(["hot", "vacuum-server"]).nbar_plus.tolist()
         [100000.0, 0.0]
@@ -155,7 +155,7 @@ def optimal_steering_grid(
     Raises:
         ValueError: an argument outside its allowed range (named as the figure's parameter).
 
-    Example:
+    Examples:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
         >>> t = sj.optimal_steering_grid(["hot"], [0.0], [10.0], couplings=["asymmetric"],
@@ -300,7 +300,7 @@ def table_rows(table: Mapping[str, np.ndarray], **where) -> dict[str, np.ndarray
     ``thermal="hot", eps=0.2, coupling="asymmetric", direction="plus-given-minus"``), as a new
     table in the original order.
 
-    Example:
+    Examples:
         >>> import numpy as np, steerjax as sj
         >>> t = {"a": np.array(["x", "y", "x"], dtype=object), "b": np.arange(3)}
         >>> sj.analysis.table_rows(t, a="x")["b"].tolist()

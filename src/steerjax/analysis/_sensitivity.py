@@ -280,7 +280,7 @@ def design_sensitivity(thermal: Thermal, design: Design, *, on_invalid: str = "r
     Returns:
         :class:`DesignSensitivity`; :func:`sensitivity_columns` flattens it into named columns.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> s = sj.design_sensitivity(sj.HOT, sj.Design(1.3037, 0.7904, 17.73, 10.0))
         >>> cols = sj.analysis.sensitivity_columns(s)

@@ -48,7 +48,7 @@ def solve_lyapunov(
     ``linear_solve(M, b)`` solves the ``n^2 x n^2`` system (default ``jnp.linalg.solve``, LU
     by LAPACK on CPU); the Riccati solver passes :func:`steerjax.linalg._linsolve.solve_small`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from steerjax.linalg import solve_lyapunov
         >>> X = solve_lyapunov(jnp.array([[-1.0]]), jnp.array([[2.0]]))

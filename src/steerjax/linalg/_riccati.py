@@ -223,7 +223,7 @@ def solve_riccati_filter(
         Sigma, ``(..., n, n)`` (batch axes of the inputs broadcast), symmetric.  Differentiable
         in every input (implicit function theorem: one Lyapunov solve per tangent).
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from steerjax.linalg import solve_riccati_filter
         >>> # scalar: -2 s + 1 - s^2 = 0  ->  s = sqrt(2) - 1

@@ -134,14 +134,14 @@ def conditional_steering_best_phase(
         thermal: thermal parameters (:class:`Thermal`; rates gamma/2pi in Hz).
         design: design (:class:`Design`; angles in rad) with ``phi = 0`` (the closed forms'
             frame); broadcasts with ``efficiency``.
-        efficiency: detection efficiency eta in [0, 1] [dimensionless].
+        efficiency: detection efficiency eta in [0, 1], dimensionless.
         on_invalid: ``"raise"`` (``ValueError`` naming the parameter, outside ``jit``) or
             ``"nan"`` (NaN entries), as for :func:`conditional_steering`.
 
     Returns:
         :class:`BestPhaseResult`: the two phases [rad] and the two E_c [dimensionless].
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4149 * math.pi, 0.25 * math.pi, 17.67, 10.0)
         >>> best = sj.model.conditional_steering_best_phase(sj.HOT, d, efficiency=1.0)

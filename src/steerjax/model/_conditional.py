@@ -132,6 +132,14 @@ def _conditional_solution_from_rates(r: CascadeRates, phi, lo_phase, efficiency)
     ``C -> C P^-1``, ``S -> P S``) with the detection efficiency as the solver's measurement
     weight (``C = sqrt(eta) C_1``, ``S = sqrt(eta) S_1``), which keeps d/d eta finite at 0.
     """
+    # one batch shape for the rates, phi, the phase and the efficiency (any may carry it)
+    batch = jnp.broadcast_shapes(
+        *(jnp.shape(x) for x in jax.tree_util.tree_leaves(r)),
+        jnp.shape(phi),
+        jnp.shape(lo_phase),
+        jnp.shape(efficiency),
+    )
+    r = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, batch), r)
     model = measurement_model_from_rates(r, phi, lo_phase, 1.0)  # C_1, S_1 (eta = 1); R = I
     P, P_inv = client_mode_shear(model.A)
     eta = jnp.broadcast_to(jnp.asarray(efficiency, dtype=model.A.dtype), model.A.shape[:-2])
@@ -273,7 +281,7 @@ def measurement_model(thermal: Thermal, design: Design, lo_phase=0.0, efficiency
     Concrete inputs are validated (``ValueError`` naming the parameter); traced inputs are
     not.  See the module docstring for the derivation of ``C``, ``R = I`` and ``S``.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> mm = sj.model.measurement_model(sj.HOT, sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0))
         >>> mm.C.shape, mm.S.shape
@@ -307,7 +315,7 @@ def conditional_covariance(
     Returns:
         Array ``batch + (4, 4)``, symmetrised convention, vacuum 1/2.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0)
         >>> Sc = sj.conditional_covariance(sj.HOT, d, lo_phase=math.pi / 2)
@@ -350,7 +358,7 @@ def conditional_steering(
     Returns:
         :class:`ConditionalSteeringResult`.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4 * math.pi, 0.3 * math.pi, 5.0, 5.0)
         >>> res = sj.conditional_steering(sj.HOT, d, lo_phase=math.pi / 2)

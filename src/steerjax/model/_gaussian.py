@@ -315,7 +315,7 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
     Returns:
         Array of shape ``batch + (4, 4)``, order :data:`QUADRATURE_ORDER`.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> S = sj.covariance(sj.HOT, sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0))
         >>> S.shape
@@ -351,7 +351,7 @@ def steering_at_phase(
     Returns:
         ``(E_plus_given_minus, E_minus_given_plus)``, each of the batch shape.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0, phi=0.0)
         >>> e_pm, _ = sj.steering_at_phase(sj.HOT, d)
@@ -410,7 +410,7 @@ def steering_result_at_phase(
     Returns:
         :class:`steerjax.SteeringResult` (regime and ratio as properties).
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0, phi=0.01)
         >>> res = sj.model.steering_result_at_phase(sj.HOT, d)

@@ -100,7 +100,7 @@ class Thermal(_RealFields, eqx.Module):
     The thermal decoherence rate is :math:`\\tilde\\gamma_{j,0} = \\gamma_{j,0}(\\bar n_j + 1/2)`
     (Sec. II), available as :attr:`gamma_tilde0_plus_hz` and :attr:`gamma_tilde0_minus_hz`.
 
-    Example:
+    Examples:
         >>> import steerjax as sj
         >>> th = sj.Thermal(gamma0_plus_hz=0.1, nbar_plus=1e5, gamma0_minus_hz=0.1, nbar_minus=1e5)
         >>> round(float(th.gamma_tilde0_plus_hz), 2)
@@ -139,7 +139,7 @@ class Design(_RealFields, eqx.Module):
             closed forms of the paper hold at ``phi = 0``; other values are handled by the
             general Gaussian engine (:func:`steerjax.covariance`).
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(theta_plus=0.4 * math.pi, theta_minus=0.35 * math.pi,
         ...               C_plus=50.0, C_minus=50.0)

@@ -198,7 +198,7 @@ def oscillator_rates_from_damping(gamma0, nbar, C, damping_ratio) -> OscillatorR
 def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
     """All derived rates of a design (Sec. II).  Pure, jittable and broadcasting.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> r = sj.cascade_rates(sj.HOT, sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0))
         >>> bool(r.stable)

@@ -188,7 +188,7 @@ def steering(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> 
     Returns:
         :class:`SteeringResult`.
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(theta_plus=0.4 * math.pi, theta_minus=0.35 * math.pi,
         ...               C_plus=100.0, C_minus=50.0)

@@ -286,7 +286,7 @@ def worst_case_over_phase(
         ValueError: ``delta`` negative or not finite (the message names ``delta``, its value
             and the allowed range), or an invalid design (as :func:`steerjax.steering_at_phase`).
 
-    Example:
+    Examples:
         >>> import math, steerjax as sj
         >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 100.0, 50.0)
         >>> wc = sj.worst_case_over_phase(sj.HOT, d, "plus-given-minus", 0.01)

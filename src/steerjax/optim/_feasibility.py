@@ -54,7 +54,7 @@ def problem_feasibility(
         names the angle of the stability edge (:func:`steerjax._validation.stable_theta_min`)
         and the bound that excludes it, in the entry's own numbers.
 
-    Example:
+    Examples:
         >>> import numpy as np, steerjax as sj
         >>> th = sj.Thermal(*(np.full(2, v) for v in (0.1, 1e5, 0.1, 1e5)))
         >>> ok, why = sj.optim.problem_feasibility(th, [10.0, 10.0], theta_minus_bounds=[[0, 1.5], [0, 0.6]])

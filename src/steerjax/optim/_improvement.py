@@ -105,7 +105,7 @@ def conditional_improvement(
     Returns:
         :class:`ConditionalImprovement`.
 
-    Example:
+    Examples:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
         >>> res = sj.conditional_improvement(sj.HOT, [10.0])

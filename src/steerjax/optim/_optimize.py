@@ -141,7 +141,7 @@ def optimize(
     Returns:
         :class:`OptimumResult` with the problem's batch shape.
 
-    Example:
+    Examples:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
         >>> res = sj.optimize(sj.Problem(sj.HOT, C_minus=10.0))

@@ -33,7 +33,7 @@ class SearchOptions(eqx.Module):
         seed: PRNG seed [integer] of the random starts (default 0).  The same seed gives the
             same result, bit for bit, on any number of devices.
 
-    Example:
+    Examples:
         >>> import steerjax as sj
         >>> sj.SearchOptions(n_starts=4).replace(seed=1).seed
         1
@@ -71,7 +71,7 @@ class ExecutionOptions(eqx.Module):
         progress: optional callback ``progress(done, total)`` [problems] called as blocks
             finish.
 
-    Example:
+    Examples:
         >>> import steerjax as sj
         >>> sj.ExecutionOptions(block_size=256).lanes is None
         True

@@ -51,7 +51,7 @@ class Measurement(eqx.Module):
     :class:`Problem` (its batch shape on every field; built by :class:`Problem`).
 
     Attributes:
-        efficiency: detection efficiency eta in [0, 1] [dimensionless].
+        efficiency: detection efficiency eta in [0, 1], dimensionless.
         lo_phase_bounds: (low, high) interval of the local-oscillator phase [rad].
     """
 
@@ -138,7 +138,7 @@ class Problem(eqx.Module):
     in numpy (nothing is compiled in the constructor).  A problem built inside ``jit`` or
     ``vmap`` is assembled in ``jax.numpy`` and not checked for stability.
 
-    Example:
+    Examples:
         >>> import steerjax as sj
         >>> p = sj.Problem(sj.HOT, C_minus=10.0)
         >>> p.coupling, p.direction

@@ -108,7 +108,7 @@ class OptimumResult(eqx.Module):
         :meth:`OptimalSweep.table` and the CLI
         pick their columns from it.
 
-        Example:
+        Examples:
             >>> import jax; jax.config.update("jax_enable_x64", True)
             >>> import steerjax as sj
             >>> r = sj.optimize(sj.Problem(sj.thermal_preset("hot"), C_minus=[2.0, 10.0]), n_starts=2)

@@ -51,7 +51,7 @@ def _check_C_minus_not_empty(C_minus) -> None:
 def log_grid(start: float, stop: float, num: int) -> np.ndarray:
     """``num`` log-spaced values from ``start`` to ``stop`` inclusive (both > 0).
 
-    Example:
+    Examples:
         >>> log_grid(1, 1000, 4).tolist()
         [1.0, 10.0, 100.0, 1000.0]
     """
@@ -161,7 +161,7 @@ def optimal_sweep(
     Returns:
         :class:`OptimalSweep`.
 
-    Example:
+    Examples:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
         >>> sweep = sj.optimal_sweep(sj.thermal_preset("hot"), [2.0, 10.0])
@@ -236,7 +236,7 @@ def loss_tolerance(
             search bound (0.49900, 0.89988, 0.98999 at C_- = 2, 10, 100 with the default
             ``(1e-3, 1e3)``; 0.500004, 0.8999997, 0.9899997 with ``(1e-3, 1e7)``).
 
-    Example:
+    Examples:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
         >>> tol = sj.loss_tolerance(sj.thermal_preset("hot"), [2.0, 10.0], eps_tol=1e-4)

@@ -116,7 +116,7 @@ def new_figure(
     Returns ``(figure, axes)`` with ``axes`` always a 2-D array of shape ``(nrows, ncols)``;
     ``width_ratios``/``height_ratios`` set the relative column widths and row heights.
 
-    Example:
+    Examples:
         >>> import steerjax.plotting as sjp
         >>> fig, axes = sjp.new_figure(2, 3)
         >>> axes.shape
@@ -440,7 +440,7 @@ def pale(color, strength: float = 0.3) -> tuple[float, float, float]:
     """``color`` mixed with white: ``strength`` 1 keeps it, 0 gives white.  Unlike transparency,
     overlapping pale curves do not add up to a dark one.
 
-    Example:
+    Examples:
         >>> import steerjax.plotting as sjp
         >>> sjp.pale("#000000", 0.25)
         (0.75, 0.75, 0.75)
@@ -465,7 +465,7 @@ def gaps_at_jumps(x, y, max_jump: float, *, log: bool = False, by=None) -> tuple
     Returns:
         ``(x, y)`` with NaN inserted (in both) at every jump.
 
-    Example:
+    Examples:
         >>> import numpy as np, steerjax.plotting as sjp
         >>> sjp.gaps_at_jumps(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.1, 1.0]), 0.5)[1].tolist()
         [0.0, 0.1, nan, 1.0]
