@@ -302,7 +302,7 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
     absolute error of ~1e-16 times its largest entry, i.e. a relative error ~1e-16/rho_-
     (measured for reid_E: 1.7e-4 at rho_- = 1e-12), and so do its derivatives.  For Reid's E
     at any phi use :func:`steerjax.steering_at_phase`, which never materialises the diverging
-    entries (relative error <= 1e-13 down to rho_- = 1e-12, see the README).
+    entries (relative error <= 1e-13 down to rho_- = 1e-12, see docs/accuracy.md).
 
     Args:
         thermal: thermal parameters (:class:`Thermal`).
@@ -337,7 +337,7 @@ def steering_at_phase(
     (:func:`block_covariance_from_rates`), so values *and* gradients stay accurate at the
     client's stability edge, where ``reid_E(covariance(...))`` loses digits like 1e-16/rho_-.
     Measured against the closed forms at phi = 0 and against a 50-digit Lyapunov solve at
-    phi != 0 for client damping ratios down to 1e-12: see the README's accuracy table.  The
+    phi != 0 for client damping ratios down to 1e-12: see the accuracy table in docs/accuracy.md.  The
     remaining limit is the conditioning of the inputs: near the edge gamma_- = gamma_-0 -
     Gamma_- cos 2 theta_- carries an absolute rounding error ~1e-16 gamma_-0 when the design is
     given by its angle, which E_{-|+} (~1/gamma_- where R ~ 0) and any E at phi != 0 (which

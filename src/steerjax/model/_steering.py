@@ -174,7 +174,7 @@ def steering(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> 
     grad-compatible; broadcasts over the batch shape of ``thermal`` and ``design``.
 
     Precision: pass float64 arrays (``jax.config.update("jax_enable_x64", True)``) for the
-    accuracy documented in the README; float32 works and is accurate to ~1e-5 relative away
+    accuracy documented in docs/accuracy.md; float32 works and is accurate to ~1e-5 relative away
     from the stability edge.
 
     Args:
