@@ -27,6 +27,16 @@ OLD_OUTPUT = b"previous results\n"
 SCRIPT = Path(sys.executable).parent / "steerjax"
 
 
+@pytest.fixture(autouse=True)
+def interrupt_is_delivered():
+    """Python's own SIGINT handler during each test.  A run started in the background by a
+    shell (``make test &``) inherits SIGINT ignored, and the command rightly keeps an ignored
+    signal ignored, so these tests would test nothing there."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def swallowed_interrupt() -> list[BaseException]:
     """Run the current SIGINT handler inside a gc callback, where an exception is dropped (as
     the interpreter does when a real signal is handled there); returns what was dropped."""
