@@ -64,6 +64,7 @@ from .optim import (
     loss_tolerance,
     optimal_sweep,
     optimize,
+    optimum_sensitivity,
 )
 
 # Names that lived at the top level before the subpackages existed; asking for one says where
@@ -142,6 +143,7 @@ __all__ = [
     "SearchOptions",
     "ExecutionOptions",
     "OptimumResult",
+    "optimum_sensitivity",
     "ProjectedNewton",
     "LBFGS",
     "Adam",

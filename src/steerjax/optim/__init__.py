@@ -12,6 +12,13 @@ from ._coordinates import (
 from ._feasibility import problem_feasibility
 from ._improvement import ConditionalImprovement, conditional_improvement
 from ._optimize import CONDITIONAL_WARM_PHASES, optimize
+from ._optimum_sensitivity import (
+    OPTIMUM_PARAMETER_UNITS,
+    OPTIMUM_PARAMETERS,
+    OptimumParameters,
+    OptimumSensitivity,
+    optimum_sensitivity,
+)
 from ._options import ExecutionOptions, SearchOptions
 from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Measurement, Problem
 from ._result import OptimumResult
@@ -51,4 +58,10 @@ __all__ = [
     "loss_tolerance",
     "ConditionalImprovement",
     "conditional_improvement",
+    # sensitivity of the optimum to the fixed parameters (issue 12)
+    "optimum_sensitivity",
+    "OptimumSensitivity",
+    "OptimumParameters",
+    "OPTIMUM_PARAMETERS",
+    "OPTIMUM_PARAMETER_UNITS",
 ]

@@ -53,7 +53,10 @@ def damping_margin(min_damping_ratio, min_damping_hz, gamma0_hz, nbar, C):
     if min_damping_hz is None:
         return min_damping_ratio
     xp = array_namespace(min_damping_ratio, min_damping_hz, gamma0_hz, nbar, C)
-    return xp.maximum(min_damping_ratio, min_damping_hz / (gamma0_hz * (1.0 + C * (nbar + 0.5))))
+    settling = min_damping_hz / (gamma0_hz * (1.0 + C * (nbar + 0.5)))
+    # the larger of the two; at a tie (no settling requirement: 0 = 0) the derivative goes
+    # wholly to min_damping_ratio (``maximum`` would halve it), the right derivative in it
+    return xp.where(settling > min_damping_ratio, settling, min_damping_ratio)
 
 
 def _lowest_tolerant_angle(C, nbar, theta_tolerance, C_tolerance):
