@@ -110,6 +110,21 @@ TOLERANCE_RESULT_COLUMNS = ("E_worst",)
 """Written right after ``E`` when some job has a tolerance: the worst case of the job's E over
 its tolerance set at the returned design (``E`` itself for a job without tolerance)."""
 
+SENSITIVITY_PARAMETERS = sj.optim.OPTIMUM_PARAMETERS[:6]
+"""Parameters p whose columns ``--sensitivities`` always writes: nbar_+-, gamma0_+- [Hz], eps,
+C_- (:func:`steerjax.optimum_sensitivity`)."""
+
+CONSTRAINT_SENSITIVITY_PARAMETERS = sj.optim.OPTIMUM_PARAMETERS[6:]
+"""Parameters whose ``--sensitivities`` columns are written only when some job sets them: the
+damping margin (a non-zero ``min_damping_ratio``), the tolerances and the settling time."""
+
+
+def sensitivity_columns(parameters) -> tuple[str, ...]:
+    """The ``--sensitivities`` columns for ``parameters``, written last: every
+    ``dEstar_d_<p>`` [1/unit of p], then every ``elasticity_<p>`` (d ln E*/d ln p) [1]."""
+    return tuple(f"dEstar_d_{p}" for p in parameters) + tuple(f"elasticity_{p}" for p in parameters)
+
+
 OUTPUT_RESULT_COLUMNS = RESULT_COLUMNS + DIAGNOSTIC_COLUMNS
 """The columns added to every output row when no job is conditional and none has a
 tolerance, in order."""

@@ -26,8 +26,10 @@ from ._optimize_columns import (
     CONSTRAINT_COLUMNS,
     OUTPUT_RESULT_COLUMNS,
     PROG,
+    SENSITIVITY_PARAMETERS,
     TOLERANCE_FLAGS,
     TOLERANCE_RESULT_COLUMNS,
+    sensitivity_columns,
 )
 from ._optimize_jobs import _UNSET, _conditional_flags
 from ._optimize_solve import group_key
@@ -83,6 +85,9 @@ def output_table(
     for name in names:
         if name in results:
             out[name] = results[name]
+    for name in sensitivity_columns(sj.optim.OPTIMUM_PARAMETERS):  # --sensitivities: last
+        if name in results:
+            out[name] = _blank_where_nan(np.asarray(results[name]))
     return out
 
 
@@ -186,12 +191,48 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
             "worst E: the largest E of the minimised direction over the tolerance set at the design shown;",
             "with a tolerance it is what was minimised (the E columns are the nominal values, no errors).",
         ]
+    if "elasticity_C_minus" in results:
+        lines += ["", *_elasticity_table(v, rows, results)]
     if any(key[2] for key in order):
         lines += [
             "conditional: E given the homodyne record of the output light (efficiency eta, local-",
             "oscillator phase LO); uncond. E: the minimised direction's plain E at the same design.",
         ]
     return "\n".join(lines)
+
+
+def _elasticity_table(v: dict, rows: np.ndarray, results: dict) -> list[str]:
+    """``--sensitivities`` in the text report: the elasticities of every optimum (the
+    derivatives are in the --json / --out columns)."""
+    heads = ["C_-", "eps", *(f"{_SHORT[p]}" for p in SENSITIVITY_PARAMETERS)]
+    body = (
+        [
+            _g(float(v["C_minus"][i]), 8),
+            _g(float(v["eps"][i]), 4, (0.0, 1.0)),
+            *(_elasticity_cell(results[f"elasticity_{p}"][j]) for p in SENSITIVITY_PARAMETERS),
+        ]
+        for j, i in enumerate(rows.tolist())
+    )
+    return [
+        "elasticities d ln E*/d ln p of the minimised E* (steerjax.optimum_sensitivity; e.g. -0.4: 1 % more",
+        "of p lowers E* by 0.4 %); dE*/dp in the --json / --out columns dEstar_d_<p>:",
+        format_columns(heads, body),
+    ]
+
+
+_SHORT = {
+    "nbar_plus": "nbar_+",
+    "nbar_minus": "nbar_-",
+    "gamma0_plus_hz": "gamma0_+",
+    "gamma0_minus_hz": "gamma0_-",
+    "eps": "eps",
+    "C_minus": "C_-",
+}
+
+
+def _elasticity_cell(x) -> str:
+    x = float(x)
+    return "" if math.isnan(x) else f"{x:+.6f}"
 
 
 def _write(path: str, columns: dict[str, np.ndarray]) -> None:

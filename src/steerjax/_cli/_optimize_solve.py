@@ -7,7 +7,14 @@ import numpy as np
 import steerjax as sj
 
 from ._common import Progress
-from ._optimize_columns import _DEFAULT_LO_PHASE_RANGE, _HALF_PI, ALL_RESULT_COLUMNS
+from ._optimize_columns import (
+    _DEFAULT_LO_PHASE_RANGE,
+    _HALF_PI,
+    ALL_RESULT_COLUMNS,
+    CONSTRAINT_SENSITIVITY_PARAMETERS,
+    SENSITIVITY_PARAMETERS,
+    sensitivity_columns,
+)
 from ._optimize_jobs import _c_plus_bounds
 from ._tables import (
     Table,
@@ -139,9 +146,12 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
 # ---------------------------------------------------------------------------------------------
 
 
-def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def solve(
+    table: Table, *, n_starts: int, seed: int, quiet: bool, sensitivities: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Optimise every good row: one :func:`steerjax.optimize` call per :func:`group_key`
-    group.  Returns the rows solved (table order) and their result columns."""
+    group (and with ``sensitivities`` one :func:`steerjax.optimum_sensitivity` call on its
+    result).  Returns the rows solved (table order) and their result columns."""
     rows = np.flatnonzero(table.ok)
     groups: dict[tuple, list[int]] = {}
     for i in rows.tolist():
@@ -165,7 +175,10 @@ def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.nd
                 bar.update(offset + done - bar.count)
 
             result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
-            for name, column in result.columns().items():
+            columns = result.columns()
+            if sensitivities:
+                columns.update(sj.optimum_sensitivity(problem, result).columns())
+            for name, column in columns.items():
                 if name not in full:
                     full[name] = np.zeros(n, dtype=column.dtype)
                 full[name][idx] = column
@@ -175,9 +188,31 @@ def solve(table: Table, *, n_starts: int, seed: int, quiet: bool) -> tuple[np.nd
             if not problem.has_tolerance:
                 full["E_worst"][idx] = full["E"][idx]
     rows = np.flatnonzero(solved)
+    if sensitivities:
+        _drop_unset_sensitivities(table, rows, full)
     if rows.size == 0:
         return rows, {name: np.asarray([]) for name in ALL_RESULT_COLUMNS}
     return _reject_nonfinite(table, rows, {name: column[rows] for name, column in full.items()})
+
+
+def _drop_unset_sensitivities(table: Table, rows: np.ndarray, full: dict) -> None:
+    """Keep the ``--sensitivities`` columns of :data:`SENSITIVITY_PARAMETERS`, and those of a
+    constraint parameter only when some solved job sets it (a tolerance or settling time with a
+    derivative; a non-zero damping margin)."""
+    keep = set(sensitivity_columns(SENSITIVITY_PARAMETERS))
+    for p in CONSTRAINT_SENSITIVITY_PARAMETERS:
+        name = f"dEstar_d_{p}"
+        if name not in full:
+            continue
+        if p == "min_damping_ratio":
+            used = bool(np.any(table.values["min_damping_ratio"][rows] > 0))
+        else:
+            used = bool(np.any(np.isfinite(full[name][rows])))
+        if used:
+            keep.update(sensitivity_columns((p,)))
+    for name in sensitivity_columns(sj.optim.OPTIMUM_PARAMETERS):
+        if name in full and name not in keep:
+            del full[name]
 
 
 def _reject_nonfinite(table: Table, rows: np.ndarray, results: dict) -> tuple[np.ndarray, dict]:

@@ -76,6 +76,7 @@ from ._optimize_columns import (
     MAX_STARTS,
     PROG,
     RESULT_COLUMNS,
+    SENSITIVITY_PARAMETERS,
     _argument,
     _int_in,
     parse_coupling,
@@ -161,6 +162,14 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
 numbers: {wrap(MISSING_RULE, 86).replace(chr(10), chr(10) + "  ")}.
   Counts (--starts, --seed, N of --c-minus-grid) are whole numbers.  Output files write a value
   that was not given as an empty cell, so they can be read back as input.
+
+sensitivities (--sensitivities; steerjax.optimum_sensitivity, envelope theorem with the
+  active bounds, no re-optimisation): the columns dEstar_d_<p> [1/unit of p], then
+  elasticity_<p> = d ln E*/d ln p [1], for p = {", ".join(SENSITIVITY_PARAMETERS)}
+  (nbar [1], gamma0 [Hz], eps [1], C_minus [1]), written last; also for min_damping_ratio,
+  phase_tolerance, theta_tolerance, C_tolerance, eps_range_low, eps_range_high and
+  max_settling_time [s] when some job sets them.  E* is the minimised value (E_worst with a
+  tolerance); an empty cell: the parameter does not apply to that job (e.g. a tolerance of 0).
 
 exit status: 0 success; 1 a bad value or row (the good rows are still written), or an
   unwritable output; 2 usage error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): no
@@ -377,6 +386,12 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--json", action="store_true", help="print a JSON list of records (full precision) instead of text"
     )
     io.add_argument(
+        "--sensitivities",
+        action="store_true",
+        help="add the derivatives dE*/dp and elasticities d ln E*/d ln p of each optimum with respect "
+        "to its fixed parameters (steerjax.optimum_sensitivity; columns: see below)",
+    )
+    io.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -402,7 +417,9 @@ def run(args: argparse.Namespace) -> int:
 
 def run_flags(args: argparse.Namespace) -> int:
     table = jobs_from_flags(args)
-    rows, results = solve(table, n_starts=args.starts, seed=args.seed, quiet=args.quiet)
+    rows, results = solve(
+        table, n_starts=args.starts, seed=args.seed, quiet=args.quiet, sensitivities=args.sensitivities
+    )
     v = table.values
     for i in sorted(table.problems):
         coupling, direction, conditional = group_key(table, i)
@@ -439,7 +456,9 @@ def run_batch(args: argparse.Namespace) -> int:
     reject_bad_constraints(table)
     reject_bad_conditional(table, conditional)
     any_conditional = bool(np.any(table.values["conditional"].astype(bool)))
-    rows, results = solve(table, n_starts=args.starts, seed=args.seed, quiet=args.quiet)
+    rows, results = solve(
+        table, n_starts=args.starts, seed=args.seed, quiet=args.quiet, sensitivities=args.sensitivities
+    )
     for message in table.error_messages():
         print(message, file=sys.stderr)
     # The job columns the file lacks (always known: flags, defaults, presets); the conditional
