@@ -161,3 +161,22 @@ def test_result_of_another_problem_is_refused(runs):
     _, _, problem, result, _ = runs
     with pytest.raises(ValueError, match=r"result.w has shape .*expected"):
         sj.optimum_sensitivity(problem, types.SimpleNamespace(w=result.w[:3]))
+
+
+def test_largest_elasticity_is_by_magnitude_and_skips_nan():
+    """The improvement that pays most is the largest |elasticity| (a negative one counts), a
+    NaN (parameter not applicable) never wins."""
+    names = sj.optim.OPTIMUM_PARAMETERS
+    e = np.array([[0.2, -0.5, 0.1, 0.0, np.nan, -0.4] + [np.nan] * (len(names) - 6)])
+    values = sj.optim.OptimumParameters.from_stacked(e)
+    sens = sj.optim.OptimumSensitivity(
+        E_star=np.ones(1),
+        parameters=values,
+        derivative=values,
+        elasticity=values,
+        active_lower=np.zeros((1, 3), bool),
+        active_upper=np.zeros((1, 3), bool),
+        interior_gradient=np.zeros(1),
+    )
+    assert list(sj.analysis.largest_elasticity(sens)) == ["nbar_minus"]
+    assert list(sj.analysis.largest_elasticity(sens, ("eps", "C_minus"))) == ["C_minus"]

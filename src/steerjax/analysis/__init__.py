@@ -1,6 +1,8 @@
 """Analysis of designs: steering maps over (C+, C-) and angles, regime boundaries and grids of
-optimal designs (the data of Figs. 2-7), and the gradients and steering margins of a design."""
+optimal designs (the data of Figs. 2-7), the gradients and steering margins of a design, and
+the elasticities of optima against C- (Fig. 10(b))."""
 
+from ._elasticity import IMPROVEMENT_PARAMETERS, largest_elasticity, optimum_elasticities
 from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
 from ._optimal_grid import (
     STEERING_MARGIN,
@@ -38,4 +40,8 @@ __all__ = [
     "SENSITIVITY_PARAMETERS",
     "SENSITIVITY_UNITS",
     "MARGIN_LIMITS",
+    # which improvement pays most: elasticities of the optimum against C_- (issue 12)
+    "optimum_elasticities",
+    "largest_elasticity",
+    "IMPROVEMENT_PARAMETERS",
 ]
