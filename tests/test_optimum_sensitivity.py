@@ -180,3 +180,45 @@ def test_largest_elasticity_is_by_magnitude_and_skips_nan():
     )
     assert list(sj.analysis.largest_elasticity(sens)) == ["nbar_minus"]
     assert list(sj.analysis.largest_elasticity(sens, ("eps", "C_minus"))) == ["C_minus"]
+
+
+def _scipy_min_norm_point(A):
+    """The point of the convex hull of the rows of A nearest 0 (SciPy SLSQP on the simplex)."""
+    import scipy.optimize
+
+    J = A.shape[0]
+    res = scipy.optimize.minimize(
+        lambda lam: float(np.sum((A.T @ lam) ** 2)),
+        np.full(J, 1.0 / J),
+        jac=lambda lam: 2.0 * A @ (A.T @ lam),
+        bounds=[(0.0, 1.0)] * J,
+        constraints=[{"type": "eq", "fun": lambda lam: np.sum(lam) - 1.0}],
+        method="SLSQP",
+        options={"ftol": 1e-16, "maxiter": 500},
+    )
+    return A.T @ res.x
+
+
+def test_minimax_weights_give_the_min_norm_point_of_the_active_gradients():
+    """The weights of the tied maximisers of a box-robust optimum (Danskin's envelope formula,
+    :func:`steerjax.optim._optimum_sensitivity._min_norm_weights`): on the simplex of the active
+    rows, and their combination is the point of the hull nearest 0 (against SciPy), which is 0
+    when 0 lies in the hull (a converged minimax point)."""
+    import jax
+
+    from steerjax.optim._optimum_sensitivity import _min_norm_weights
+
+    _min_norm_weights = jax.jit(_min_norm_weights)  # noqa: N806 - one compilation for all cases
+
+    rng = np.random.default_rng(3)
+    inside = np.array([[1.0, 0.0, 0.0], [-1.0, 0.5, 0.0], [0.0, -1.0, 0.0], [5.0, 5.0, 0.0], [0, 0, 9.0]])
+    cases = [(inside, np.array([True, True, True, False, False]))]
+    cases += [(rng.normal(size=(5, 3)), rng.uniform(size=5) < 0.7) for _ in range(3)]
+    for A, active in cases:
+        active[0] = True
+        lam = np.asarray(_min_norm_weights(A, active))
+        assert np.all(lam >= 0) and abs(lam.sum() - 1) < 1e-12 and np.all(lam[~active] == 0)
+        ref = _scipy_min_norm_point(A[active])
+        np.testing.assert_allclose(A.T @ lam, ref, atol=1e-7)
+    lam = np.asarray(_min_norm_weights(*cases[0]))
+    assert np.max(np.abs(inside.T @ lam)) < 1e-9

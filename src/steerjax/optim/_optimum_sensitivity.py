@@ -52,10 +52,11 @@ import numpy as np
 from jax import Array
 
 from ..model._params import Thermal
-from ._coordinates import loss
+from ._coordinates import loss, rates_from_w
 from ._optimize import _problem_in_rate_units
 from ._problem import Problem
 from ._result import OptimumResult
+from ._robust import box_axes, box_corners, box_value_at, box_worst_case
 from ._search import _with_objective
 
 __all__ = [
@@ -232,16 +233,97 @@ def _with_parameters(problem: Problem, v: Array) -> Problem:
     return p
 
 
+def _scaled(problem: Problem, objective, v: Array) -> Problem:
+    """One problem with parameters ``v``, its objective back in place, in rate units (as
+    :func:`steerjax.optimize` solves it)."""
+    return _problem_in_rate_units(_with_objective(_with_parameters(problem, v), objective))[0]
+
+
 def _row_sensitivity(problem: Problem, objective, w: Array, v: Array):
-    """(E*, dE*/dv, dL/dw) of one problem at its optimum ``w``."""
+    """(E*, dE*/dv, largest interior |dL/dw_i|) of one problem at its optimum ``w``."""
+    if problem.has_box_tolerance:
+        return _minimax_row_sensitivity(problem, objective, w, v)
 
     def objective_at(w, v):
-        p = _with_objective(_with_parameters(problem, v), objective)
-        p, _ = _problem_in_rate_units(p)
-        return loss(p, w)
+        return loss(_scaled(problem, objective, v), w)
 
     E, (g_w, g_v) = jax.value_and_grad(objective_at, argnums=(0, 1))(w, v)
-    return E, g_v, g_w
+    return E, g_v, jnp.max(jnp.where(_free(w), jnp.abs(g_w), 0.0))
+
+
+def _free(w: Array) -> Array:
+    return (w > 0.0) & (w < 1.0)
+
+
+TIE_TOLERANCE = 1e-6
+"""Relative distance below the worst case within which a point of a tolerance box counts as a
+maximiser (an active piece of the minimax) in :func:`optimum_sensitivity`."""
+
+
+def _candidate_values(problem: Problem, objective, w: Array, v: Array, S: Array) -> Array:
+    """The objective at the normalised box errors ``S`` (rows) of one problem's design ``w``."""
+    p = _scaled(problem, objective, v)
+    r, design = rates_from_w(p, w)
+    return jax.vmap(lambda s: box_value_at(p, r, design, s))(S)
+
+
+def _minimax_row_sensitivity(problem: Problem, objective, w: Array, v: Array):
+    """The envelope theorem for ``min_w max_s V(s; w, p)`` (a box-robust problem).
+
+    At a robust optimum several points of the box are worst at once (a minimax tie: typically
+    two corners), and no single one has a vanishing gradient in the free coordinates.  With the
+    maximisers s_j (every corner and the local maximum of :func:`box_worst_case` within
+    :data:`TIE_TOLERANCE` of the worst case) and weights ``lambda`` on the simplex for which
+    ``sum_j lambda_j dV_j/dw`` vanishes in the free coordinates (the smallest such combination:
+    :func:`_min_norm_weights`), ``dE*/dp = sum_j lambda_j dV_j/dp`` (Danskin).  With one
+    maximiser this is the plain envelope formula."""
+    p = _scaled(problem, objective, v)
+    r, design = rates_from_w(p, w)
+    worst = box_worst_case(p, r, design)
+    k = len(box_axes(p))
+    S = jnp.concatenate([jnp.asarray(box_corners(k), w.dtype), worst.errors[None]], 0)
+    S = jax.lax.stop_gradient(S)
+    f = _candidate_values(problem, objective, w, v, S)
+    G_w, G_v = jax.jacrev(_candidate_values, argnums=(2, 3))(problem, objective, w, v, S)
+    E = worst.E_worst
+    active = f >= E - TIE_TOLERANCE * jnp.abs(E)
+    A = jnp.where(active[:, None] & _free(w)[None, :], G_w, 0.0)
+    lam = _min_norm_weights(A, active)
+    g_v = lam @ jnp.where(active[:, None], G_v, 0.0)
+    return E, g_v, jnp.max(jnp.abs(lam @ A))
+
+
+_MIN_NORM_STEPS = 2000
+
+
+def _min_norm_weights(A: Array, active: Array) -> Array:
+    """Weights ``lambda`` on the simplex (zero where not ``active``) minimising ``|A^T lambda|``:
+    the point of the convex hull of the active rows of ``A`` nearest 0 (accelerated projected
+    gradient, a fixed number of steps)."""
+    A = jnp.where(active[:, None], A, 0.0)
+    n = jnp.maximum(jnp.sum(active), 1)
+    lam0 = jnp.where(active, 1.0 / n, 0.0)
+    step = 1.0 / jnp.maximum(jnp.sum(A * A), jnp.finfo(A.dtype).tiny)
+
+    def body(i, state):
+        lam, y, t = state
+        new = _project_to_simplex(y - step * (A @ (A.T @ y)), active)
+        t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t))
+        return new, new + ((t - 1.0) / t_next) * (new - lam), t_next
+
+    lam, _, _ = jax.lax.fori_loop(0, _MIN_NORM_STEPS, body, (lam0, lam0, jnp.ones((), A.dtype)))
+    return lam
+
+
+def _project_to_simplex(x: Array, active: Array) -> Array:
+    """Euclidean projection of ``x`` onto the simplex of the ``active`` entries (the others 0)."""
+    x = jnp.where(active, x, -1e6)
+    u = jnp.sort(x)[::-1]
+    css = jnp.cumsum(u)
+    ks = jnp.arange(1, x.shape[0] + 1, dtype=x.dtype)
+    rho = jnp.max(jnp.where(u - (css - 1.0) / ks > 0, jnp.arange(x.shape[0]), 0))
+    theta = (css[rho] - 1.0) / (rho + 1.0)
+    return jnp.where(active, jnp.maximum(x - theta, 0.0), 0.0)
 
 
 @eqx.filter_jit
@@ -254,15 +336,13 @@ def _sensitivity(problem: Problem, w: Array) -> OptimumSensitivity:
     values = _parameter_values(problem)
     v_rows = jnp.reshape(values, (n, values.shape[-1]))
     w_rows = jnp.reshape(w, (n, w.shape[-1]))
-    E, g_v, g_w = jax.vmap(_row_sensitivity, in_axes=(0, None, 0, 0))(rows, objective, w_rows, v_rows)
+    E, g_v, interior = jax.vmap(_row_sensitivity, in_axes=(0, None, 0, 0))(rows, objective, w_rows, v_rows)
     E = jnp.reshape(E, batch)
     applies = _applies(problem, values)
     derivative = jnp.where(applies, jnp.reshape(g_v, values.shape), jnp.nan)
     elasticity = derivative * values / E[..., None]
     w_b = jnp.reshape(w_rows, w.shape)
     lower, upper = w_b <= 0.0, w_b >= 1.0
-    g_w = jnp.reshape(g_w, w.shape)
-    interior = jnp.max(jnp.where(lower | upper, 0.0, jnp.abs(g_w)), axis=-1)
     return OptimumSensitivity(
         E_star=E,
         parameters=OptimumParameters.from_stacked(values),
@@ -270,7 +350,7 @@ def _sensitivity(problem: Problem, w: Array) -> OptimumSensitivity:
         elasticity=OptimumParameters.from_stacked(elasticity),
         active_lower=lower,
         active_upper=upper,
-        interior_gradient=interior,
+        interior_gradient=jnp.reshape(interior, batch),
     )
 
 

@@ -126,14 +126,15 @@ def _value(problem, r: CascadeRates, design: Design) -> Array:
     return select_direction(problem.direction, *steering_from_rates(r))
 
 
-def _value_at(problem, r, design, s):
+def box_value_at(problem, r, design, s):
+    """The objective at normalised errors ``s`` (one point of the box; inf where unstable)."""
     rp, dp = perturbed_rates(problem, r, design, s)
     v = _value(problem, rp, dp)
     stable = (rp.plus.gamma > 0) & (rp.minus.gamma > 0)
     return jnp.where(stable & ~jnp.isnan(v), v, jnp.inf)
 
 
-def _corners(k: int) -> np.ndarray:
+def box_corners(k: int) -> np.ndarray:
     return np.asarray(list(itertools.product((-1.0, 1.0), repeat=k)))
 
 
@@ -141,17 +142,17 @@ def _worst_errors(problem, r, design) -> tuple[Array, Array]:
     """The worst normalised errors found (corners, then the local ascent) and the value there
     (no gradient)."""
     k = len(box_axes(problem))
-    corners = jnp.asarray(_corners(k), dtype=r.eps.dtype)
-    values = jax.vmap(lambda s: _value_at(problem, r, design, s))(corners)
+    corners = jnp.asarray(box_corners(k), dtype=r.eps.dtype)
+    values = jax.vmap(lambda s: box_value_at(problem, r, design, s))(corners)
     j = jnp.argmax(values)
     s, v = corners[j], values[j]
-    grad = jax.grad(lambda x: _value_at(problem, r, design, x))
+    grad = jax.grad(lambda x: box_value_at(problem, r, design, x))
     for step in ASCENT_STEPS:
         g = grad(s)
         scale = jnp.max(jnp.abs(g))
         ok = jnp.isfinite(scale) & (scale > 0)
         trial = jnp.clip(s + step * g / jnp.where(ok, scale, 1.0), -1.0, 1.0)
-        v_trial = _value_at(problem, r, design, trial)
+        v_trial = box_value_at(problem, r, design, trial)
         better = ok & (v_trial > v)
         s = jnp.where(better, trial, s)
         v = jnp.where(better, v_trial, v)
@@ -164,4 +165,4 @@ def box_worst_case(problem, r: CascadeRates, design: Design) -> BoxWorstCase:
     Differentiable with respect to ``r`` and ``design`` (envelope theorem)."""
     s, _ = _worst_errors(problem, jax.lax.stop_gradient(r), jax.lax.stop_gradient(design))
     s = jax.lax.stop_gradient(s)
-    return BoxWorstCase(E_worst=_value_at(problem, r, design, s), errors=s)
+    return BoxWorstCase(E_worst=box_value_at(problem, r, design, s), errors=s)
