@@ -24,10 +24,13 @@ Conditions (reported, not enforced):
   the formula is about that value times ``|dw*/dp|``);
 * the active set does not change at ``p`` (strict complementarity); where it changes E* has a
   kink and only one-sided derivatives exist;
-* for a worst case over a tolerance box, a single worst corner: at a minimax tie (two corners
-  equal, typical of robust optima, see :mod:`steerjax.optim._robust`) E* is still
-  differentiable, but the derivative mixes the tied corners with multipliers that this
-  function does not compute; ``interior_gradient`` is then not small.
+* for a worst case over a tolerance box (theta, C, eps errors) the optimum is a minimax point
+  at which several points of the box are worst at once (two corners tie, typically; see
+  :mod:`steerjax.optim._robust`).  Then no single one has a vanishing gradient, and the
+  derivative is Danskin's: the tied points' dL/dp weighted by the convex combination of their
+  gradients that vanishes in the free coordinates (:func:`_minimax_row_sensitivity`).  The
+  search stops near, not at, such a kink (``converged`` False), so the combination vanishes
+  only approximately; ``interior_gradient`` is then the norm of what is left.
 
 What is held fixed when ``p`` moves: every other field of the problem as stored, in particular
 the *absolute* bounds on C_+ (``Problem.C_plus_bounds``, even when they were given as a ratio to
