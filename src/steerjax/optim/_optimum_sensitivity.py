@@ -152,7 +152,8 @@ class OptimumSensitivity(eqx.Module):
             the optimum is at the lower / upper end of its box (the active bounds; the lower
             end of an angle coordinate is the end nearest the stability edge).
         interior_gradient: the largest ``|dL/dw_i|`` over the coordinates not at an end (box
-            coordinates): 0 at an exact optimum; the derivatives are first-order accurate in
+            coordinates; for a box-robust optimum, of the weighted combination of the tied
+            worst points): 0 at an exact optimum; the derivatives are first-order accurate in
             it (module docstring).
     """
 
@@ -176,8 +177,9 @@ class OptimumSensitivity(eqx.Module):
 
 
 def _parameter_values(problem: Problem) -> Array:
-    """The values of :data:`OPTIMUM_PARAMETERS` for each problem (``batch + (13,)``); absent
-    options as NaN (a tolerance), 0 (none) or inf (settling time)."""
+    """The values of :data:`OPTIMUM_PARAMETERS` for each problem (``batch + (13,)``): eps NaN
+    where it is a search variable, an absent tolerance 0, an absent eps range (eps, eps), no
+    settling time inf."""
     th = problem.thermal
     nan = jnp.full(problem.batch_shape, jnp.nan, dtype=problem.C_minus.dtype)
 
