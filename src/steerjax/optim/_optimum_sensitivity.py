@@ -390,11 +390,11 @@ def optimum_sensitivity(problem: Problem, result: OptimumResult) -> OptimumSensi
     Example:
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
-        >>> p = sj.Problem(sj.HOT, C_minus=10.0)
+        >>> p = sj.Problem(sj.HOT, C_minus=[10.0, 100.0])
         >>> s = sj.optimum_sensitivity(p, sj.optimize(p))
-        >>> round(float(s.E_star), 6), bool(s.active_lower[1])  # theta_- at the stability edge
+        >>> round(float(s.E_star[0]), 6), bool(s.active_lower[0, 1])  # theta_- on the edge
         (0.285043, True)
-        >>> round(float(s.derivative.C_minus), 6), round(float(s.elasticity.C_minus), 4)
+        >>> round(float(s.derivative.C_minus[0]), 6), round(float(s.elasticity.C_minus[0]), 4)
         (-0.011511, -0.4038)
     """
     expected = (*problem.batch_shape, problem.n_variables)
