@@ -43,7 +43,7 @@ from ..model._rates import CascadeRates, OscillatorRates, cos_two_theta
 from ..model._steering import steering_from_rates, steering_result_from_rates
 from ..model._tolerance import worst_case_over_phase_from_rates
 
-__all__ = ["BoxWorstCase", "box_axes", "perturbed_rates", "box_worst_case"]
+__all__ = ["BoxWorstCase", "box_axes", "box_corners", "box_value_at", "perturbed_rates", "box_worst_case"]
 
 ASCENT_STEPS = (0.5, 0.25, 0.125, 0.0625)
 """Step lengths (in units of the box's half-width, along the normalised gradient) of the local
@@ -135,6 +135,7 @@ def box_value_at(problem, r, design, s):
 
 
 def box_corners(k: int) -> np.ndarray:
+    """The 2^k corners of the normalised box [-1, 1]^k (rows)."""
     return np.asarray(list(itertools.product((-1.0, 1.0), repeat=k)))
 
 
