@@ -13,6 +13,7 @@ import re
 import griffe
 
 _ROLE = re.compile(r":(?:class|func|data|mod|attr|meth|obj|exc|math|py:\w+):`~?([^`]+)`")
+_EXAMPLE = re.compile(r"^([ \t]*)Example:[ \t]*$", re.M)
 _MATH = re.compile(
     r"^(?P<indent>[ \t]*)\.\. math::[ \t]*\n(?P<body>(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)+)", re.M
 )
@@ -25,7 +26,10 @@ def _math_block(match: re.Match) -> str:
 
 
 def markdown_from_rest(text: str) -> str:
-    """Roles to inline code, ``.. math::`` blocks to fenced blocks (see the module docstring)."""
+    """Roles to inline code, ``.. math::`` blocks to fenced blocks, and an ``Example:`` header to
+    ``Examples:`` (griffe reads ``Example:`` as an admonition, so its doctest would be rendered
+    as Markdown text; see the module docstring)."""
+    text = _EXAMPLE.sub(r"\1Examples:", text)
     text = _ROLE.sub(lambda m: f"`{m.group(1)}`", text)
     return _MATH.sub(_math_block, text + "\n").rstrip("\n")
 
