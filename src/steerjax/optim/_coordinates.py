@@ -19,6 +19,7 @@ from ..model._params import Design
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
 from ..model._tolerance import worst_case_over_phase_from_rates
+from ._constraint import augmented_term, other_direction
 from ._intervals import oscillator_interval
 from ._problem import Problem
 from ._reparam import (
@@ -162,7 +163,11 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
         return phase_worst_case(problem, r)
     else:
         e_pm, e_mp = steering_from_rates(r)
-    return select_direction(problem.direction, e_pm, e_mp)
+    value = select_direction(problem.direction, e_pm, e_mp)
+    if problem.other_E is not None:
+        E_other = select_direction(other_direction(problem.direction), e_pm, e_mp)
+        value = value + augmented_term(problem.other_E, E_other)
+    return value
 
 
 def worst_case(problem: Problem, r: CascadeRates, design: Design) -> Array:

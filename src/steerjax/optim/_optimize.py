@@ -35,10 +35,19 @@ from jax import Array
 
 from ..model._checks import check_count
 from ..model._rates import thermal_in_rate_units
+from ._constrained import _without_bound, optimize_with_other_bound
+from ._coordinates import loss
 from ._options import ExecutionOptions, SearchOptions, resolve_options
 from ._problem import Problem
 from ._result import OptimumResult
-from ._search import _default_starts, _flatten, _solve_on_devices, default_block_size, default_lanes
+from ._search import (
+    _best_of_starts,
+    _default_starts,
+    _flatten,
+    _solve_on_devices,
+    default_block_size,
+    default_lanes,
+)
 from ._solvers import AbstractMinimiser
 
 CONDITIONAL_WARM_PHASES = (0.0, math.pi / 4)
@@ -162,6 +171,59 @@ def optimize(
         lanes=lanes,
         progress=progress,
     )
+    if problem.other_E is not None:
+        _check_not_empty(problem)
+        result = _optimize_with_other_bound(problem, search, execution, starts)
+        if execution.progress is not None:
+            n = math.prod(problem.batch_shape)
+            execution.progress(n, n)
+        return result
+    return _optimize_resolved(problem, search, execution, starts)
+
+
+def _optimize_with_other_bound(problem, search, execution, starts, anchors=None) -> OptimumResult:
+    """:func:`optimize` for a problem with ``max_other_E`` / ``min_other_E``
+    (:func:`steerjax.optim._constrained.optimize_with_other_bound`); explicit ``starts`` are
+    used for the unconstrained optimum of the chosen direction."""
+    inner = execution.replace(progress=None)
+    first = [starts]
+
+    def solve(p, s):
+        if s is None:
+            s, first[0] = first[0], None
+        return _optimize_resolved(p, search, inner, s)
+
+    def default_starts(p):
+        return _default_starts(
+            p, int(search.n_starts), int(search.seed), jnp.result_type(p.C_minus.dtype, jnp.float32)
+        )
+
+    def evaluate(p, w):
+        scaled, unit = _problem_in_rate_units(p)
+        return _result_rates_in_hz(_evaluate_rows(scaled, jnp.asarray(w), search.solver), unit)
+
+    return optimize_with_other_bound(problem, solve, default_starts, evaluate, anchors)
+
+
+@eqx.filter_jit
+def _evaluate_rows(problem: Problem, w: Array, solver) -> OptimumResult:
+    """The result of each row of ``problem`` at its box coordinates ``w`` (no search).  For
+    rows with a bound on the other direction's E, ``converged`` and ``grad_norm`` test the KKT
+    stationarity P(grad E + lambda grad g) with the rows' multipliers (evaluate them with a
+    negligible penalty: the augmented term's gradient is then lambda grad g)."""
+
+    def one(p, z):
+        f = loss(_without_bound(p), z)
+        return _best_of_starts(p, z[None], f[None], jnp.zeros((1,), jnp.int32), solver)
+
+    return jax.vmap(one)(problem, w)
+
+
+def _optimize_resolved(
+    problem: Problem, search: SearchOptions, execution: ExecutionOptions, starts
+) -> OptimumResult:
+    """:func:`optimize` after its options are resolved (no bound on the other direction's E,
+    or the rows of the constrained search with their multipliers)."""
     solver, seed, progress, lanes = search.solver, int(search.seed), execution.progress, execution.lanes
     n_starts = check_count("n_starts", search.n_starts, 1)
     _check_not_empty(problem)

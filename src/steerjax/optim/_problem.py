@@ -16,6 +16,7 @@ from .._validation import (
 )
 from ..model._checks import is_concrete
 from ..model._params import Thermal, check_real
+from ._constraint import OtherEConstraint, constraint_leaf
 from ._intervals import (
     _infeasible_message,
     _raise_C_plus_for_settling,
@@ -120,6 +121,16 @@ class Problem(eqx.Module):
             ``min_damping_ratio``; both apply).  ``inf``: no requirement.  The lower bound of
             C_+ is raised where needed to the smallest C_+ whose server can be that fast.
             Combinable with every other option.
+        max_other_E: optional upper bound on the *other* direction's E at the same design (for
+            ``direction="plus-given-minus"`` that is E_{-|+}), > 0, a scalar or one per problem:
+            minimise E subject to E_other <= max_other_E (the Pareto front of the two
+            directions, :func:`steerjax.pareto_front`).  Handled exactly by an augmented
+            Lagrangian around the same search (:mod:`steerjax.optim._constrained`); the
+            returned design satisfies the bound re-evaluated.  Not combinable with
+            ``objective``, ``conditional=True`` or tolerances.  Stored as :attr:`other_E`.
+        min_other_E: optional *lower* bound on the other direction's E (one-way steering: for
+            ``min_other_E >= 1/2`` the other direction provably does not steer), as above.
+            At most one of ``max_other_E`` and ``min_other_E``.
 
     Tolerances.  With any of ``phase_tolerance``, ``theta_tolerance``, ``C_tolerance`` and
     ``eps_range`` the objective minimised is the *worst case* of E (or of the custom
@@ -170,6 +181,9 @@ class Problem(eqx.Module):
     min_damping_hz: Array | None
     """Smallest allowed net damping gamma_j/2pi [Hz] (1/``max_settling_time``; batch shape);
     ``None``: no settling-time requirement."""
+    other_E: OtherEConstraint | None
+    """The bound on the other direction's E (``max_other_E`` / ``min_other_E``); ``None``:
+    unconstrained."""
     objective: Callable | None
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
@@ -198,6 +212,8 @@ class Problem(eqx.Module):
         C_tolerance=None,
         eps_range=None,
         max_settling_time=None,
+        max_other_E=None,
+        min_other_E=None,
     ):
         self.direction = parse_direction(direction)
         self.coupling = coupling
@@ -223,7 +239,11 @@ class Problem(eqx.Module):
             eps_range=eps_range,
             max_settling_time=max_settling_time,
             free_eps=self.free_eps,
+            other_bound=min_other_E if max_other_E is None else max_other_E,
         )
+        fields.pop("other_bound")
+        other = constraint_leaf(max_other_E, min_other_E, tuple(jnp.shape(fields["C_minus"])))
+        self.other_E = None if other is None else jax.tree_util.tree_map(jax.device_put, other)
         for name, value in fields.items():
             setattr(self, name, value)
 
@@ -248,6 +268,16 @@ class Problem(eqx.Module):
         if self.has_box_tolerance and self.conditional:
             raise ValueError(
                 "theta_tolerance, C_tolerance and eps_range are not supported with conditional=True"
+            )
+        if self.other_E is not None and (
+            self.objective is not None or self.conditional or self.has_tolerance
+        ):
+            raise ValueError(
+                f"{self.other_E.name} is not supported with "
+                + ("a custom objective" if self.objective is not None else "")
+                + ("conditional=True" if self.conditional else "")
+                + ("tolerances" if self.has_tolerance else "")
+                + " (the bound is on the other direction's nominal, unconditional E)"
             )
         if is_concrete(self.thermal, self.C_minus, self.eps, self.C_plus_bounds):
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -327,6 +357,7 @@ def _problem_arrays(
     eps_range=None,
     max_settling_time=None,
     free_eps=False,
+    other_bound=None,
 ) -> dict:
     """The array fields of :class:`Problem` from its arguments: each argument checked in its
     own terms (the messages quote it as given), defaults filled in, all broadcast to the one
@@ -369,6 +400,7 @@ def _problem_arrays(
             "theta_tolerance": theta_tolerance,
             "C_tolerance": C_tolerance,
             "max_settling_time": max_settling_time,
+            "max_other_E/min_other_E": other_bound,
         },
         {
             "eps_range": eps_range,
@@ -415,6 +447,7 @@ def _problem_arrays(
     eps = xp.asarray(eps)
     scalars = (*th, C_minus, eps, rho, eta) + (() if delta is None else (delta,))
     scalars += tuple(v for v in optional.values() if v is not None)
+    scalars += () if other_bound is None else (np.asarray(other_bound, dtype=float),)
     pairs = (tpb, tmb, cpb, epb, lpb) + (() if epr is None else (epr,))
     batch = jnp.broadcast_shapes(*(jnp.shape(x) for x in scalars), *(jnp.shape(x)[:-1] for x in pairs))
 
@@ -437,6 +470,7 @@ def _problem_arrays(
         "phase_tolerance": None if delta is None else bc(delta),
         **{k: None if v is None else bc(v) for k, v in optional.items()},
         "eps_range": None if epr is None else bc(epr, True),
+        "other_bound": None,
     }
 
 

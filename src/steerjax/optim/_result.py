@@ -38,6 +38,9 @@ class OptimumResult(eqx.Module):
             theta, C and eps the largest value that corners and a local search find
             (:mod:`steerjax.optim._robust`).  The minimised objective of a tolerant problem;
             equal to ``value`` for a problem without tolerance.
+        E_other: the other direction's E at the returned design (E_{-|+} when E_{+|-} is
+            minimised, and the reverse; conditional in conditional mode), re-evaluated from the
+            design's angles: the quantity bounded by ``max_other_E`` / ``min_other_E``.
         tolerant: whether the problem had any tolerance (static; :meth:`columns` then adds
             the column ``E_worst`` after ``E``, and not otherwise).
         E_plus_given_minus, E_minus_given_plus: both steering parameters at the design
@@ -65,7 +68,12 @@ class OptimumResult(eqx.Module):
             coordinate of a degenerate box, and ``gtol`` defaults to ``eps**(1/3)`` of the
             dtype (:func:`first_order_tol`; 6e-6 in float64, 5e-3 in float32).
         w: the optimum in box coordinates (for warm starts: pass ``starts=w[None]``).
-        start_values: final objective of every start (shape batch + (n_starts,)).
+        start_values: final objective of every start (shape batch + (n_starts,)).  For a
+            problem with a bound on the other direction's E: E of the chosen direction of every
+            candidate (the two single-direction optima, then each start of the constrained
+            search), ``inf`` where the bound does not hold.
+        constrained: whether the problem had ``max_other_E`` or ``min_other_E`` (static;
+            :meth:`columns` then adds the column ``E_other`` after ``E``).
     """
 
     value: Array
@@ -86,7 +94,9 @@ class OptimumResult(eqx.Module):
     w: Array
     start_values: Array
     E_worst: Array
+    E_other: Array
     tolerant: bool = eqx.field(static=True, default=False)
+    constrained: bool = eqx.field(static=True, default=False)
 
     @property
     def phase_tolerant(self) -> bool:
@@ -122,9 +132,11 @@ class OptimumResult(eqx.Module):
             return np.asarray(x, dtype=dtype).reshape(-1)
 
         worst = {"E_worst": flat(self.E_worst)} if self.tolerant else {}
+        other = {"E_other": flat(self.E_other)} if self.constrained else {}
         return {
             "E": flat(self.value),
             **worst,
+            **other,
             "E_plus_given_minus": flat(self.E_plus_given_minus),
             "E_minus_given_plus": flat(self.E_minus_given_plus),
             "theta_plus": flat(d.theta_plus),

@@ -16,6 +16,7 @@ from .._validation import (
 from ..model._conditional import conditional_steering_from_rates
 from ..model._rates import cascade_rates
 from ..model._steering import SteeringResult, steering_result_from_rates
+from ._constraint import other_direction
 from ._coordinates import lo_phase_from_w, loss, rates_from_w, worst_case
 from ._problem import EDGE_DAMPING_RATIO, Problem
 from ._result import OptimumResult
@@ -84,6 +85,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
         value = problem.objective(res, design)
     else:
         value = select_direction(problem.direction, e_pm, e_mp)
+    E_other = select_direction(other_direction(problem.direction), e_pm, e_mp)
     robust = problem.has_tolerance
     E_worst = worst_case(problem, r, design) if robust else value
     rho_p, rho_m = r_opt.plus.damping_ratio, r_opt.minus.damping_ratio
@@ -106,6 +108,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
         w=w,
         start_values=values,
         E_worst=E_worst,
+        E_other=E_other,
         tolerant=robust,
     )
 
