@@ -53,6 +53,7 @@ from .optim import (
     Adam,
     ConditionalImprovement,
     ExecutionOptions,
+    Fronts,
     LossTolerance,
     OptimalSweep,
     OptimumResult,
@@ -65,6 +66,7 @@ from .optim import (
     optimal_sweep,
     optimize,
     optimum_sensitivity,
+    pareto_front,
 )
 
 # Names that lived at the top level before the subpackages existed; asking for one says where
@@ -148,6 +150,9 @@ __all__ = [
     "LBFGS",
     "Adam",
     "DIRECTIONS",
+    # the trade-off between the two directions (beyond the paper)
+    "pareto_front",
+    "Fronts",
     # sweeps and figure data (Figs. 2-8)
     "optimal_sweep",
     "OptimalSweep",

@@ -2,6 +2,8 @@
 solvers, the results, and the sweeps over C- and the loss tolerance (Figs. 4-8)."""
 
 from .._validation import DIRECTIONS
+from ._constrained import InfeasibleBoundError
+from ._constraint import OtherEConstraint
 from ._coordinates import (
     design_from_unconstrained,
     lo_phase_from_w,
@@ -10,6 +12,7 @@ from ._coordinates import (
     w_from_design,
 )
 from ._feasibility import problem_feasibility
+from ._fronts import Front, Fronts, non_dominated, pareto_front
 from ._improvement import ConditionalImprovement, conditional_improvement
 from ._optimize import CONDITIONAL_WARM_PHASES, optimize
 from ._optimum_sensitivity import (
@@ -64,4 +67,11 @@ __all__ = [
     "OptimumParameters",
     "OPTIMUM_PARAMETERS",
     "OPTIMUM_PARAMETER_UNITS",
+    # the two directions' trade-off (bounds on the other direction's E, fronts)
+    "OtherEConstraint",
+    "InfeasibleBoundError",
+    "pareto_front",
+    "Fronts",
+    "Front",
+    "non_dominated",
 ]

@@ -104,8 +104,7 @@ def _with_multipliers(problem: Problem, lam: np.ndarray, mu: np.ndarray) -> Prob
 
 
 def _residual_np(c: OtherEConstraint, E_other) -> np.ndarray:
-    sign = 1.0 if c.sense == "max" else -1.0
-    return sign * (np.asarray(E_other) / np.asarray(c.bound) - 1.0)
+    return np.asarray(c.sign) * (np.asarray(E_other) / np.asarray(c.bound) - 1.0)
 
 
 @eqx.filter_jit
@@ -137,11 +136,10 @@ def _pick(candidates: list[OptimumResult], choice: np.ndarray) -> OptimumResult:
     return jax.tree_util.tree_map(lambda *xs: np.stack(xs)[choice, rows], *candidates)
 
 
-def _message(
-    c: OtherEConstraint, bound: float, direction: str, U_other: float, O_other: float, best=None
-) -> str:
+def _message(upper, bound: float, direction: str, U_other: float, O_other: float, best=None) -> str:
+    """Why a bound cannot be met, with the reachable range where it is known."""
     other = "E_-|+" if other_direction(direction) == "minus-given-plus" else "E_+|-"
-    if c.sense == "max":
+    if upper:
         return (
             f"max_other_E = {bound:.12g} is below the smallest reachable {other} = {O_other:.12g} "
             f"(its own optimum); allowed range [{O_other:.12g}, inf), the bound is inactive above "
@@ -186,11 +184,13 @@ def optimize_with_other_bound(
     g_U, g_O = _residual_np(c, U_other), _residual_np(c, O_value)
     active = g_U > 0
     bad: dict[int, str] = {}
-    if c.sense == "max":
-        for i in np.nonzero(g_O > 0)[0]:
-            bad[int(i)] = _message(c, bound[i], problem.direction, U_other[i], O_value[i])
+    upper = np.asarray(c.sign) > 0
+    for i in np.nonzero(upper & (g_O > 0))[0]:
+        bad[int(i)] = _message(True, bound[i], problem.direction, U_other[i], O_value[i])
     todo = np.nonzero(active & ~np.isin(np.arange(m), list(bad)))[0]
-    candidates, values = [U, O], [np.where(g_U <= 0, np.asarray(U.value), np.inf)]
+    # O minimises the other direction: as a candidate its value is E_d, its E_other E_o
+    O_as_candidate = dataclasses.replace(O, value=O.E_other, E_other=O.value)
+    candidates, values = [U, O_as_candidate], [np.where(g_U <= 0, np.asarray(U.value), np.inf)]
     values.append(np.where(g_O <= 0, np.asarray(O.E_other), np.inf))
     best_other = np.where(np.isfinite(U_other), U_other, -np.inf)
     best_other = np.maximum(best_other, np.where(np.isfinite(O_value), O_value, -np.inf))
@@ -210,7 +210,9 @@ def optimize_with_other_bound(
     feasible = np.isfinite(values[np.arange(m), choice])
     for i in np.nonzero(~feasible)[0]:
         if int(i) not in bad:
-            bad[int(i)] = _message(c, bound[i], problem.direction, U_other[i], O_value[i], best_other[i])
+            bad[int(i)] = _message(
+                upper[i], bound[i], problem.direction, U_other[i], O_value[i], best_other[i]
+            )
     result = _pick(candidates, choice)
     result = dataclasses.replace(result, start_values=values, constrained=True)
     if bad:

@@ -30,9 +30,6 @@ from jax import Array
 from .._validation import parse_direction
 from ..model._params import check_real
 
-SENSES = ("max", "min")
-"""``max``: E_other <= bound (``max_other_E``); ``min``: E_other >= bound (``min_other_E``)."""
-
 
 class OtherEConstraint(eqx.Module):
     """The bound on the other direction's E of a :class:`~steerjax.optim.Problem` (batch shape
@@ -43,18 +40,15 @@ class OtherEConstraint(eqx.Module):
         multiplier: the augmented-Lagrangian multiplier lambda >= 0 of the current outer
             iteration (0 as built).
         penalty: the penalty mu > 0 of the current outer iteration.
-        sense: ``"max"`` (E_other <= bound) or ``"min"`` (E_other >= bound); static.
+        sign: +1 for an upper bound (``max_other_E``: E_other <= bound), -1 for a lower one
+            (``min_other_E``: E_other >= bound); an array, so that one batch (one compiled
+            search) may hold both kinds, as :func:`steerjax.pareto_front` does.
     """
 
     bound: Array
     multiplier: Array
     penalty: Array
-    sense: str = eqx.field(static=True)
-
-    @property
-    def name(self) -> str:
-        """The :class:`~steerjax.optim.Problem` argument that set the constraint."""
-        return f"{self.sense}_other_E"
+    sign: Array
 
 
 def other_direction(direction: str) -> str:
@@ -65,8 +59,7 @@ def other_direction(direction: str) -> str:
 
 def residual(constraint: OtherEConstraint, E_other: Array) -> Array:
     """The relative residual g = sign (E_other/bound - 1); the constraint holds where g <= 0."""
-    sign = 1.0 if constraint.sense == "max" else -1.0
-    return sign * (E_other / constraint.bound - 1.0)
+    return constraint.sign * (E_other / constraint.bound - 1.0)
 
 
 def augmented_term(constraint: OtherEConstraint, E_other: Array) -> Array:
@@ -105,7 +98,7 @@ def constraint_leaf(max_other_E, min_other_E, batch_shape: tuple[int, ...]) -> O
         bound=np.array(b),
         multiplier=np.zeros(batch_shape),
         penalty=np.full(batch_shape, INITIAL_PENALTY),
-        sense=sense,
+        sign=np.full(batch_shape, 1.0 if sense == "max" else -1.0),
     )
 
 

@@ -273,7 +273,7 @@ class Problem(eqx.Module):
             self.objective is not None or self.conditional or self.has_tolerance
         ):
             raise ValueError(
-                f"{self.other_E.name} is not supported with "
+                "max_other_E and min_other_E are not supported with "
                 + ("a custom objective" if self.objective is not None else "")
                 + ("conditional=True" if self.conditional else "")
                 + ("tolerances" if self.has_tolerance else "")
