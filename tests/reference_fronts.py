@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 
 from reference_optimum import THERMALS, _rates_from_rho, textbook_E
 
-LOG_RHO_FLOOR = -10.0  # smallest damping ratio explored (E differs from its edge limit by ~1e-10)
+LOG_RHO_FLOOR = -10.0  # smallest damping ratio explored (the printed formula in longdouble keeps ~1e-9 there)
 
 
 def E_pair(x, th, C_minus, eps=0.0):
@@ -95,3 +95,22 @@ def _E_pair_vec(x, th, C_minus, eps):
     minus = _rates_from_rho(10.0**lm, np.full_like(lm, C_minus), th.gamma0_minus, th.nbar_minus)
     e = textbook_E(plus, minus, eps)
     return np.asarray(e[0], dtype=float), np.asarray(e[1], dtype=float)
+
+
+def edge_optimum(thermal, C_minus, direction, eps=0.0):
+    """The single-direction optimum at the client's stability edge: SLSQP locates the basin,
+    then Nelder-Mead over (theta_+, log10 C_+) polishes E extrapolated to rho_- -> 0
+    (``reference_optimum._objective_edge``, Richardson extrapolation in longdouble)."""
+    from reference_optimum import _objective_edge
+
+    th = THERMALS[thermal]
+    _, _, x = constrained_reference(thermal, C_minus, direction, "max", 1e30, eps=eps, n_starts=8)
+    tp = design_of(x, th, C_minus)[0]
+    run = minimize(
+        _objective_edge,
+        [tp, x[2]],
+        args=(th, C_minus, eps, direction),
+        method="Nelder-Mead",
+        options={"xatol": 1e-13, "fatol": 1e-17, "maxiter": 4000},
+    )
+    return float(run.fun)

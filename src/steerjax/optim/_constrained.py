@@ -55,7 +55,9 @@ FEASIBILITY_TOL = 1e-10
 """The outer loop stops once every row's relative violation max(g, -lambda/mu) is below this
 (what is left is removed by the restoration; it costs ~lambda * 1e-10 in E)."""
 
-MAX_PENALTY = 1e12
+MAX_PENALTY = 1e6
+"""Largest penalty: the multiplier update lambda + mu g then adds at most ~1e6 x the inner
+search's rounding-level residual (~1e-11) to lambda."""
 
 RESTORE_MARGIN = 2e-14
 """The restoration aims at g = -RESTORE_MARGIN (relative), above the ~1e-14 relative rounding
@@ -107,24 +109,35 @@ def _residual_np(c: OtherEConstraint, E_other) -> np.ndarray:
     return np.asarray(c.sign) * (np.asarray(E_other) / np.asarray(c.bound) - 1.0)
 
 
-@eqx.filter_jit
-def _restore(problem: Problem, w: Array) -> Array:
-    """Newton steps on the residual g (relative) along its projected gradient, towards
-    g = -RESTORE_MARGIN, for rows with g above that (one row per problem; vmapped)."""
+def _other_residual(p: Problem, z: Array) -> Array:
+    r, _ = rates_from_w(p, z)
+    return residual(p.other_E, select_direction(other_direction(p.direction), *steering_from_rates(r)))
 
-    def g_of(p, z):
-        r, _ = rates_from_w(p, z)
-        E = select_direction(other_direction(p.direction), *steering_from_rates(r))
-        return residual(p.other_E, E) + RESTORE_MARGIN
+
+def _own_E(p: Problem, z: Array) -> Array:
+    r, _ = rates_from_w(p, z)
+    return select_direction(p.direction, *steering_from_rates(r))
+
+
+@eqx.filter_jit
+def _restore(problem: Problem, w: Array) -> tuple[Array, Array]:
+    """Newton steps on the residual g (relative) along its projected gradient, towards
+    g = -RESTORE_MARGIN, for rows with g above that (one row per problem; vmapped); then the
+    least-squares KKT multiplier max(0, -<grad E, grad g>/|grad g|^2) over the coordinates
+    strictly inside the box."""
 
     def one(p, z):
         for _ in range(RESTORE_STEPS):
-            g, dg = jax.value_and_grad(lambda x: g_of(p, x))(z)
+            g, dg = jax.value_and_grad(lambda x: _other_residual(p, x) + RESTORE_MARGIN)(z)
             d = _projected_gradient(z, dg)  # the components that can move inside the box
             step = g / jnp.maximum(jnp.sum(d * dg), 1e-300)
             moved = jnp.clip(z - step * d, 0.0, 1.0)
             z = jnp.where((g > 0) & jnp.all(jnp.isfinite(moved)), moved, z)
-        return z
+        inside = (z > 0.0) & (z < 1.0)
+        dE = jnp.where(inside, jax.grad(lambda x: _own_E(p, x))(z), 0.0)
+        dg = jnp.where(inside, jax.grad(lambda x: _other_residual(p, x))(z), 0.0)
+        lam = jnp.maximum(0.0, -jnp.sum(dE * dg) / jnp.maximum(jnp.sum(dg * dg), 1e-300))
+        return z, lam
 
     return jax.vmap(one)(problem, w)
 
@@ -278,8 +291,8 @@ def _augmented_lagrangian(flat: Problem, todo, U, O, solve, n_starts_default, ev
         elif it + 1 > PRUNE_AFTER and np.all(violation <= FEASIBILITY_TOL):
             break
     rows = _rows(sub, owner)
-    w = _restore_in_rate_units(_with_multipliers(rows, lam, mu), w)
-    res = evaluate(_with_multipliers(rows, lam, np.full_like(mu, KKT_PENALTY)), w)
+    w, lam = _padded(_restore_in_rate_units, _with_multipliers(rows, lam, mu), w)
+    res = _padded(evaluate, _with_multipliers(rows, lam, np.full_like(mu, KKT_PENALTY)), w)
     g = _residual_np(rows.other_E, res.E_other)
     n_kept = KEEP_STARTS if owner.size == todo.size * KEEP_STARTS else n_s
     values = np.where(g <= 0, np.asarray(res.value), np.inf).reshape(todo.size, n_kept)
@@ -295,8 +308,26 @@ def _best_starts(owner: np.ndarray, value: np.ndarray, violation: np.ndarray, k:
     return (best + n_s * np.arange(best.shape[0])[:, None]).reshape(-1)
 
 
-def _restore_in_rate_units(problem: Problem, w: np.ndarray) -> np.ndarray:
+PAD_ROWS = 64
+"""The restoration and the final evaluation run in blocks of this many rows, so that one
+compiled program serves every batch size."""
+
+
+def _padded(fn, rows: Problem, w: np.ndarray):
+    """``fn(rows, w)`` in blocks of :data:`PAD_ROWS` rows (the last padded by repeating its
+    last row), the output concatenated and cut back to the rows: one compiled program for
+    every row count."""
+    n = w.shape[0]
+    pieces = []
+    for start in range(0, n, PAD_ROWS):
+        index = np.minimum(np.arange(start, start + PAD_ROWS), n - 1)
+        pieces.append(jax.tree_util.tree_map(np.asarray, fn(_rows(rows, index), w[index])))
+    return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[:n], *pieces)
+
+
+def _restore_in_rate_units(problem: Problem, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from ._optimize import _problem_in_rate_units
 
     scaled, _ = _problem_in_rate_units(problem)
-    return np.asarray(_restore(scaled, jnp.asarray(w)))
+    w, lam = _restore(scaled, jnp.asarray(w))
+    return np.asarray(w), np.asarray(lam)
