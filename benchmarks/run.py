@@ -488,6 +488,21 @@ def robust_cost(n_problems: int, reps: int, delta: float = 1e-3) -> dict:
     return out
 
 
+def pareto_cost(n_points: int, reps: int) -> dict:
+    """Seconds of a whole :func:`steerjax.pareto_front` (hot set, C_- = 10, eps = 0, n_points
+    per front: Pareto and asymmetry, with both single-direction optima) after compilation."""
+    hot = sj.thermal_preset("hot")
+    t0 = time.perf_counter()
+    jax.block_until_ready(sj.pareto_front(hot, 10.0, 0.0, n_points))
+    first = time.perf_counter() - t0
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(sj.pareto_front(hot, 10.0, 0.0, n_points))
+        runs.append(time.perf_counter() - t0)
+    return {"n_points": n_points, "seconds": min(runs), "seconds_runs": runs, "first_call_seconds": first}
+
+
 def _fmt_q(q: dict, fmt: str = "{:+.2e}") -> str:
     if not q.get("n"):
         return "n = 0"
@@ -629,6 +644,8 @@ def main(argv=None) -> int:
     solvers = solver_comparison(sizes["n_solver"], sizes["reps"])
     print(f"(e) phase-robust optima on {sizes['n_solver']} Fig. 4 problems ...", flush=True)
     robust = robust_cost(sizes["n_solver"], sizes["reps"])
+    print("(f) Pareto and asymmetry fronts, 41 points each ...", flush=True)
+    pareto = pareto_cost(41, sizes["reps"])
 
     steerjax_per = fig4["seconds"] / n_optima
     scipy_total = float(sum(walls))
@@ -694,6 +711,8 @@ def main(argv=None) -> int:
         "robust": robust,
         "robust_seconds_per_optimum": robust["robust"]["seconds_per_optimum"],
         "robust_over_nominal": robust["ratio"],
+        "pareto": pareto,
+        "pareto_seconds": pareto["seconds"],
         "environment": env,
         "total_seconds": time.perf_counter() - t_start,
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
