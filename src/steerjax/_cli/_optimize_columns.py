@@ -39,9 +39,15 @@ CONSTRAINT_COLUMNS = (
     "eps_range_min",
     "eps_range_max",
     "max_settling_time_s",
+    "max_other_E",
+    "min_other_E",
 )
-"""Optional constraint columns of a job (empty cell: no constraint).  Angles in radians; the
-last six are the tolerances (:data:`TOLERANCE_FLAGS`) and the settling time [s]."""
+"""Optional constraint columns of a job (empty cell: no constraint).  Angles in radians; then
+the tolerances (:data:`TOLERANCE_FLAGS`), the settling time [s] and the bounds on the other
+direction's E (:data:`OTHER_E_COLUMNS`)."""
+
+OTHER_E_COLUMNS = ("max_other_E", "min_other_E")
+"""Bounds on the other direction's E at the same design (issue 12): at most one per job."""
 
 TOLERANCE_FLAGS = {
     # column: (flag, dest)
@@ -49,6 +55,8 @@ TOLERANCE_FLAGS = {
     "theta_tolerance": ("--theta-tolerance", "theta_tolerance"),
     "c_tolerance": ("--c-tolerance", "C_tolerance"),
     "max_settling_time_s": ("--max-settling-time", "max_settling_time"),
+    "max_other_E": ("--max-other-e", "max_other_E"),
+    "min_other_E": ("--min-other-e", "min_other_E"),
 }
 """The one-value tolerance flags (``--eps-range LO HI`` fills ``eps_range_min/max``)."""
 
@@ -60,6 +68,8 @@ TOLERANCE_RANGES = {
     "eps_range_min": ("[0, 1)", lambda x: (x >= 0) & (x < 1)),
     "eps_range_max": ("[0, 1)", lambda x: (x >= 0) & (x < 1)),
     "max_settling_time_s": ("(0, inf] (seconds)", lambda x: x > 0),
+    "max_other_E": ("(0, inf)", lambda x: (x > 0) & (x < math.inf)),
+    "min_other_E": ("(0, inf)", lambda x: (x > 0) & (x < math.inf)),
 }
 
 ANGLE_CONSTRAINTS = frozenset(
@@ -105,6 +115,10 @@ DIAGNOSTIC_COLUMNS = (
     "steps",
 )
 """Written last."""
+
+OTHER_E_RESULT_COLUMNS = ("E_other",)
+"""Written after ``E`` (and ``E_worst``) when some job bounds the other direction's E: that E
+at the returned design (for every job, bounded or not)."""
 
 TOLERANCE_RESULT_COLUMNS = ("E_worst",)
 """Written right after ``E`` when some job has a tolerance: the worst case of the job's E over

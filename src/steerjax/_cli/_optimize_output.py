@@ -24,6 +24,7 @@ from ._optimize_columns import (
     ALL_RESULT_COLUMNS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
+    OTHER_E_RESULT_COLUMNS,
     OUTPUT_RESULT_COLUMNS,
     PROG,
     SENSITIVITY_PARAMETERS,
@@ -67,7 +68,7 @@ def output_table(
     :data:`CONDITIONAL_RESULT_COLUMNS` when ``conditional``)."""
     out: dict[str, np.ndarray] = {}
     for name in table.header:
-        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS:
+        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS or name in OTHER_E_RESULT_COLUMNS:
             continue  # a results file used as input: replaced below
         if name in table.in_file:
             column = table.values[name][rows]
@@ -81,7 +82,8 @@ def output_table(
     for name in filled:
         out[name] = table.values[name][rows]
     names = ALL_RESULT_COLUMNS if conditional else OUTPUT_RESULT_COLUMNS
-    names = names[:1] + TOLERANCE_RESULT_COLUMNS + names[1:]  # E_worst only where computed
+    # E_worst and E_other only where computed
+    names = names[:1] + TOLERANCE_RESULT_COLUMNS + OTHER_E_RESULT_COLUMNS + names[1:]
     for name in names:
         if name in results:
             out[name] = results[name]
@@ -147,7 +149,7 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
     order: dict[tuple, list[int]] = {}
     for j, i in enumerate(rows.tolist()):
         order.setdefault(group_key(table, i), []).append(j)
-    for (coupling, direction, conditional), js in order.items():
+    for (coupling, direction, conditional, _), js in order.items():
         symbol, words = _DIRECTION_WORDS[direction]
         what = f"the conditional {symbol}" if conditional else symbol
         lines += ["", f"{coupling} coupling ({_COUPLING_WORDS[coupling]}), minimising {what} ({words})"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 import steerjax as sj
@@ -12,6 +13,7 @@ from ._optimize_columns import (
     _HALF_PI,
     ALL_RESULT_COLUMNS,
     CONSTRAINT_SENSITIVITY_PARAMETERS,
+    OTHER_E_COLUMNS,
     SENSITIVITY_PARAMETERS,
     sensitivity_columns,
 )
@@ -28,11 +30,13 @@ from ._thermal import (
 # ---------------------------------------------------------------------------------------------
 
 
-def group_key(table: Table, i: int) -> tuple[str, str, bool]:
+def group_key(table: Table, i: int) -> tuple[str, str, bool, str]:
     """The choices of row ``i`` that select a compiled program -- ``(coupling, direction,
-    conditional)``: rows with equal keys are solved by one :func:`steerjax.optimize` call."""
+    conditional, bound)``, ``bound`` the column of its bound on the other direction's E (or
+    ``""``): rows with equal keys are solved by one :func:`steerjax.optimize` call."""
     v = table.values
-    return (str(v["coupling"][i]), str(v["direction"][i]), bool(v["conditional"][i]))
+    bound = next((c for c in OTHER_E_COLUMNS if not np.isnan(v[c][i])), "")
+    return (str(v["coupling"][i]), str(v["direction"][i]), bool(v["conditional"][i]), bound)
 
 
 def _pair(lo: np.ndarray, hi: np.ndarray, default: tuple[float, float]) -> np.ndarray:
@@ -45,7 +49,7 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
     Constraints that no row of the group sets are left out, so that a job without constraints
     is exactly the library's default problem."""
     v = table.values
-    coupling, direction, conditional = key
+    coupling, direction, conditional, bound = key
     options: dict = {"eps": v["eps"][rows], "coupling": coupling, "direction": direction}
     for side in ("plus", "minus"):
         lo, hi = v[f"theta_{side}_min"][rows], v[f"theta_{side}_max"][rows]
@@ -57,6 +61,8 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
     if np.any(rho != 0):
         options["min_damping_ratio"] = rho
     options.update(_tolerance_options(v, rows))
+    if bound:
+        options[bound] = v[bound][rows]
     if conditional:
         options["conditional"] = True
         options["efficiency"] = v["efficiency"][rows]
@@ -118,6 +124,15 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
                 [int(rows[j])], "tolerances are not supported for a conditional job (conditional is true)"
             )
         rows = rows[~tolerant]
+    if key[3]:  # a bound on the other direction's E: not with conditional jobs or tolerances
+        refused = _has_tolerance(v, rows) | bool(key[2])
+        for j in np.flatnonzero(refused).tolist():
+            table.reject(
+                [int(rows[j])],
+                f"{key[3]} is not supported with a conditional job or with tolerances (the bound is "
+                "on the other direction's nominal E)",
+            )
+        rows = rows[~refused]
     thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
     bounds = (
@@ -152,6 +167,15 @@ def solve(
     """Optimise every good row: one :func:`steerjax.optimize` call per :func:`group_key`
     group (and with ``sensitivities`` one :func:`steerjax.optimum_sensitivity` call on its
     result).  Returns the rows solved (table order) and their result columns."""
+    v = table.values
+    bounded = ~np.isnan(v["max_other_E"]) | ~np.isnan(v["min_other_E"])
+    both = table.ok & ~np.isnan(v["max_other_E"]) & ~np.isnan(v["min_other_E"])
+    table.reject(both, lambda i: "give at most one of max_other_E and min_other_E")
+    if sensitivities:  # the derivative of a constrained optimum is not implemented
+        table.reject(
+            table.ok & bounded,
+            lambda i: "--sensitivities is not supported for a job with max_other_E or min_other_E",
+        )
     rows = np.flatnonzero(table.ok)
     groups: dict[tuple, list[int]] = {}
     for i in rows.tolist():
@@ -174,7 +198,14 @@ def solve(
             def progress(done: int, _total: int, offset=offset) -> None:
                 bar.update(offset + done - bar.count)
 
-            result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
+            try:
+                result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
+            except sj.optim.InfeasibleBoundError as err:  # those rows reported, the others kept
+                for j, message in err.rows.items():
+                    table.reject([int(idx[j])], message)
+                good = np.setdiff1d(np.arange(idx.size), list(err.rows))
+                result = jax.tree_util.tree_map(lambda x, good=good: np.asarray(x)[good], err.result)
+                idx = idx[good]
             columns = result.columns()
             if sensitivities:
                 columns.update(sj.optimum_sensitivity(problem, result).columns())
@@ -187,6 +218,11 @@ def solve(
         for _, idx, problem in problems:
             if not problem.has_tolerance:
                 full["E_worst"][idx] = full["E"][idx]
+    if "E_other" in full:  # some group had a bound: the other E of every job
+        for key, idx, _ in problems:
+            if not key[3]:
+                other = "E_minus_given_plus" if key[1] == "plus-given-minus" else "E_plus_given_minus"
+                full["E_other"][idx] = full[other][idx]
     rows = np.flatnonzero(solved)
     if sensitivities:
         _drop_unset_sensitivities(table, rows, full)

@@ -141,6 +141,7 @@ batch input (--from FILE): a CSV file with a header row and the columns
   optional tolerances (an empty cell means none; see the flags of the same names):
   phase_tolerance, theta_tolerance   [rad]   c_tolerance   [1, relative]
   eps_range_min, eps_range_max       [1]     max_settling_time_s   [s]
+  max_other_E, min_other_E  [1]    bound on the other direction's E at the same design (one)
   A flag fills a column the file lacks (one value); a flag may not repeat a column of the file.
   Thermal values: own column (non-empty cell) > explicit flag > the row's preset > --thermal.
   Other columns (ids, labels) are copied to the output unchanged.  Blank lines and lines
@@ -155,7 +156,8 @@ output: stdout gets a table (optima from flags), or the CSV (--from without --ou
   {", ".join(RESULT_COLUMNS[5:])},
   {", ".join(DIAGNOSTIC_COLUMNS)}
   (angles in radians, rates gamma/2pi in Hz, full float64 precision).  E is the minimised
-  parameter; with a tolerance E_worst (the worst case, then minimised) follows E.
+  parameter; with a tolerance E_worst (the worst case, then minimised) follows E; when some
+  job bounds the other direction's E, E_other (that E at the design, for every job) follows.
   at_stability_edge: the optimum is an infimum approached at an oscillator's
   stability edge (damping ratio < {sj.optim.EDGE_DAMPING_RATIO:g}); the design given is stable.
 {_CONDITIONAL_EPILOG}
@@ -324,6 +326,30 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="each oscillator settles within SECONDS [s]: net damping gamma_j/2pi >= 1/SECONDS Hz "
         "at the nominal design (--min-settling-time: the same flag)",
     )
+    other = parser.add_argument_group(
+        "the other direction (optional; issue 12): trade one direction against the other",
+        wrap(
+            "Minimise E of --direction subject to a bound on the other direction's E at the same "
+            "design (E_-|+ when E_+|- is minimised).  The output gains the column E_other after E.  "
+            "A bound that no design meets is reported with the reachable range.  See also "
+            "'steerjax pareto'."
+        ),
+    )
+    other.add_argument(
+        "--max-other-e",
+        dest="max_other_E",
+        metavar="E",
+        type=number,
+        help="the other direction's E must be <= E [dimensionless], in (0, inf)",
+    )
+    other.add_argument(
+        "--min-other-e",
+        dest="min_other_E",
+        metavar="E",
+        type=number,
+        help="the other direction's E must be >= E, in (0, inf) (one-way steering: E >= 0.5 means "
+        "the other direction does not steer)",
+    )
     cond = parser.add_argument_group(
         "conditional scheme (Sec. VI, Appendix B)",
         wrap(
@@ -422,7 +448,7 @@ def run_flags(args: argparse.Namespace) -> int:
     )
     v = table.values
     for i in sorted(table.problems):
-        coupling, direction, conditional = group_key(table, i)
+        coupling, direction, conditional, _ = group_key(table, i)
         job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
         if conditional:
             job += f", efficiency = {float(v['efficiency'][i])!r}"
