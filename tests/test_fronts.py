@@ -166,3 +166,104 @@ def test_no_random_design_dominates_a_front_point(fronts):
         if np.count_nonzero(below):
             near.append(float(np.min(x[below])) - float(fx))
     assert len(near) >= 20 and np.median(near) < 5e-3
+
+
+# --- command line (in this file so that it reuses the compiled programs of the fixtures) ---
+
+JOBS = """\
+id,C_minus,max_other_E,min_other_E
+upper,10,0.34,
+lower,10,,0.5
+plain,10,,
+too-low,10,0.30,
+both,10,0.4,0.5
+negative,10,-1,
+"""
+
+
+def _cli(args):
+    import contextlib
+    import io
+
+    from steerjax._cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_optimize_bounds_rows_and_E_other(tmp_path, constrained):
+    import csv
+    import io
+
+    path = tmp_path / "jobs.csv"
+    path.write_text(JOBS)
+    code, out, err = _cli(["optimize", "--thermal", "hot", "--from", str(path), "--quiet"])
+    assert code == 1
+    records = list(csv.DictReader(io.StringIO(out)))
+    assert [r["id"] for r in records] == ["upper", "lower", "plain"]
+    header = out.splitlines()[0].split(",")
+    assert header[header.index("E") + 1] == "E_other"
+    assert "jobs.csv:5: max_other_E = 0.3 is below the smallest reachable E_-|+ = 0.31224943" in err
+    assert "jobs.csv:6: give at most one of max_other_E and min_other_E" in err
+    assert "jobs.csv:7: max_other_E = -1.0 is outside the allowed range (0, inf)" in err
+    upper, lower, plain = records
+    assert float(upper["E_other"]) <= 0.34 and float(lower["E_other"]) >= 0.5
+    assert float(plain["E_other"]) == float(plain["E_minus_given_plus"])
+    # the same optima as the library's (rows 0 and 2 of the fixture)
+    assert abs(float(upper["E"]) - float(constrained.value[0])) <= 1e-12
+    assert abs(float(lower["E"]) - float(constrained.value[2])) <= 1e-12
+
+
+def test_cli_pareto_writes_the_fronts_and_a_plot(tmp_path, fronts):
+    import csv
+
+    out, png = tmp_path / "front.csv", tmp_path / "front.png"
+    code, _, err = _cli(
+        [
+            "pareto",
+            "--thermal",
+            "hot",
+            "--c-minus",
+            "10",
+            "--eps",
+            "0",
+            "--points",
+            "41",
+            "--out",
+            str(out),
+            "--plot",
+            str(png),
+        ]
+    )
+    assert code == 0, err
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(sj.optim._fronts.COLUMNS)
+    kinds = [r["front"] for r in rows]
+    assert (
+        kinds.count("pareto") == fronts.pareto.bound.size
+        and kinds.count("asymmetry") == fronts.asymmetry.bound.size
+    )
+    x = np.array([float(r["E_plus_given_minus"]) for r in rows])
+    np.testing.assert_array_equal(x, fronts.columns()["E_plus_given_minus"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["--c-minus", "-1"], 1, "C_minus = -1.0 is outside the allowed range"),
+        (["--c-minus", "10", "--points", "1"], 2, "--points: 1 is outside the allowed range [2, inf)"),
+        (["--c-minus", "10", "--plot", "x.pdf"], 2, "must end in .png"),
+        (
+            ["--c-minus", "10", "--asymmetry-max", "0.4"],
+            1,
+            "asymmetry_max = 0.4 is outside the allowed range",
+        ),
+    ],
+)
+def test_cli_pareto_bad_input(args, code, text):
+    got, _, err = _cli(["pareto", "--thermal", "hot", *args])
+    assert got == code and text in err

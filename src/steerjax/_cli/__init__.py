@@ -29,7 +29,7 @@ from ._signals import StopOnSignals
 __all__ = ["main", "build_parser"]
 
 #: Modules of this package that define a command, in the order shown by ``--help``.
-COMMANDS = ("evaluate", "optimize", "figures")
+COMMANDS = ("evaluate", "optimize", "pareto", "figures")
 
 
 def compilation_cache_dir() -> Path | None:

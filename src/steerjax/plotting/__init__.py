@@ -11,11 +11,14 @@ from .._figures import (
     run_figures,
     select_figures,
 )
+from ._fronts import fronts_figure, plot_fronts
 from ._style import *  # noqa: F403  (the style module's __all__)
 from ._style import __all__ as _style_all
 
 __all__ = [
     *_style_all,
+    "plot_fronts",
+    "fronts_figure",
     "FigureScript",
     "FigureOutcome",
     "experiments_dir",
