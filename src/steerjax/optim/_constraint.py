@@ -35,6 +35,12 @@ class OtherEConstraint(eqx.Module):
     """The bound on the other direction's E of a :class:`~steerjax.optim.Problem` (batch shape
     of the problem on every array field).
 
+    Example:
+        >>> import steerjax as sj
+        >>> c = sj.Problem(sj.HOT, C_minus=10.0, min_other_E=[0.5, 1.0]).other_E
+        >>> c.bound.tolist(), c.sign.tolist()
+        ([0.5, 1.0], [-1.0, -1.0])
+
     Attributes:
         bound: the bound on E_other [dimensionless] (> 0).
         multiplier: the augmented-Lagrangian multiplier lambda >= 0 of the current outer

@@ -117,12 +117,13 @@ def pareto_front(
         single-direction optimum, where a bound is inactive) are left out, so a front may have
         fewer than ``n_points`` points.
 
-    Example:
+    Example (not run by the doctests, to spare a compilation; ``tests/test_fronts.py`` runs it):
         >>> import jax; jax.config.update("jax_enable_x64", True)
         >>> import steerjax as sj
-        >>> f = sj.pareto_front(sj.HOT, 10.0, n_points=5)
-        >>> round(float(f.pareto.E_plus_given_minus[0]), 6), round(float(f.pareto.E_minus_given_plus[-1]), 6)
-        (0.285043, 0.312249)
+        >>> f = sj.pareto_front(sj.HOT, 10.0, n_points=5)  # doctest: +SKIP
+        >>> ends = f.pareto.E_plus_given_minus[0], f.pareto.E_minus_given_plus[-1]  # doctest: +SKIP
+        >>> [round(float(e), 6) for e in ends]  # doctest: +SKIP
+        [0.285043, 0.312249]
     """
     n_points = check_count("n_points", n_points, 2)
     a_max = float(asymmetry_max)
