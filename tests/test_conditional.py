@@ -461,7 +461,6 @@ def test_batches_broadcast_and_match_single_calls():
     np.testing.assert_allclose(np.asarray(mapped), cov, rtol=0, atol=1e-12 * np.abs(cov).max())
 
 
-
 def test_efficiency_alone_may_carry_the_batch():
     """A batch of efficiencies against one design (the tutorial's use) broadcasts like lo_phase;
     eta = 0 is the unconditional state (closed forms), and each entry equals its single call."""
@@ -475,6 +474,7 @@ def test_efficiency_alone_may_carry_the_batch():
     single = sj.conditional_steering(thermal, design, 0.0, 0.5)
     assert float(res.E_plus_given_minus[1]) == pytest.approx(float(single.E_plus_given_minus), rel=1e-12)
     assert float(res.E_plus_given_minus[2]) < float(res.E_plus_given_minus[1]) < closed
+
 
 def test_invalid_inputs():
     thermal = sj.thermal_preset("hot")

@@ -4,7 +4,8 @@ the code on its pages runs.
 ``make docs`` runs the same build (``mkdocs build --strict``): a broken link, a missing
 cross-reference or a docstring the reference cannot parse fails it, and so fails this test.
 Every ```` ```python ```` block of a page runs, in order, in one namespace per page (mktestdocs);
-blocks fenced as ```` ```py ```` are shown only (they need a GPU or several processes).
+blocks fenced as ```` ```py ```` are shown only (they need a GPU or several processes, or are
+run by another test).
 """
 
 from __future__ import annotations
