@@ -243,6 +243,11 @@ def worst_case_over_phase_from_rates(r: CascadeRates, direction: str, delta, phi
     )
 
 
+# The root search is hundreds of small operations; run op by op (a concrete call) it costs
+# seconds of dispatch, so the public function runs it compiled (once per shape and direction).
+_worst_case_compiled = eqx.filter_jit(worst_case_over_phase_from_rates)
+
+
 def worst_case_over_phase(
     thermal: Thermal, design: Design, direction: str, delta, *, on_invalid: str = "raise"
 ) -> PhaseWorstCase:
@@ -300,9 +305,9 @@ def worst_case_over_phase(
     if on_invalid == "raise" and is_concrete(thermal, design, delta):
         check_delta(delta)
         validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return worst_case_over_phase_from_rates(r, key, delta, design.phi)
+        return _worst_case_compiled(r, key, delta, design.phi)
     check_real(delta=delta)
     delta = jnp.asarray(delta)
     mask = valid_mask(thermal, design, r, require_phi_zero=False) & jnp.isfinite(delta) & (delta >= 0)
     safe_delta = jnp.where(jnp.isfinite(delta) & (delta >= 0), delta, 0.0)
-    return apply_policy(worst_case_over_phase_from_rates(r, key, safe_delta, design.phi), mask, on_invalid)
+    return apply_policy(_worst_case_compiled(r, key, safe_delta, design.phi), mask, on_invalid)
