@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import steerjax as sj
+import steerjax.plotting  # noqa: F401  (sj.plotting: matplotlib is not imported by steerjax)
 from steerjax._cli import main as cli_main
 from steerjax._cli.figures import parse_override
 
