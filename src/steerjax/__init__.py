@@ -40,6 +40,7 @@ from .model import (
     covariance,
     gaussian_steerability,
     is_stable,
+    lab_frame_steering,
     log_negativity,
     reid_E,
     steering,
@@ -127,6 +128,8 @@ __all__ = [
     "STEERING_BOUND",
     "steering_at_phase",
     "covariance",
+    # beyond the rotating-wave approximation (oscillator frequency Omega)
+    "lab_frame_steering",
     # tolerances and margins of a design (beyond the paper)
     "worst_case_over_phase",
     "design_sensitivity",

@@ -25,6 +25,18 @@ from ._gaussian import (
     steering_result_at_phase,
     steering_result_at_phase_from_rates,
 )
+from ._lab_frame import (
+    LabFrameSteering,
+    RotatingWaveCheck,
+    RotatingWaveWarning,
+    lab_frame_covariance,
+    lab_frame_covariance_from_rates,
+    lab_frame_steering,
+    lab_frame_steering_from_rates,
+    oscillator_frame_covariance,
+    reid_fixed_pairing_best_instant,
+    rotating_wave_check,
+)
 from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
     REGIMES,
@@ -104,6 +116,17 @@ __all__ = [
     "worst_case_over_phase",
     "worst_case_over_phase_from_rates",
     "PhaseWorstCase",
+    # beyond the rotating-wave approximation: finite oscillator frequency (issue 16)
+    "lab_frame_covariance",
+    "lab_frame_covariance_from_rates",
+    "lab_frame_steering",
+    "lab_frame_steering_from_rates",
+    "LabFrameSteering",
+    "oscillator_frame_covariance",
+    "reid_fixed_pairing_best_instant",
+    "rotating_wave_check",
+    "RotatingWaveWarning",
+    "RotatingWaveCheck",
     # measures (Sec. III)
     "reid_E",
     "gaussian_steerability",

@@ -1,0 +1,431 @@
+"""The lab-frame model (finite oscillator frequency Omega) against independent computations.
+
+References, none of which uses the code under test:
+
+* the carrier-frame Langevin equations assembled here in complex form (a_-, a_-^dag, a_+, a_+^dag)
+  directly from the jump operators ``L_j = i (sqrt(G_jB) a_j + sqrt(G_jP) a_j^dag)`` with the
+  client's output substituted into the server's input, converted to quadratures and solved by
+  ``scipy.linalg.solve_continuous_lyapunov`` (or at 50 digits with mpmath near the edge);
+* the cascaded Lindblad master equation in Fock space (QuTiP), one light channel, the phase on
+  the client's jump operator;
+* the paper's closed forms (``sj.steering``, themselves checked against Eq. 4 elsewhere) for the
+  limit Omega -> infinity;
+* a dense grid of instants for Reid's fixed-pairing E, and central finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy.linalg import solve_continuous_lyapunov
+
+import steerjax as sj
+from steerjax.model import _lab_frame as lf
+from steerjax.model._rates import CascadeRates, oscillator_rates_from_damping
+
+# ---------------------------------------------------------------------------------------------
+# Independent reference: complex Langevin equations -> quadratures
+# ---------------------------------------------------------------------------------------------
+
+
+def _langevin(Gm, th_m, g_m, g0_m, gt0_m, Gp, th_p, g_p, g0_p, gt0_p, eps, phi, omega, lib=np):
+    """Drift A and diffusion D of (X_-, P_-, X_+, P_+) from the carrier-frame Langevin equations.
+
+    ``lib`` is numpy (floats) or mpmath (50 digits).  Noise vector xi = (b, b^dag, b', b'^dag,
+    a_-in, a_-in^dag, a_+in, a_+in^dag) with symmetrised correlations 1/2 (vacuum) and
+    nbar + 1/2 = gt0/g0 (thermal) between an operator and its adjoint.
+    """
+    if lib is np:
+        sqrt, exp, I, cplx = math.sqrt, lambda x: complex(math.cos(x), math.sin(x)), 1j, complex
+    else:
+        sqrt, exp, I, cplx = mp.sqrt, lambda x: mp.expj(x), mp.mpc(0, 1), mp.mpc
+    smB, smP = sqrt(Gm) * lib.sin(th_m), sqrt(Gm) * lib.cos(th_m)
+    spB, spP = sqrt(Gp) * lib.sin(th_p), sqrt(Gp) * lib.cos(th_p)
+    t = sqrt(1 - eps)
+    e = exp(phi)
+    ec = exp(-phi)
+    M = [[cplx(0)] * 4 for _ in range(4)]
+    N = [[cplx(0)] * 8 for _ in range(4)]
+    # client: da_-/dt = (i Omega - g_-/2) a_- + i smB b + i smP b^dag + sqrt(g0_-) a_-in
+    M[0][0] = I * omega - g_m / 2
+    N[0][0], N[0][1], N[0][4] = I * smB, I * smP, sqrt(g0_m)
+    # server: i spB b_+ + i spP b_+^dag with b_+ = e^{i phi} t (b + L_-) + sqrt(eps) b'
+    # L_- = i (smB a_- + smP a_-^dag), L_-^dag = -i (smB a_-^dag + smP a_-)
+    M[2][2] = -I * omega - g_p / 2
+    M[2][0] = I * spB * e * t * I * smB + I * spP * ec * t * (-I) * smP
+    M[2][1] = I * spB * e * t * I * smP + I * spP * ec * t * (-I) * smB
+    N[2][0], N[2][1] = I * spB * e * t, I * spP * ec * t
+    N[2][2], N[2][3] = I * spB * sqrt(eps), I * spP * sqrt(eps)
+    N[2][6] = sqrt(g0_p)
+    for row in (0, 2):  # the adjoint rows
+        # d a^dag/dt = conj(c_a) a^dag + conj(c_adag) a + ...
+        M[row + 1] = [lib.conj(x) for x in (M[row][1], M[row][0], M[row][3], M[row][2])]
+        swapped = []
+        for k in range(0, 8, 2):
+            swapped += [lib.conj(N[row][k + 1]), lib.conj(N[row][k])]
+        N[row + 1] = swapped
+    half = mp.mpf(1) / 2 if lib is mp else 0.5
+    corr = [half] * 2 + [half] * 2 + [gt0_m / g0_m] * 2 + [gt0_p / g0_p] * 2  # nbar + 1/2
+    s2 = sqrt(2)
+    T = [[1 / s2, 1 / s2, 0, 0], [-I / s2, I / s2, 0, 0], [0, 0, 1 / s2, 1 / s2], [0, 0, -I / s2, I / s2]]
+    if lib is np:
+        T, M, N = np.array(T, complex), np.array(M, complex), np.array(N, complex)
+        Sig = np.zeros((8, 8))
+        for k in range(0, 8, 2):
+            Sig[k, k + 1] = Sig[k + 1, k] = corr[k]
+        A = T @ M @ np.linalg.inv(T)
+        TN = T @ N
+        D = TN @ Sig @ TN.T
+        assert np.abs(A.imag).max() < 1e-12 * np.abs(A).max()
+        return A.real, D.real
+    T, M, N = mp.matrix(T), mp.matrix(M), mp.matrix(N)
+    Sig = mp.zeros(8, 8)
+    for k in range(0, 8, 2):
+        Sig[k, k + 1] = Sig[k + 1, k] = corr[k]
+    A = T * M * T**-1
+    TN = T * N
+    D = TN * Sig * TN.T
+    return A.apply(mp.re), D.apply(mp.re)
+
+
+def _reference_cov(th: sj.Thermal, d: sj.Design, omega):
+    r = sj.cascade_rates(th, d)
+    m, p = r.minus, r.plus
+    args = [float(x) for x in (m.Gamma, m.theta, m.gamma, m.gamma0, m.gamma_tilde0)]
+    args += [float(x) for x in (p.Gamma, p.theta, p.gamma, p.gamma0, p.gamma_tilde0)]
+    A, D = _langevin(*args, float(d.eps), float(d.phi), omega)
+    return solve_continuous_lyapunov(A, -D)
+
+
+def _schur_E(S, steered):
+    b = [2, 3] if steered == "plus" else [0, 1]
+    a = [0, 1] if steered == "plus" else [2, 3]
+    M = S[np.ix_(b, b)] - S[np.ix_(b, a)] @ np.linalg.solve(S[np.ix_(a, a)], S[np.ix_(a, b)])
+    return math.sqrt(np.linalg.det(M))
+
+
+def _fixed_E_on_grid(S, direction, n=20001):
+    psi = np.linspace(0.0, math.pi / 2, n, endpoint=False)
+    c, s = np.cos(psi), np.sin(psi)
+    # x_-(psi) = R(-psi) x_-, x_+(psi) = R(psi) x_+, per instant
+    T = np.zeros((n, 4, 4))
+    T[:, 0, 0] = T[:, 1, 1] = c
+    T[:, 0, 1], T[:, 1, 0] = s, -s
+    T[:, 2, 2] = T[:, 3, 3] = c
+    T[:, 2, 3], T[:, 3, 2] = -s, s
+    Sp = T @ S @ np.swapaxes(T, 1, 2)
+    b, a = (2, 0) if direction == "plus-given-minus" else (0, 2)
+    vx = Sp[:, b, b] - Sp[:, b, a] ** 2 / Sp[:, a, a]
+    vp = Sp[:, b + 1, b + 1] - Sp[:, b + 1, a + 1] ** 2 / Sp[:, a + 1, a + 1]
+    e = np.sqrt(vx * vp)
+    return e.min(), psi[e.argmin()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: one compiled program for the whole module
+# ---------------------------------------------------------------------------------------------
+
+_steer = jax.jit(sj.lab_frame_steering)
+_cov = jax.jit(sj.model.lab_frame_covariance)
+_E_rates = jax.jit(lambda r, phi, omega: lf.lab_frame_steering_from_rates(r, phi, omega, fixed_pairing=False))
+
+_THERMALS = [
+    sj.Thermal(gamma0_plus_hz=1.0, nbar_plus=0.1, gamma0_minus_hz=1.3, nbar_minus=0.15),
+    sj.Thermal(gamma0_plus_hz=0.1, nbar_plus=1e5, gamma0_minus_hz=0.1, nbar_minus=1e5),
+]
+
+
+def _random_cases():
+    rng = np.random.default_rng(1616)
+    cases = []
+    for k in range(6):
+        th = _THERMALS[k % 2]
+        gt = float(th.gamma_tilde0_minus_hz)
+        d = sj.Design(
+            theta_plus=float(rng.uniform(0.85, 1.5)),
+            theta_minus=float(rng.uniform(0.85, 1.5)),
+            C_plus=float(rng.uniform(0.5, 60.0)),
+            C_minus=float(rng.uniform(0.5, 60.0)),
+            eps=float(rng.choice([0.0, 0.3])),
+            phi=float(rng.uniform(-1.0, 1.0)) if k % 3 else 0.0,
+        )
+        omega = float(d.C_minus) * gt * float(rng.uniform(0.3, 3.0))
+        cases.append((th, d, omega))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return _random_cases()
+
+
+def test_covariance_equals_independent_lyapunov_solve(cases):
+    """Carrier-frame covariance against the complex Langevin equations solved by scipy."""
+    worst = 0.0
+    for th, d, omega in cases:
+        S_ref = _reference_cov(th, d, omega)
+        S = np.asarray(_cov(th, d, omega))
+        err = np.abs(S - S_ref).max() / np.abs(S_ref).max()
+        worst = max(worst, err)
+        assert err < 1e-12
+        assert np.abs(S_ref[0, 1]) + np.abs(S_ref[2, 3]) > 1e-6  # X-P correlations: not the RWA state
+    print(f"max relative deviation of the covariance: {worst:.1e}")
+
+
+def test_E_is_sqrt_det_of_conditional_covariance(cases):
+    for th, d, omega in cases:
+        S_ref = _reference_cov(th, d, omega)
+        lab = _steer(th, d, omega)
+        np.testing.assert_allclose(float(lab.E_plus_given_minus), _schur_E(S_ref, "plus"), rtol=1e-11)
+        np.testing.assert_allclose(float(lab.E_minus_given_plus), _schur_E(S_ref, "minus"), rtol=1e-11)
+
+
+def test_fixed_pairing_best_instant_against_dense_grid(cases):
+    """The exact minimum over the instant is at or below every point of a 20,000-instant grid
+    (and within the grid's resolution of its minimum), and never below the optimal-quadrature E."""
+    for th, d, omega in cases[:4]:
+        S_ref = _reference_cov(th, d, omega)
+        lab = _steer(th, d, omega)
+        for direction, E, E_opt, psi in (
+            (
+                "plus-given-minus",
+                lab.E_plus_given_minus_reid_fixed,
+                lab.E_plus_given_minus,
+                lab.psi_plus_given_minus,
+            ),
+            (
+                "minus-given-plus",
+                lab.E_minus_given_plus_reid_fixed,
+                lab.E_minus_given_plus,
+                lab.psi_minus_given_plus,
+            ),
+        ):
+            grid_min, _ = _fixed_E_on_grid(S_ref, direction)
+            assert float(E) <= grid_min * (1 + 1e-11)
+            assert float(E) >= grid_min * (1 - 1e-7)
+            assert float(E) >= float(E_opt) * (1 - 1e-12)
+            # the returned instant gives the returned value
+            e_at, _ = _fixed_E_on_grid(_rotate(S_ref, float(psi)), direction, n=1)
+            np.testing.assert_allclose(e_at, float(E), rtol=1e-10)
+
+
+def _rotate(S, psi):
+    c, s = math.cos(psi), math.sin(psi)
+    T = np.array([[c, s, 0, 0], [-s, c, 0, 0], [0, 0, c, -s], [0, 0, s, c]])
+    return T @ S @ T.T
+
+
+def test_rotating_wave_limit_and_its_order():
+    """Omega -> infinity gives the paper's closed forms; the error at phi = 0 falls as
+    (Gamma/Omega)^2 (order measured from four frequencies)."""
+    hot = _THERMALS[1]
+    d = sj.Design(0.4149 * math.pi, 0.2505 * math.pi, 176.7, 100.0)
+    ref = sj.steering(hot, d)
+    gamma_minus = 100.0 * float(hot.gamma_tilde0_minus_hz)
+    ratios = np.array([10.0, 30.0, 100.0, 300.0])
+    runs = [_steer(hot, d, float(x * gamma_minus)) for x in ratios]  # the compiled scalar program
+    lab = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *runs)
+    errors = {}
+    for name in ("E_plus_given_minus", "E_minus_given_plus"):
+        e_ref = float(getattr(ref, name))
+        err = np.abs(np.asarray(getattr(lab, name)) / e_ref - 1.0)
+        slope = np.polyfit(np.log(ratios), np.log(err), 1)[0]
+        errors[name] = (err, slope)
+        assert abs(slope + 2.0) < 0.02, (name, slope)
+        fixed = np.asarray(getattr(lab, name + "_reid_fixed")) / e_ref - 1.0
+        assert np.all(np.abs(fixed) < 2 * err + 1e-12)  # the fixed pairing converges as well
+    # the coefficient c in err = c (Gamma_-/Omega)^2, reported in the README
+    print({k: (v[0] * ratios**2, v[1]) for k, v in errors.items()})
+    far = _steer(hot, d, 1e6 * gamma_minus)
+    np.testing.assert_allclose(float(far.E_plus_given_minus), float(ref.E_plus_given_minus), rtol=1e-11)
+    np.testing.assert_allclose(float(far.E_minus_given_plus), float(ref.E_minus_given_plus), rtol=1e-11)
+
+
+@pytest.mark.parametrize("rho", [1e-2, 1e-6, 1e-10])
+def test_accurate_at_the_client_edge(rho):
+    """Client given by its damping ratio (exact gamma_-): E from the sheared blocks against a
+    50-digit solve of the independent Langevin model with the same float inputs."""
+    hot = _THERMALS[1]
+    minus = oscillator_rates_from_damping(
+        jnp.asarray(0.1), jnp.asarray(1e5), jnp.asarray(100.0), jnp.asarray(rho)
+    )
+    plus = sj.model.oscillator_rates(
+        jnp.asarray(0.1), jnp.asarray(1e5), jnp.asarray(170.0), jnp.asarray(1.30)
+    )
+    r = CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(0.0))
+    omega, phi = 1.3e6, -0.0157
+    e_pm, e_mp = _E_rates(r, phi, omega)
+    mp.mp.dps = 50
+    args = [
+        mp.mpf(float(x)) for x in (minus.Gamma, minus.theta, minus.gamma, minus.gamma0, minus.gamma_tilde0)
+    ]
+    args += [mp.mpf(float(x)) for x in (plus.Gamma, plus.theta, plus.gamma, plus.gamma0, plus.gamma_tilde0)]
+    A, D = _langevin(*args, mp.mpf(0), mp.mpf(phi), mp.mpf(omega), lib=mp)
+    # Kronecker form of A S + S A^T = -D
+    n = 4
+    op = mp.zeros(16, 16)
+    rhs = mp.zeros(16, 1)
+    for i in range(n):
+        for j in range(n):
+            rhs[4 * i + j] = -D[i, j]
+            for k in range(n):
+                op[4 * i + j, 4 * k + j] += A[i, k]
+                op[4 * i + j, 4 * i + k] += A[j, k]
+    x = mp.lu_solve(op, rhs)
+    S = mp.matrix(4, 4)
+    for i in range(4):
+        for j in range(4):
+            S[i, j] = x[4 * i + j]
+
+    def schur(b, a):
+        Sb = mp.matrix([[S[i, j] for j in b] for i in b])
+        Sa = mp.matrix([[S[i, j] for j in a] for i in a])
+        Sba = mp.matrix([[S[i, j] for j in a] for i in b])
+        return mp.sqrt(mp.det(Sb - Sba * Sa**-1 * Sba.T))
+
+    ref_pm, ref_mp = schur([2, 3], [0, 1]), schur([0, 1], [2, 3])
+    assert abs(float(e_pm) / float(ref_pm) - 1) < 1e-12
+    assert abs(float(e_mp) / float(ref_mp) - 1) < 1e-12
+    assert float(S[0, 0]) > 1e-3 / rho  # the client's variance really diverges
+
+
+def test_gradients_against_finite_differences():
+    """d E/d x of both rotation-invariant E (x: theta_+, theta_-, C_+, phi, Omega) and of the
+    fixed-pairing E (x: phi) against central differences of the compiled values."""
+    th = _THERMALS[1]
+    base = np.array([0.4149 * math.pi, 0.26 * math.pi, 170.0, -0.02, 1.3e6])
+
+    def design(x):
+        return sj.Design(x[0], x[1], x[2], 100.0, eps=0.1, phi=x[3])
+
+    def values(x):
+        return jnp.stack(
+            sj.model.lab_frame_steering_from_rates(
+                sj.cascade_rates(th, design(x)), x[3], x[4], fixed_pairing=False
+            )
+        )  # rates in Hz: Omega enters in Hz
+
+    jac = np.asarray(jax.jit(jax.jacfwd(values))(jnp.asarray(base)))
+
+    def f(x):  # the module's compiled program
+        lab = _steer(th, design(x), float(x[4]))
+        return np.array([float(lab.E_plus_given_minus), float(lab.E_minus_given_plus)])
+
+    steps = np.array([1e-6, 1e-6, 1e-4, 1e-6, 1.0])
+    for k in range(5):
+        e = np.zeros(5)
+        e[k] = steps[k]
+        fd = (f(base + e) - f(base - e)) / (2 * steps[k])
+        np.testing.assert_allclose(jac[:, k], fd, rtol=2e-5, atol=1e-9 * np.abs(fd).max())
+    assert np.abs(jac[0, 3]) > 0.05  # E depends on the carrier phase here: the check has teeth
+
+    # the fixed-pairing E at its best instant, along a path S0 + s dS of covariances
+    S0 = _reference_cov(th, design(base), base[4])
+    dS = np.diag([0.1, 0.1, 0.1, 0.1])
+    dS[0, 2] = dS[2, 0] = 0.05
+
+    def fixed(s):
+        return lf.reid_fixed_pairing_best_instant(S0 + s * dS)[0]
+
+    g = float(jax.jit(jax.grad(fixed))(0.0))
+    value = jax.jit(fixed)
+    h = 1e-5
+    fd = (float(value(h)) - float(value(-h))) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+    assert abs(g) > 1e-3
+
+
+def test_bad_omega_is_refused():
+    d = sj.Design(1.2, 1.1, 2.0, 2.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"omega_hz = .* \(0, inf\)"):
+            sj.lab_frame_steering(_THERMALS[0], d, bad)
+
+
+def test_rotating_wave_warning():
+    hot = _THERMALS[1]
+    d = sj.Design(0.4149 * math.pi, 0.2505 * math.pi, 176.7, 100.0)
+    with pytest.warns(sj.model.RotatingWaveWarning, match=r"Gamma/Omega = 1\.36 > 0\.1.*%"):
+        chk = sj.model.rotating_wave_check(hot, d, 1.3e6)
+    S_ref = _reference_cov(hot, d, 1.3e6)
+    paper = sj.steering(hot, d)
+    np.testing.assert_allclose(
+        float(chk.relative_error_plus_given_minus),
+        float(paper.E_plus_given_minus) / _schur_E(S_ref, "plus") - 1.0,
+        rtol=1e-8,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chk = sj.model.rotating_wave_check(hot, d, 1e8)
+    assert float(chk.ratio) < 0.1
+
+
+# ---------------------------------------------------------------------------------------------
+# The cascaded master equation in Fock space (QuTiP)
+# ---------------------------------------------------------------------------------------------
+
+
+def _master_equation_covariance(th, d, omega, cutoff):
+    """Carrier-frame covariance from the cascaded Lindblad equation: H = -Omega a_-^dag a_- +
+    Omega a_+^dag a_+ + cascade term, one channel with L1 = i(s_-B a_- + s_-P a_-^dag) (rotated by
+    e^{i phi}), L2 = i(s_+B a_+ + s_+P a_+^dag), the lost light sqrt(eps) L1, thermal baths."""
+    qt = pytest.importorskip("qutip")
+    am = qt.tensor(qt.destroy(cutoff), qt.qeye(cutoff))
+    ap = qt.tensor(qt.qeye(cutoff), qt.destroy(cutoff))
+    Gm = d["C_minus"] * th["gamma0_minus_hz"] * (th["nbar_minus"] + 0.5)
+    Gp = d["C_plus"] * th["gamma0_plus_hz"] * (th["nbar_plus"] + 0.5)
+    L1 = 1j * math.sqrt(Gm) * (math.sin(d["theta_minus"]) * am + math.cos(d["theta_minus"]) * am.dag())
+    L2 = 1j * math.sqrt(Gp) * (math.sin(d["theta_plus"]) * ap + math.cos(d["theta_plus"]) * ap.dag())
+    t = math.sqrt(1.0 - d["eps"])
+    L1r = complex(math.cos(d["phi"]), math.sin(d["phi"])) * L1
+    H = -omega * am.dag() * am + omega * ap.dag() * ap - 0.5j * t * (L2.dag() * L1r - L1r.dag() * L2)
+    c_ops = [t * L1r + L2, math.sqrt(d["eps"]) * L1]
+    for a, g0, nbar in (
+        (am, th["gamma0_minus_hz"], th["nbar_minus"]),
+        (ap, th["gamma0_plus_hz"], th["nbar_plus"]),
+    ):
+        c_ops += [math.sqrt(g0 * (nbar + 1)) * a, math.sqrt(g0 * nbar) * a.dag()]
+    rho = qt.steadystate(H, c_ops, solver="spsolve", permc_spec="NATURAL")
+    s2 = math.sqrt(2.0)
+    quad = [
+        (am + am.dag()) / s2,
+        (am - am.dag()) / (1j * s2),
+        (ap + ap.dag()) / s2,
+        (ap - ap.dag()) / (1j * s2),
+    ]
+    mean = [qt.expect(x, rho) for x in quad]
+    S = np.empty((4, 4))
+    for i in range(4):
+        for j in range(4):
+            sym = qt.expect(0.5 * (quad[i] * quad[j] + quad[j] * quad[i]), rho)
+            S[i, j] = np.real(sym - mean[i] * mean[j])
+    return S
+
+
+# One general case (phi != 0, eps > 0); low occupations (variances <= 0.54) so that 8 Fock states per mode reach ~1e-9; Omega
+# comparable to the coupling rates, where the RWA is off by ~2e-2.
+_ME_CASES = [
+    (
+        dict(gamma0_plus_hz=1.0, nbar_plus=0.0, gamma0_minus_hz=1.0, nbar_minus=0.03),
+        dict(theta_plus=1.45, theta_minus=1.5, C_plus=1.0, C_minus=1.0, eps=0.2, phi=0.7),
+        0.6,
+    ),
+]
+
+
+def test_master_equation_in_fock_space():
+    for th, d, omega in _ME_CASES:
+        S = np.asarray(_cov(sj.Thermal(**th), sj.Design(**d), omega))
+        assert np.diag(S).max() < 0.55
+        S_me = _master_equation_covariance(th, d, omega, cutoff=8)
+        err = np.abs(S_me - S).max()
+        print(f"master equation (cutoff 8) vs lab-frame model: max |dS| = {err:.1e}")
+        assert err < 1e-8
+        rwa = np.asarray(sj.covariance(sj.Thermal(**th), sj.Design(**d)))
+        assert np.abs(S_me - rwa).max() > 1e-2  # the RWA model is visibly different here
