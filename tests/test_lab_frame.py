@@ -251,7 +251,6 @@ def test_rotating_wave_limit_and_its_order():
 def test_accurate_at_the_client_edge(rho):
     """Client given by its damping ratio (exact gamma_-): E from the sheared blocks against a
     50-digit solve of the independent Langevin model with the same float inputs."""
-    hot = _THERMALS[1]
     minus = oscillator_rates_from_damping(
         jnp.asarray(0.1), jnp.asarray(1e5), jnp.asarray(100.0), jnp.asarray(rho)
     )
@@ -408,8 +407,8 @@ def _master_equation_covariance(th, d, omega, cutoff):
     return S
 
 
-# One general case (phi != 0, eps > 0); low occupations (variances <= 0.54) so that 8 Fock states per mode reach ~1e-9; Omega
-# comparable to the coupling rates, where the RWA is off by ~2e-2.
+# One general case (phi != 0, eps > 0); low occupations (variances <= 0.54) so that 8 Fock
+# states per mode reach ~1e-9; Omega comparable to the coupling rates (the RWA is off by ~2e-2).
 _ME_CASES = [
     (
         dict(gamma0_plus_hz=1.0, nbar_plus=0.0, gamma0_minus_hz=1.0, nbar_minus=0.03),
