@@ -15,6 +15,8 @@ from .._validation import (
     select_direction,
 )
 from ..model._conditional import conditional_steering_from_rates
+from ..model._gaussian import steering_at_phase_from_rates
+from ..model._lab_frame import lab_frame_steering_from_rates
 from ..model._params import Design
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
@@ -48,6 +50,14 @@ def _eps(problem: Problem, w):
     return problem.eps
 
 
+def _phi(problem: Problem, w):
+    """Carrier phase phi [rad]: the coordinate after eps when ``phi_bounds`` is given, else 0."""
+    if problem.free_phi:
+        lo, hi = problem.phi_bounds[..., 0], problem.phi_bounds[..., 1]
+        return lo + (hi - lo) * w[problem._n_design + (1 if problem.free_eps else 0)]
+    return 0.0
+
+
 def lo_phase_from_w(problem: Problem, w: Array) -> Array:
     """Local-oscillator phase [rad] at box coordinates ``w`` of a conditional problem (the last
     coordinate, mapped linearly onto ``lo_phase_bounds``); NaN for an unconditional problem."""
@@ -66,7 +76,8 @@ def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
     """Stable cascade rates and the matching design for box coordinates ``w in [0, 1]^n``.
 
     Coordinates: asymmetric ``(theta_+ position, theta_- position, log C_+ position[, eps][,
-    lo_phase])``; symmetric ``(theta position, log C_+ position[, eps][, lo_phase])``.  An angle
+    phi][, lo_phase])``; symmetric ``(theta position, log C_+ position[, eps][, phi][,
+    lo_phase])``.  An angle
     position 0 is the stable end nearest the stability edge (or the smallest allowed angle), 1
     the largest allowed angle.  The design does not depend on the lo_phase coordinate of a
     conditional problem (:func:`lo_phase_from_w` gives the phase).
@@ -94,7 +105,12 @@ def rates_from_w(problem: Problem, w: Array) -> tuple[CascadeRates, Design]:
         minus = oscillator_from_u(th.gamma0_minus_hz, th.nbar_minus, C_minus, shared_m, u, c_shared_hi=c_hi)
     r = CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(eps))
     design = Design(
-        theta_plus=plus.theta, theta_minus=minus.theta, C_plus=C_plus, C_minus=C_minus, eps=eps, phi=0.0
+        theta_plus=plus.theta,
+        theta_minus=minus.theta,
+        C_plus=C_plus,
+        C_minus=C_minus,
+        eps=eps,
+        phi=_phi(problem, z),
     )
     return r, design
 
@@ -125,6 +141,9 @@ def w_from_design(problem: Problem, design: Design, lo_phase=None) -> Array:
     if problem.free_eps:
         lo_e, hi_e = problem.eps_bounds[..., 0], problem.eps_bounds[..., 1]
         ws.append(jnp.where(hi_e > lo_e, (design.eps - lo_e) / jnp.where(hi_e > lo_e, hi_e - lo_e, 1.0), 0.5))
+    if problem.free_phi:
+        lo_f, hi_f = problem.phi_bounds[..., 0], problem.phi_bounds[..., 1]
+        ws.append(jnp.where(hi_f > lo_f, (design.phi - lo_f) / jnp.where(hi_f > lo_f, hi_f - lo_f, 1.0), 0.5))
     if problem.conditional:
         if lo_phase is None:
             raise ValueError("lo_phase is required for a conditional problem (w has a lo_phase coordinate)")
@@ -161,6 +180,8 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
         return problem.objective(steering_result_from_rates(r), design)
     elif problem.phase_tolerance is not None:
         return phase_worst_case(problem, r)
+    elif problem.lab_frame or problem.free_phi:
+        e_pm, e_mp = steering_in_model(problem, r, design.phi)
     else:
         e_pm, e_mp = steering_from_rates(r)
     value = select_direction(problem.direction, e_pm, e_mp)
@@ -168,6 +189,16 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
         E_other = select_direction(other_direction(problem.direction), e_pm, e_mp)
         value = value + augmented_term(problem.other_E, E_other)
     return value
+
+
+def steering_in_model(problem: Problem, r: CascadeRates, phi) -> tuple[Array, Array]:
+    """``(E_{+|-}, E_{-|+})`` at carrier phase ``phi`` in the problem's model: the lab-frame
+    model at ``problem.omega_hz`` (rotation-invariant E, :mod:`steerjax.model._lab_frame`) or
+    the paper's model at any phi (:func:`steerjax.model.steering_at_phase_from_rates`).
+    ``problem.omega_hz`` must be in the unit of the rates of ``r``."""
+    if problem.lab_frame:
+        return lab_frame_steering_from_rates(r, phi, problem.omega_hz, fixed_pairing=False)
+    return steering_at_phase_from_rates(r, phi)
 
 
 def worst_case(problem: Problem, r: CascadeRates, design: Design) -> Array:

@@ -290,6 +290,8 @@ def _problem_in_rate_units(problem: Problem) -> tuple[Problem, Array | None]:
     problem = eqx.tree_at(lambda p: p.thermal, problem, scaled)
     if problem.min_damping_hz is not None:  # a rate too: same unit
         problem = eqx.tree_at(lambda p: p.min_damping_hz, problem, problem.min_damping_hz / unit)
+    if problem.omega_hz is not None:  # a rate too
+        problem = eqx.tree_at(lambda p: p.omega_hz, problem, problem.omega_hz / unit)
     return problem, unit
 
 

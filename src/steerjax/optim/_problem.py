@@ -33,7 +33,9 @@ from ._problem_args import (
     _check_overlap,
     _eps_range_leaf,
     _measurement_leaves,
+    _omega_leaf,
     _phase_tolerance_leaf,
+    _phi_bounds_leaf,
     _settling_rate_leaf,
     _theta_tolerance_leaf,
 )
@@ -131,6 +133,15 @@ class Problem(eqx.Module):
         min_other_E: optional *lower* bound on the other direction's E (one-way steering: for
             ``min_other_E >= 1/2`` the other direction provably does not steer), as above.
             At most one of ``max_other_E`` and ``min_other_E``.
+        omega_hz: optional oscillator frequency Omega/2pi [Hz], > 0 (scalar or per problem).
+            Given, E is computed in the lab-frame model beyond the rotating-wave approximation
+            (:func:`steerjax.lab_frame_steering`: the rotation-invariant E, sqrt(det) of the
+            conditional covariance).  ``None`` (default): the paper's model, exactly as before.
+        phi_bounds: optional (low, high) interval [rad] within [-pi/2, pi/2] of the carrier
+            phase phi between the sites, which then becomes a free design parameter (one more
+            search coordinate, after eps); equal ends fix phi.  ``None``: phi = 0.  With
+            ``omega_hz`` the best phi moves away from 0 (issue 16).  Neither option combines
+            with ``conditional``, ``objective`` or the tolerances.
 
     Tolerances.  With any of ``phase_tolerance``, ``theta_tolerance``, ``C_tolerance`` and
     ``eps_range`` the objective minimised is the *worst case* of E (or of the custom
@@ -178,6 +189,10 @@ class Problem(eqx.Module):
     """Relative half-width of the error on each cooperativity (batch shape); ``None``: none."""
     eps_range: Array | None
     """(low, high) of the true loss (batch shape + (2,)); ``None``: eps is exact."""
+    omega_hz: Array | None
+    """Oscillator frequency Omega/2pi [Hz] (batch shape); ``None``: the paper's model."""
+    phi_bounds: Array | None
+    """(low, high) of the carrier phase phi [rad] (batch shape + (2,)); ``None``: phi = 0."""
     min_damping_hz: Array | None
     """Smallest allowed net damping gamma_j/2pi [Hz] (1/``max_settling_time``; batch shape);
     ``None``: no settling-time requirement."""
@@ -214,6 +229,8 @@ class Problem(eqx.Module):
         max_settling_time=None,
         max_other_E=None,
         min_other_E=None,
+        omega_hz=None,
+        phi_bounds=None,
     ):
         self.direction = parse_direction(direction)
         self.coupling = coupling
@@ -240,6 +257,8 @@ class Problem(eqx.Module):
             max_settling_time=max_settling_time,
             free_eps=self.free_eps,
             other_bound=min_other_E if max_other_E is None else max_other_E,
+            omega_hz=omega_hz,
+            phi_bounds=phi_bounds,
         )
         fields.pop("other_bound")
         other = constraint_leaf(max_other_E, min_other_E, tuple(jnp.shape(fields["C_minus"])))
@@ -264,6 +283,13 @@ class Problem(eqx.Module):
                 "phase_tolerance is not supported with "
                 + ("conditional=True" if self.conditional else "a custom objective")
                 + " (the phase-robust objective is the worst case of E of the chosen direction)"
+            )
+        if (self.omega_hz is not None or self.phi_bounds is not None) and (
+            self.conditional or self.objective is not None or self.has_tolerance or self.other_E is not None
+        ):
+            raise ValueError(
+                "omega_hz and phi_bounds are not supported with conditional=True, a custom objective, "
+                "tolerances or max_other_E/min_other_E (not implemented for the lab-frame model)"
             )
         if self.has_box_tolerance and self.conditional:
             raise ValueError(
@@ -328,7 +354,18 @@ class Problem(eqx.Module):
     @property
     def n_variables(self) -> int:
         """Dimension of the unconstrained search space."""
-        return self._n_design + (1 if self.free_eps else 0) + (1 if self.conditional else 0)
+        extra = (1 if self.free_eps else 0) + (1 if self.free_phi else 0) + (1 if self.conditional else 0)
+        return self._n_design + extra
+
+    @property
+    def free_phi(self) -> bool:
+        """Whether the carrier phase phi is a search coordinate (``phi_bounds`` given)."""
+        return self.phi_bounds is not None
+
+    @property
+    def lab_frame(self) -> bool:
+        """Whether E is computed beyond the rotating-wave approximation (``omega_hz`` given)."""
+        return self.omega_hz is not None
 
     @property
     def _n_design(self) -> int:
@@ -358,6 +395,8 @@ def _problem_arrays(
     max_settling_time=None,
     free_eps=False,
     other_bound=None,
+    omega_hz=None,
+    phi_bounds=None,
 ) -> dict:
     """The array fields of :class:`Problem` from its arguments: each argument checked in its
     own terms (the messages quote it as given), defaults filled in, all broadcast to the one
@@ -380,8 +419,12 @@ def _problem_arrays(
         C_tolerance=C_tolerance,
         eps_range=eps_range,
         max_settling_time=max_settling_time,
+        omega_hz=omega_hz,
+        phi_bounds=phi_bounds,
     )
     eta, lpb = _measurement_leaves(efficiency, lo_phase_bounds)
+    omega = _omega_leaf(omega_hz)
+    phb = _phi_bounds_leaf(phi_bounds)
     delta = _phase_tolerance_leaf(phase_tolerance)
     optional = {
         "theta_tolerance": _theta_tolerance_leaf(theta_tolerance),
@@ -401,8 +444,10 @@ def _problem_arrays(
             "C_tolerance": C_tolerance,
             "max_settling_time": max_settling_time,
             "max_other_E/min_other_E": other_bound,
+            "omega_hz": omega_hz,
         },
         {
+            "phi_bounds": phi_bounds,
             "eps_range": eps_range,
             "theta_plus_bounds": theta_plus_bounds,
             "theta_minus_bounds": theta_minus_bounds,
@@ -448,7 +493,8 @@ def _problem_arrays(
     scalars = (*th, C_minus, eps, rho, eta) + (() if delta is None else (delta,))
     scalars += tuple(v for v in optional.values() if v is not None)
     scalars += () if other_bound is None else (np.asarray(other_bound, dtype=float),)
-    pairs = (tpb, tmb, cpb, epb, lpb) + (() if epr is None else (epr,))
+    scalars += () if omega is None else (omega,)
+    pairs = (tpb, tmb, cpb, epb, lpb) + (() if epr is None else (epr,)) + (() if phb is None else (phb,))
     batch = jnp.broadcast_shapes(*(jnp.shape(x) for x in scalars), *(jnp.shape(x)[:-1] for x in pairs))
 
     def bc(x, pair=False):
@@ -471,6 +517,8 @@ def _problem_arrays(
         **{k: None if v is None else bc(v) for k, v in optional.items()},
         "eps_range": None if epr is None else bc(epr, True),
         "other_bound": None,
+        "omega_hz": None if omega is None else bc(omega),
+        "phi_bounds": None if phb is None else bc(phb, True),
     }
 
 

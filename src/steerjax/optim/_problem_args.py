@@ -101,6 +101,27 @@ def _phase_tolerance_leaf(phase_tolerance):
     return None if np.all(delta == 0) else delta
 
 
+def _omega_leaf(omega_hz):
+    """The checked oscillator frequency Omega/2pi [Hz] (finite, > 0; ValueError naming
+    ``omega_hz``), or ``None`` (the paper's rotating-wave model).  Traced input is kept as is."""
+    if omega_hz is None:
+        return None
+    if not is_concrete(omega_hz):
+        return jnp.asarray(omega_hz)
+    w = np.asarray(omega_hz, dtype=float)
+    if np.any(~(np.isfinite(w) & (w > 0))):
+        raise ValueError(f"omega_hz = {omega_hz!r} is outside the allowed range (0, inf) [Hz]")
+    return w
+
+
+def _phi_bounds_leaf(phi_bounds):
+    """The checked carrier-phase interval [rad] within [-pi/2, pi/2] (E has period pi in phi),
+    or ``None`` (phi fixed at 0)."""
+    if phi_bounds is None:
+        return None
+    return _check_interval("phi_bounds", phi_bounds, -_HALF_PI, _HALF_PI)
+
+
 def _measurement_leaves(efficiency, lo_phase_bounds) -> tuple[np.ndarray, np.ndarray]:
     """Checked ``(efficiency, lo_phase_bounds)`` arrays (defaults 1 and (0, pi))."""
     eta = np.asarray(1.0 if efficiency is None else efficiency, dtype=float)

@@ -67,6 +67,10 @@ class OptimumResult(eqx.Module):
             the projected gradient ignores components pushing against an active bound and the
             coordinate of a degenerate box, and ``gtol`` defaults to ``eps**(1/3)`` of the
             dtype (:func:`first_order_tol`; 6e-6 in float64, 5e-3 in float32).
+        phase_free: whether the carrier phase phi was a search coordinate (``phi_bounds``;
+            static; :meth:`columns` then adds ``phi`` [rad], the re-tuned phase, after
+            ``C_plus_over_C_minus``).  With ``omega_hz`` the E fields are the lab-frame ones
+            (rotation invariant) at ``design.phi``.
         w: the optimum in box coordinates (for warm starts: pass ``starts=w[None]``).
         start_values: final objective of every start (shape batch + (n_starts,)).  For a
             problem with a bound on the other direction's E: E of the chosen direction of every
@@ -97,6 +101,7 @@ class OptimumResult(eqx.Module):
     E_other: Array
     tolerant: bool = eqx.field(static=True, default=False)
     constrained: bool = eqx.field(static=True, default=False)
+    phase_free: bool = eqx.field(static=True, default=False)
 
     @property
     def phase_tolerant(self) -> bool:
@@ -143,6 +148,7 @@ class OptimumResult(eqx.Module):
             "theta_minus": flat(d.theta_minus),
             "C_plus": flat(d.C_plus),
             "C_plus_over_C_minus": flat(self.C_plus_over_C_minus),
+            **({"phi": flat(d.phi)} if self.phase_free else {}),
             "gamma_plus_hz": flat(self.gamma_plus_hz),
             "gamma_minus_hz": flat(self.gamma_minus_hz),
             "converged": flat(self.converged, bool),

@@ -17,7 +17,7 @@ from ..model._conditional import conditional_steering_from_rates
 from ..model._rates import cascade_rates
 from ..model._steering import SteeringResult, steering_result_from_rates
 from ._constraint import other_direction
-from ._coordinates import lo_phase_from_w, loss, rates_from_w, worst_case
+from ._coordinates import lo_phase_from_w, loss, rates_from_w, steering_in_model, worst_case
 from ._problem import EDGE_DAMPING_RATIO, Problem
 from ._result import OptimumResult
 from ._solvers import _first_order_optimal, _projected_gradient
@@ -79,6 +79,9 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
     lo_phase = lo_phase_from_w(problem, w)
     if problem.conditional:
         e_pm, e_mp = conditional_steering_from_rates(r, 0.0, lo_phase, problem.efficiency)
+    elif problem.lab_frame or problem.free_phi:
+        e_pm, e_mp = steering_in_model(problem, r, design.phi)
+        res = eqx.tree_at(lambda x: (x.E_plus_given_minus, x.E_minus_given_plus), res, (e_pm, e_mp))
     else:
         e_pm, e_mp = res.E_plus_given_minus, res.E_minus_given_plus
     if problem.objective is not None:
@@ -110,6 +113,7 @@ def _best_of_starts(problem: Problem, ws, values, steps, solver, gnorms=None, se
         E_worst=E_worst,
         E_other=E_other,
         tolerant=robust,
+        phase_free=problem.free_phi,
     )
 
 
