@@ -24,8 +24,11 @@ from ._evaluate_columns import (
     DESIGN_FLAGS,
     GRADIENT_COLUMNS,
     INPUT_COLUMNS,
+    LAB_RESULT_COLUMNS,
     MARGIN_COLUMNS,
     NUMERIC_RESULT_COLUMNS,
+    OMEGA_COLUMN,
+    OMEGA_FLAG,
     PHI_COLUMN,
     PHI_FLAG,
     RESULT_COLUMNS,
@@ -63,6 +66,9 @@ _steering_batch = compiled_nan(sj.steering)
 
 _steering_at_phase_batch = compiled_nan(sj.model.steering_result_at_phase)
 """The compiled function for rows with phi != 0 (Gaussian engine; invalid rows give NaN)."""
+
+_lab_frame_batch = compiled_nan(sj.lab_frame_steering)
+"""The compiled function for rows with an oscillator frequency (lab-frame model)."""
 
 _sensitivity_batch = compiled_nan(sj.design_sensitivity)
 """The compiled function of ``--margins``."""
@@ -154,6 +160,11 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
     if phi is not None:
         explicit[PHI_COLUMN] = PHI_FLAG
     columns.append(Column(PHI_COLUMN, parse=parse_angle, default=0.0 if phi is None else float(phi)))
+    # omega_hz: empty (NaN) means the paper's model for that row
+    omega = getattr(args, "omega_hz", None)
+    if omega is not None:
+        explicit[OMEGA_COLUMN] = OMEGA_FLAG
+    columns.append(Column(OMEGA_COLUMN, default=math.nan if omega is None else float(omega), allow_empty=True))
     # The conditional settings are recognised in every mode (without --conditional they are an
     # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
     lo_default = math.nan if lo_phase is None else lo_phase
@@ -187,6 +198,60 @@ def _batch_parameters(
         if np.any(phi != 0):
             fields[PHI_COLUMN] = phi
     return thermal, sj.Design(**fields)
+
+
+def reject_bad_omega(table: Table) -> None:
+    """Rows whose ``omega_hz`` is given but not finite and > 0 (empty cells, NaN, are fine)."""
+    omega = table.values.get(OMEGA_COLUMN)
+    if omega is None:
+        return
+    bad = table.ok & ~np.isnan(omega) & ~(np.isfinite(omega) & (omega > 0))
+    if bad.any():
+        table.reject(
+            bad, lambda i: f"{OMEGA_COLUMN} = {float(omega[i])!r} is outside the allowed range (0, inf) [Hz]"
+        )
+
+
+def has_omega(table: Table) -> bool:
+    """Whether some row of the table has an oscillator frequency."""
+    omega = table.values.get(OMEGA_COLUMN)
+    return omega is not None and bool(np.any(~np.isnan(omega)))
+
+
+def evaluate_lab_frame(table: Table, rows: np.ndarray, results: dict, *, quiet: bool = False) -> list[str]:
+    """Replace E of the rows with ``omega_hz`` by the lab-frame E and add
+    :data:`LAB_RESULT_COLUMNS` (NaN for rows without a frequency; in place).  Returns notes on
+    the rows where Gamma_j/Omega > 0.1, with how far the paper's model is off there."""
+    omega = table.values[OMEGA_COLUMN][rows]
+    lab_rows = np.flatnonzero(~np.isnan(omega))
+    for name in LAB_RESULT_COLUMNS:
+        results[name] = np.full(rows.size, np.nan)
+    notes: list[str] = []
+    if lab_rows.size == 0:
+        return notes
+    paper = {n: results[n][lab_rows].copy() for n in ("E_plus_given_minus", "E_minus_given_plus")}
+    pad = (-lab_rows.size) % CONDITIONAL_PAD_ROWS
+    idx = np.concatenate([lab_rows, np.full(pad, lab_rows[0])])
+    thermal, design = _batch_parameters(table.values, rows[idx], with_phi=True)
+    with Progress(1, label="lab frame", quiet=True) as bar:
+        lab = _lab_frame_batch(thermal, design, np.asarray(omega[idx], dtype=np.float64))
+        bar.update()
+    m = lab_rows.size
+    for name in ("E_plus_given_minus", "E_minus_given_plus", *LAB_RESULT_COLUMNS):
+        results[name][lab_rows] = np.asarray(getattr(lab, name), dtype=np.float64)[:m]
+    results["regime"] = _regime_names(results["E_plus_given_minus"], results["E_minus_given_plus"])
+    ratio = np.asarray(sj.model.rotating_wave_ratio(thermal, design, np.asarray(omega[idx])))[:m]
+    large = np.flatnonzero(ratio > sj.model.RWA_RATIO_LIMIT)
+    if large.size:
+        err = np.abs(paper["E_plus_given_minus"] / results["E_plus_given_minus"][lab_rows] - 1.0)[large]
+        j = large[np.nanargmax(err)] if np.isfinite(err).any() else large[0]
+        notes.append(
+            f"{large.size} of {m} rows with {OMEGA_COLUMN} have Gamma/Omega > {sj.model.RWA_RATIO_LIMIT} "
+            f"(largest {ratio.max():.3g}): the paper's rotating-wave model is off by up to "
+            f"{100 * np.nanmax(err):.3g} % in E_+|- there (line {int(table.lines[rows[lab_rows[j]]])}); "
+            "these rows were evaluated in the lab frame"
+        )
+    return notes
 
 
 def reject_unstable(table: Table) -> None:

@@ -28,6 +28,18 @@ The output has a ``phi`` column only when the file or the flag gave one."""
 
 PHI_FLAG = "--phi"
 
+OMEGA_COLUMN = "omega_hz"
+"""Optional ``--from`` column (or ``--omega-hz`` flag): the oscillators' frequency Omega/2pi [Hz],
+> 0; empty or absent: the paper's rotating-wave model.  Rows with a frequency are evaluated in
+the lab-frame model (:func:`steerjax.lab_frame_steering`): their ``E_plus_given_minus`` and
+``E_minus_given_plus`` are the rotation-invariant E, and :data:`LAB_RESULT_COLUMNS` are added."""
+
+OMEGA_FLAG = "--omega-hz"
+
+LAB_RESULT_COLUMNS = ("E_plus_given_minus_reid_fixed", "E_minus_given_plus_reid_fixed")
+"""Columns added after :data:`RESULT_COLUMNS` when some row has ``omega_hz``: Reid's E with the
+paper's fixed X/P pairing at its best instant (empty where the row has no frequency)."""
+
 INPUT_COLUMNS = DESIGN_FIELDS + THERMAL_FIELDS
 """Parameter columns of a ``--from`` table, in the order used for columns the file lacks."""
 

@@ -25,7 +25,7 @@ from ._evaluate_columns import (
     SENSITIVITY_UNITS,
     conditional_settings,
 )
-from ._messages import InputError, UsageError, print_stdout
+from ._messages import InputError, UsageError, note, print_stdout
 from ._numbers import (
     LO_PHASE_OPTIMAL,
     format_number,
@@ -91,6 +91,7 @@ def format_single(
     result: sj.SteeringResult,
     conditional: dict | None = None,
     sensitivity: dict | None = None,
+    lab: dict | None = None,
 ) -> str:
     """The human-readable report of one design (``conditional``: the record of
     :func:`_conditional_record`, with ``--conditional``; ``sensitivity``: the columns
@@ -116,6 +117,8 @@ def format_single(
     if phi is not None:
         lines.append(f"  phi     = {phi!r} rad ({_num(phi / math.pi)} pi)")
     engine = "" if not phi else f"; Gaussian engine at phi = {phi!r} rad"
+    if lab is not None:
+        engine = f"; lab frame at Omega/2pi = {lab['omega_hz']!r} Hz, rotation-invariant E"
     lines += [
         f"thermal ({describe_thermal_source(args)})",
         f"  gamma_+,0/2pi = {_num(t['gamma0_plus_hz'])} Hz    nbar_+ = {_num(t['nbar_plus'])}",
@@ -131,6 +134,16 @@ def format_single(
         f"    (Delta X_-)^2 = {_num(r['var_minus'], 10, (0.5,))}"
         f"    <X_+,X_-> = {_num(r['cov'])}",
     ]
+    if lab is not None:
+        lines += [
+            "beyond the rotating-wave approximation (moments above: carrier frame)",
+            f"  Gamma/Omega = {_num(lab['gamma_over_omega'])}",
+            f"  paper's model: E_+|- = {_e(lab['E_plus_given_minus_paper'])}"
+            f"    E_-|+ = {_e(lab['E_minus_given_plus_paper'])}",
+            "  Reid's E, fixed X/P pairing, at its best instant (Omega t, rad):",
+            f"    E_+|- = {_e(lab['E_plus_given_minus_reid_fixed'])} at {_num(lab['instant_plus_given_minus'])}",
+            f"    E_-|+ = {_e(lab['E_minus_given_plus_reid_fixed'])} at {_num(lab['instant_minus_given_plus'])}",
+        ]
     if conditional is not None:
         c = conditional
         how = "optimised for each direction" if c["lo_phase"] == LO_PHASE_OPTIMAL else "given"
@@ -214,6 +227,10 @@ def run_single(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    omega = getattr(args, "omega_hz", None)
+    lab = None
+    if omega is not None:
+        result, lab = _lab_frame_result(args, thermal, design, result, float(omega))
     fields = [f.name for f in dataclasses.fields(result)]
     values = {name: _as_float(getattr(result, name)) for name in fields}
     cond = None
@@ -254,6 +271,8 @@ def run_single(args: argparse.Namespace) -> int:
             "steering_bound": sj.STEERING_BOUND,
             "steerjax_version": sj.__version__,
         }
+        if lab is not None:
+            record["lab_frame"] = lab
         if cond is not None:
             record["conditional"] = {"lo_phase": cond["lo_phase"], "efficiency": efficiency}
             record["result"] |= {k: v for k, v in cond.items() if k != "lo_phase"}
@@ -262,5 +281,47 @@ def run_single(args: argparse.Namespace) -> int:
             record["sensitivity_units"] = dict(SENSITIVITY_UNITS)
         print_stdout(json.dumps(record, indent=2))
     else:
-        print_stdout(format_single(args, thermal, design, result, cond, sensitivity))
+        print_stdout(format_single(args, thermal, design, result, cond, sensitivity, lab))
     return 0
+
+
+def _lab_frame_result(args, thermal, design, result, omega: float):
+    """The steering result with the lab-frame E and carrier-frame moments at ``omega`` [Hz],
+    and a record of the lab-frame values (fixed-pairing E, instants, the paper's E, the ratio
+    Gamma/Omega); a note on stderr where Gamma_j/Omega > 0.1."""
+    if getattr(args, "conditional", False) or getattr(args, "margins", False):
+        raise UsageError("--omega-hz (the lab-frame model) is not supported with --conditional or --margins")
+    try:
+        lab = sj.lab_frame_steering(thermal, design, omega)
+        S = np.asarray(sj.model.lab_frame_covariance(thermal, design, omega))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    ratio = _as_float(sj.model.rotating_wave_ratio(thermal, design, omega))
+    record = {
+        "omega_hz": omega,
+        "E_plus_given_minus_reid_fixed": _as_float(lab.E_plus_given_minus_reid_fixed),
+        "E_minus_given_plus_reid_fixed": _as_float(lab.E_minus_given_plus_reid_fixed),
+        "instant_plus_given_minus": _as_float(lab.psi_plus_given_minus),
+        "instant_minus_given_plus": _as_float(lab.psi_minus_given_plus),
+        "E_plus_given_minus_paper": _as_float(result.E_plus_given_minus),
+        "E_minus_given_plus_paper": _as_float(result.E_minus_given_plus),
+        "gamma_over_omega": ratio,
+    }
+    if ratio > sj.model.RWA_RATIO_LIMIT and not getattr(args, "quiet", False):
+        err = record["E_plus_given_minus_paper"] / _as_float(lab.E_plus_given_minus) - 1.0
+        note(
+            "steerjax evaluate",
+            f"Gamma/Omega = {ratio:.3g} > {sj.model.RWA_RATIO_LIMIT}: the paper's rotating-wave model "
+            f"is off by {100 * err:+.3g} % in E_+|- for this design (E_+|- = "
+            f"{record['E_plus_given_minus_paper']:.6g} there, {_as_float(lab.E_plus_given_minus):.6g} in "
+            "the lab frame, shown below)",
+        )
+    result = dataclasses.replace(
+        result,
+        E_plus_given_minus=lab.E_plus_given_minus,
+        E_minus_given_plus=lab.E_minus_given_plus,
+        var_plus=S[2, 2],
+        var_minus=S[0, 0],
+        cov=S[2, 0],
+    )
+    return result, record

@@ -85,10 +85,13 @@ from ._evaluate_batch import (
     _regime_names,
     check_conditional_columns,
     evaluate_conditional,
+    evaluate_lab_frame,
     evaluate_rows,
     evaluate_sensitivity,
+    has_omega,
     output_columns,
     reject_bad_conditional,
+    reject_bad_omega,
     reject_bad_sensitivity,
     reject_nonfinite,
     reject_optimal_lo_phase_at_nonzero_phi,
@@ -99,9 +102,11 @@ from ._evaluate_columns import (
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
     INPUT_COLUMNS,
+    LAB_RESULT_COLUMNS,
     LO_PHASE_GRID,
     LO_PHASE_POLISH_STEPS,
     NUMERIC_RESULT_COLUMNS,
+    OMEGA_COLUMN,
     PHI_COLUMN,
     RESULT_COLUMNS,
     SENSITIVITY_CHUNK_ROWS,
@@ -149,6 +154,8 @@ batch input (--from FILE): a CSV file with a header row and the columns
   eps                       [1]    transmission loss; 0 when the column is absent
   phi                       [rad]  optional: inter-subsystem phase, any finite angle; 0 when
                                    absent (or --phi gives it for every row)
+  omega_hz                  [Hz]   optional: oscillator frequency Omega/2pi; empty: the
+                                   paper's model (or --omega-hz gives it for every row)
   gamma0_plus_hz, nbar_plus, gamma0_minus_hz, nbar_minus
                             [Hz], [quanta]
   thermal                   optional: a preset name per row (hot, vacuum-server)
@@ -172,6 +179,15 @@ inter-subsystem phase (--phi RAD or a phi column): rows with phi = 0 are evaluat
   rates do not depend on phi).  The output has a phi column [rad] only when phi was given.
   With --conditional a row with phi != 0 needs a fixed lo_phase (the 'optimal' search is at
   phi = 0 only): otherwise that row is reported as bad.
+
+oscillator frequency (--omega-hz HZ or an omega_hz column; beyond the rotating-wave
+  approximation): rows with a frequency are evaluated in the lab-frame model
+  (steerjax.lab_frame_steering; one broadband light channel, the client at -Omega, the server at
+  +Omega).  Their E_plus_given_minus, E_minus_given_plus are sqrt(det) of the conditional
+  covariance (Reid's E with optimal quadratures; the same at every instant), and the columns
+  {", ".join(LAB_RESULT_COLUMNS)} (Reid's E with the paper's fixed X/P
+  pairing at its best instant; empty for rows without a frequency) are added.  A note says how
+  far the paper's model is off where Gamma_j/Omega > 0.1.  Not with --conditional or --margins.
 
 margins (--margins; steerjax.design_sensitivity): for every parameter x of
   {", ".join(SENSITIVITY_PARAMETERS[:6])},
@@ -262,6 +278,16 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="inter-subsystem phase phi [rad], any finite angle; default 0 (the closed forms); "
         "phi != 0 is evaluated with the Gaussian engine (steerjax.steering_at_phase)",
     )
+    design.add_argument(
+        "--omega-hz",
+        dest="omega_hz",
+        metavar="HZ",
+        type=_float_argument,
+        help="oscillator frequency Omega/2pi [Hz], > 0: evaluate beyond the rotating-wave "
+        "approximation (lab-frame model, steerjax.lab_frame_steering): E is then the rotation-"
+        "invariant E, and Reid's E with the paper's fixed X/P pairing at its best instant is "
+        "added (E_*_reid_fixed); default: the paper's model",
+    )
     add_thermal_arguments(parser)
     cond = parser.add_argument_group(
         "conditional scheme (Sec. VI, Appendix B)",
@@ -346,20 +372,31 @@ def run_batch(args: argparse.Namespace) -> int:
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
     if args.phi is not None:  # a phi column only when the file or --phi gave phi
         filled.append(PHI_COLUMN)
+    if args.omega_hz is not None:  # likewise omega_hz
+        filled.append(OMEGA_COLUMN)
+    lab = has_omega(table)
+    if lab and (conditional or args.margins):
+        raise UsageError(
+            "omega_hz (the lab-frame model) is not supported with --conditional or --margins (paper's model only)"
+        )
     result_columns = RESULT_COLUMNS
     if conditional:
         result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
     if args.margins:
         result_columns = (*result_columns, *SENSITIVITY_RESULT_COLUMNS)
+    if lab:
+        result_columns = (*result_columns, *LAB_RESULT_COLUMNS)
     _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
 
     reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
+    reject_bad_omega(table)
     if conditional:
         reject_bad_conditional(table)
         reject_optimal_lo_phase_at_nonzero_phi(table)
     reject_unstable(table)
     rows = np.flatnonzero(table.ok)
     results = evaluate_rows(table, rows, quiet=args.quiet)
+    lab_notes = evaluate_lab_frame(table, rows, results, quiet=args.quiet) if lab else []
     numeric = NUMERIC_RESULT_COLUMNS
     if conditional:
         results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
@@ -374,8 +411,14 @@ def run_batch(args: argparse.Namespace) -> int:
         )
     for message in table.error_messages():
         print(message, file=sys.stderr)
+    for message in lab_notes:
+        note(prog, message, quiet=args.quiet)
 
     out_columns = output_columns(table, rows, filled, results, result_columns)
+    for name in (OMEGA_COLUMN, *LAB_RESULT_COLUMNS):  # no frequency: an empty cell
+        if name in out_columns and out_columns[name].dtype != object:
+            column = out_columns[name]
+            out_columns[name] = np.asarray(["" if np.isnan(v) else v for v in column.tolist()], dtype=object)
     n_bad = len(table.problems)
     if args.out is None:
         print_stdout(csv_text(out_columns))

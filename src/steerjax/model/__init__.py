@@ -26,6 +26,7 @@ from ._gaussian import (
     steering_result_at_phase_from_rates,
 )
 from ._lab_frame import (
+    RWA_RATIO_LIMIT,
     LabFrameSteering,
     RotatingWaveCheck,
     RotatingWaveWarning,
@@ -36,6 +37,7 @@ from ._lab_frame import (
     oscillator_frame_covariance,
     reid_fixed_pairing_best_instant,
     rotating_wave_check,
+    rotating_wave_ratio,
 )
 from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
@@ -125,6 +127,8 @@ __all__ = [
     "oscillator_frame_covariance",
     "reid_fixed_pairing_best_instant",
     "rotating_wave_check",
+    "rotating_wave_ratio",
+    "RWA_RATIO_LIMIT",
     "RotatingWaveWarning",
     "RotatingWaveCheck",
     # measures (Sec. III)

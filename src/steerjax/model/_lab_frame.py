@@ -103,6 +103,7 @@ __all__ = [
     "oscillator_frame_covariance",
     "reid_fixed_pairing_best_instant",
     "rotating_wave_check",
+    "rotating_wave_ratio",
     "RotatingWaveCheck",
     "RotatingWaveWarning",
     "RWA_RATIO_LIMIT",
@@ -506,6 +507,14 @@ class RotatingWaveCheck(eqx.Module):
     relative_error_minus_given_plus: Array
 
 
+def rotating_wave_ratio(thermal: Thermal, design: Design, omega_hz) -> Array:
+    """max_j Gamma_j/Omega (Gamma_j = C_j gamma_j0 (nbar_j + 1/2)), the parameter of the
+    rotating-wave approximation [dimensionless]; element-wise."""
+    g_plus = jnp.asarray(design.C_plus) * thermal.gamma0_plus_hz * (thermal.nbar_plus + 0.5)
+    g_minus = jnp.asarray(design.C_minus) * thermal.gamma0_minus_hz * (thermal.nbar_minus + 0.5)
+    return jnp.maximum(g_plus, g_minus) / jnp.asarray(omega_hz)
+
+
 def rotating_wave_check(
     thermal: Thermal, design: Design, omega_hz, *, warn: bool = True
 ) -> RotatingWaveCheck:
@@ -537,9 +546,7 @@ def rotating_wave_check(
     check_omega(omega_hz)
     paper = steering_at_phase(thermal, design)
     lab = lab_frame_steering_from_guard(thermal, design, omega_hz)
-    g_plus = jnp.asarray(design.C_plus) * thermal.gamma0_plus_hz * (thermal.nbar_plus + 0.5)
-    g_minus = jnp.asarray(design.C_minus) * thermal.gamma0_minus_hz * (thermal.nbar_minus + 0.5)
-    ratio = jnp.maximum(g_plus, g_minus) / jnp.asarray(omega_hz)
+    ratio = rotating_wave_ratio(thermal, design, omega_hz)
     out = RotatingWaveCheck(
         ratio=ratio,
         relative_error_plus_given_minus=paper[0] / lab[0] - 1.0,
