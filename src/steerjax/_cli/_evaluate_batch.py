@@ -164,7 +164,8 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
     omega = getattr(args, "omega_hz", None)
     if omega is not None:
         explicit[OMEGA_COLUMN] = OMEGA_FLAG
-    columns.append(Column(OMEGA_COLUMN, default=math.nan if omega is None else float(omega), allow_empty=True))
+    omega_default = math.nan if omega is None else float(omega)
+    columns.append(Column(OMEGA_COLUMN, default=omega_default, allow_empty=True))
     # The conditional settings are recognised in every mode (without --conditional they are an
     # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
     lo_default = math.nan if lo_phase is None else lo_phase

@@ -141,8 +141,10 @@ def format_single(
             f"  paper's model: E_+|- = {_e(lab['E_plus_given_minus_paper'])}"
             f"    E_-|+ = {_e(lab['E_minus_given_plus_paper'])}",
             "  Reid's E, fixed X/P pairing, at its best instant (Omega t, rad):",
-            f"    E_+|- = {_e(lab['E_plus_given_minus_reid_fixed'])} at {_num(lab['instant_plus_given_minus'])}",
-            f"    E_-|+ = {_e(lab['E_minus_given_plus_reid_fixed'])} at {_num(lab['instant_minus_given_plus'])}",
+            f"    E_+|- = {_e(lab['E_plus_given_minus_reid_fixed'])}"
+            f" at {_num(lab['instant_plus_given_minus'])}",
+            f"    E_-|+ = {_e(lab['E_minus_given_plus_reid_fixed'])}"
+            f" at {_num(lab['instant_minus_given_plus'])}",
         ]
     if conditional is not None:
         c = conditional

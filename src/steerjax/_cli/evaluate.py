@@ -377,7 +377,8 @@ def run_batch(args: argparse.Namespace) -> int:
     lab = has_omega(table)
     if lab and (conditional or args.margins):
         raise UsageError(
-            "omega_hz (the lab-frame model) is not supported with --conditional or --margins (paper's model only)"
+            "omega_hz (the lab-frame model) is not supported with --conditional or --margins "
+            "(paper's model only)"
         )
     result_columns = RESULT_COLUMNS
     if conditional:
