@@ -7,6 +7,8 @@ import inspect
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 import steerjax as sj
 
 from .._validation import parse_direction as _parse_direction
@@ -41,10 +43,14 @@ CONSTRAINT_COLUMNS = (
     "max_settling_time_s",
     "max_other_E",
     "min_other_E",
+    "omega_hz",
+    "phi_min",
+    "phi_max",
 )
 """Optional constraint columns of a job (empty cell: no constraint).  Angles in radians; then
-the tolerances (:data:`TOLERANCE_FLAGS`), the settling time [s] and the bounds on the other
-direction's E (:data:`OTHER_E_COLUMNS`)."""
+the tolerances (:data:`TOLERANCE_FLAGS`), the settling time [s], the bounds on the other
+direction's E (:data:`OTHER_E_COLUMNS`), the oscillator frequency Omega/2pi [Hz] (lab-frame
+model) and the range of the carrier phase phi [rad] (phi re-tuned)."""
 
 OTHER_E_COLUMNS = ("max_other_E", "min_other_E")
 """Bounds on the other direction's E at the same design (issue 12): at most one per job."""
@@ -57,8 +63,10 @@ TOLERANCE_FLAGS = {
     "max_settling_time_s": ("--max-settling-time", "max_settling_time"),
     "max_other_E": ("--max-other-e", "max_other_E"),
     "min_other_E": ("--min-other-e", "min_other_E"),
+    "omega_hz": ("--omega-hz", "omega_hz"),
 }
-"""The one-value tolerance flags (``--eps-range LO HI`` fills ``eps_range_min/max``)."""
+"""The one-value constraint flags: tolerances, settling time, bounds on the other direction's E
+and the oscillator frequency (``--eps-range LO HI`` fills ``eps_range_min/max``)."""
 
 TOLERANCE_RANGES = {
     # column: (allowed-range text, test of a given value)
@@ -70,6 +78,9 @@ TOLERANCE_RANGES = {
     "max_settling_time_s": ("(0, inf] (seconds)", lambda x: x > 0),
     "max_other_E": ("(0, inf)", lambda x: (x > 0) & (x < math.inf)),
     "min_other_E": ("(0, inf)", lambda x: (x > 0) & (x < math.inf)),
+    "omega_hz": ("(0, inf) (Hz)", lambda x: np.isfinite(x) & (x > 0)),
+    "phi_min": ("[-pi/2, pi/2] (rad)", lambda x: np.abs(x) <= math.pi / 2),
+    "phi_max": ("[-pi/2, pi/2] (rad)", lambda x: np.abs(x) <= math.pi / 2),
 }
 
 ANGLE_CONSTRAINTS = frozenset(
@@ -80,6 +91,8 @@ ANGLE_CONSTRAINTS = frozenset(
         "theta_minus_max",
         "phase_tolerance",
         "theta_tolerance",
+        "phi_min",
+        "phi_max",
     )
 )
 """Constraint columns read as angles (``0.01pi`` allowed); the others are plain numbers."""
@@ -119,6 +132,10 @@ DIAGNOSTIC_COLUMNS = (
 OTHER_E_RESULT_COLUMNS = ("E_other",)
 """Written after ``E`` (and ``E_worst``) when some job bounds the other direction's E: that E
 at the returned design (for every job, bounded or not)."""
+
+PHASE_RESULT_COLUMNS = ("phi",)
+"""Written after ``C_plus`` when some job re-tunes the carrier phase (``omega_hz`` or
+``phi_min/max`` given): the optimal phi [rad] (0 for the other jobs)."""
 
 TOLERANCE_RESULT_COLUMNS = ("E_worst",)
 """Written right after ``E`` when some job has a tolerance: the worst case of the job's E over
@@ -163,6 +180,7 @@ _BOUND_FLAGS = {
     "theta_plus_bounds": ("--theta-plus-bounds", "theta_plus_min", "theta_plus_max"),
     "theta_minus_bounds": ("--theta-minus-bounds", "theta_minus_min", "theta_minus_max"),
     "C_plus_bounds": ("--c-plus-bounds", "C_plus_min", "C_plus_max"),
+    "phi_bounds": ("--phi-bounds", "phi_min", "phi_max"),
 }
 
 _JOB_FLAGS = {

@@ -107,6 +107,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         lo, hi = pair
         if dest.startswith("theta"):
             ok, rng = 0.0 <= lo <= hi <= _HALF_PI, "0 <= LO <= HI <= pi/2"
+        elif dest.startswith("phi"):
+            ok, rng = -_HALF_PI <= lo <= hi <= _HALF_PI, "-pi/2 <= LO <= HI <= pi/2"
         else:
             ok, rng = 0.0 < lo <= hi < math.inf, "0 < LO <= HI < inf"
         if not ok:

@@ -26,6 +26,7 @@ from ._optimize_columns import (
     CONSTRAINT_COLUMNS,
     OTHER_E_RESULT_COLUMNS,
     OUTPUT_RESULT_COLUMNS,
+    PHASE_RESULT_COLUMNS,
     PROG,
     SENSITIVITY_PARAMETERS,
     TOLERANCE_FLAGS,
@@ -84,6 +85,8 @@ def output_table(
     names = ALL_RESULT_COLUMNS if conditional else OUTPUT_RESULT_COLUMNS
     # E_worst and E_other only where computed
     names = names[:1] + TOLERANCE_RESULT_COLUMNS + OTHER_E_RESULT_COLUMNS + names[1:]
+    at = names.index("C_plus") + 1
+    names = names[:at] + PHASE_RESULT_COLUMNS + names[at:]  # phi only where re-tuned
     for name in names:
         if name in results:
             out[name] = results[name]
@@ -149,7 +152,7 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
     order: dict[tuple, list[int]] = {}
     for j, i in enumerate(rows.tolist()):
         order.setdefault(group_key(table, i), []).append(j)
-    for (coupling, direction, conditional, _), js in order.items():
+    for (coupling, direction, conditional, _, _, _), js in order.items():
         symbol, words = _DIRECTION_WORDS[direction]
         what = f"the conditional {symbol}" if conditional else symbol
         lines += ["", f"{coupling} coupling ({_COUPLING_WORDS[coupling]}), minimising {what} ({words})"]
@@ -171,6 +174,8 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
             ("theta_-/pi", lambda j, i: f"{results['theta_minus'][j] / math.pi:.8f}"),
             ("C_+/C_-", lambda j, i: _g(results["C_plus_over_C_minus"][j], 6)),
         ]
+        if "phi" in results:
+            columns.append(("phi [rad]", lambda j, i: _g(results["phi"][j], 6, (0.0,))))
         if conditional:
             uncond = "E_u_plus_given_minus" if direction == "plus-given-minus" else "E_u_minus_given_plus"
             columns += [

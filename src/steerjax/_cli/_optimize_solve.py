@@ -30,13 +30,18 @@ from ._thermal import (
 # ---------------------------------------------------------------------------------------------
 
 
-def group_key(table: Table, i: int) -> tuple[str, str, bool, str]:
+def group_key(table: Table, i: int) -> tuple[str, str, bool, str, bool, bool]:
     """The choices of row ``i`` that select a compiled program -- ``(coupling, direction,
-    conditional, bound)``, ``bound`` the column of its bound on the other direction's E (or
-    ``""``): rows with equal keys are solved by one :func:`steerjax.optimize` call."""
+    conditional, bound, lab frame, phase free)``: rows with equal keys are solved by one
+    :func:`steerjax.optimize` call.  ``bound`` is the column of the row's bound on the other
+    direction's E (or ``""``).  A row with ``omega_hz`` is solved in the lab-frame model and
+    re-tunes phi (within ``phi_min/max``, default [-pi/2, pi/2]); a row with only
+    ``phi_min/max`` re-tunes phi in the paper's model."""
     v = table.values
     bound = next((c for c in OTHER_E_COLUMNS if not np.isnan(v[c][i])), "")
-    return (str(v["coupling"][i]), str(v["direction"][i]), bool(v["conditional"][i]), bound)
+    lab = not np.isnan(v["omega_hz"][i])
+    free_phi = lab or not (np.isnan(v["phi_min"][i]) and np.isnan(v["phi_max"][i]))
+    return (str(v["coupling"][i]), str(v["direction"][i]), bool(v["conditional"][i]), bound, lab, free_phi)
 
 
 def _pair(lo: np.ndarray, hi: np.ndarray, default: tuple[float, float]) -> np.ndarray:
@@ -49,7 +54,7 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
     Constraints that no row of the group sets are left out, so that a job without constraints
     is exactly the library's default problem."""
     v = table.values
-    coupling, direction, conditional, bound = key
+    coupling, direction, conditional, bound, lab, free_phi = key
     options: dict = {"eps": v["eps"][rows], "coupling": coupling, "direction": direction}
     for side in ("plus", "minus"):
         lo, hi = v[f"theta_{side}_min"][rows], v[f"theta_{side}_max"][rows]
@@ -63,6 +68,10 @@ def problem_options(table: Table, rows: np.ndarray, key: tuple) -> dict:
     options.update(_tolerance_options(v, rows))
     if bound:
         options[bound] = v[bound][rows]
+    if lab:
+        options["omega_hz"] = v["omega_hz"][rows]
+    if free_phi:
+        options["phi_bounds"] = _pair(v["phi_min"][rows], v["phi_max"][rows], (-_HALF_PI, _HALF_PI))
     if conditional:
         options["conditional"] = True
         options["efficiency"] = v["efficiency"][rows]
@@ -133,6 +142,10 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
                 "on the other direction's nominal E)",
             )
         rows = rows[~refused]
+        if key[4] or key[5]:  # the lab-frame model and a free phi have no bound implemented
+            for r in rows.tolist():
+                table.reject([int(r)], f"{key[3]} is not supported with omega_hz or phi_min/phi_max")
+            rows = rows[:0]
     thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
     bounds = (

@@ -142,6 +142,10 @@ batch input (--from FILE): a CSV file with a header row and the columns
   phase_tolerance, theta_tolerance   [rad]   c_tolerance   [1, relative]
   eps_range_min, eps_range_max       [1]     max_settling_time_s   [s]
   max_other_E, min_other_E  [1]    bound on the other direction's E at the same design (one)
+  optional, beyond the rotating-wave approximation (see --omega-hz, --phi-bounds):
+  omega_hz                  [Hz]   oscillator frequency Omega/2pi: lab-frame model, phi re-tuned
+  phi_min, phi_max          [rad]  range of the carrier phase phi (default [-pi/2, pi/2] with
+                                   omega_hz; given without omega_hz: phi re-tuned in the paper's model)
   A flag fills a column the file lacks (one value); a flag may not repeat a column of the file.
   Thermal values: own column (non-empty cell) > explicit flag > the row's preset > --thermal.
   Other columns (ids, labels) are copied to the output unchanged.  Blank lines and lines
@@ -287,6 +291,24 @@ def register(subparsers) -> argparse.ArgumentParser:
             "error is maximised exactly; the box of errors on theta, C and eps is searched at its "
             "corners and then locally (see steerjax.Problem)."
         ),
+    )
+    bounds.add_argument(
+        "--omega-hz",
+        dest="omega_hz",
+        metavar="HZ",
+        type=float,
+        help="oscillator frequency Omega/2pi [Hz], > 0: optimise in the lab-frame model beyond the "
+        "rotating-wave approximation (rotation-invariant E, steerjax.lab_frame_steering), with the "
+        "carrier phase phi re-tuned (output column phi); default: the paper's model, phi = 0",
+    )
+    bounds.add_argument(
+        "--phi-bounds",
+        dest="phi_bounds",
+        nargs=2,
+        metavar=("LO", "HI"),
+        type=angle_argument,
+        help="search the carrier phase phi [rad] within [LO, HI], -pi/2 <= LO <= HI <= pi/2 "
+        "(LO = HI fixes it; default with --omega-hz: [-pi/2, pi/2]; without it: phi = 0)",
     )
     tol.add_argument(
         "--phase-tolerance",
@@ -448,7 +470,7 @@ def run_flags(args: argparse.Namespace) -> int:
     )
     v = table.values
     for i in sorted(table.problems):
-        coupling, direction, conditional, _ = group_key(table, i)
+        coupling, direction, conditional, _, _, _ = group_key(table, i)
         job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
         if conditional:
             job += f", efficiency = {float(v['efficiency'][i])!r}"
