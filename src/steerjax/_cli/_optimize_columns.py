@@ -66,7 +66,8 @@ TOLERANCE_FLAGS = {
     "omega_hz": ("--omega-hz", "omega_hz"),
 }
 """The one-value constraint flags: tolerances, settling time, bounds on the other direction's E
-and the oscillator frequency (``--eps-range LO HI`` fills ``eps_range_min/max``)."""
+and the oscillator frequency (``--eps-range LO HI`` fills ``eps_range_min/max``, ``--phi-bounds
+LO HI`` ``phi_min/max``)."""
 
 TOLERANCE_RANGES = {
     # column: (allowed-range text, test of a given value)
