@@ -26,72 +26,11 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 import steerjax as sj
+from reference_lab_frame import fixed_E_on_grid as _fixed_E_on_grid
+from reference_lab_frame import langevin as _langevin
+from reference_lab_frame import schur_E as _schur_E
 from steerjax.model import _lab_frame as lf
 from steerjax.model._rates import CascadeRates, oscillator_rates_from_damping
-
-# ---------------------------------------------------------------------------------------------
-# Independent reference: complex Langevin equations -> quadratures
-# ---------------------------------------------------------------------------------------------
-
-
-def _langevin(Gm, th_m, g_m, g0_m, gt0_m, Gp, th_p, g_p, g0_p, gt0_p, eps, phi, omega, lib=np):
-    """Drift A and diffusion D of (X_-, P_-, X_+, P_+) from the carrier-frame Langevin equations.
-
-    ``lib`` is numpy (floats) or mpmath (50 digits).  Noise vector xi = (b, b^dag, b', b'^dag,
-    a_-in, a_-in^dag, a_+in, a_+in^dag) with symmetrised correlations 1/2 (vacuum) and
-    nbar + 1/2 = gt0/g0 (thermal) between an operator and its adjoint.
-    """
-    if lib is np:
-        sqrt, exp, I, cplx = math.sqrt, lambda x: complex(math.cos(x), math.sin(x)), 1j, complex
-    else:
-        sqrt, exp, I, cplx = mp.sqrt, lambda x: mp.expj(x), mp.mpc(0, 1), mp.mpc
-    smB, smP = sqrt(Gm) * lib.sin(th_m), sqrt(Gm) * lib.cos(th_m)
-    spB, spP = sqrt(Gp) * lib.sin(th_p), sqrt(Gp) * lib.cos(th_p)
-    t = sqrt(1 - eps)
-    e = exp(phi)
-    ec = exp(-phi)
-    M = [[cplx(0)] * 4 for _ in range(4)]
-    N = [[cplx(0)] * 8 for _ in range(4)]
-    # client: da_-/dt = (i Omega - g_-/2) a_- + i smB b + i smP b^dag + sqrt(g0_-) a_-in
-    M[0][0] = I * omega - g_m / 2
-    N[0][0], N[0][1], N[0][4] = I * smB, I * smP, sqrt(g0_m)
-    # server: i spB b_+ + i spP b_+^dag with b_+ = e^{i phi} t (b + L_-) + sqrt(eps) b'
-    # L_- = i (smB a_- + smP a_-^dag), L_-^dag = -i (smB a_-^dag + smP a_-)
-    M[2][2] = -I * omega - g_p / 2
-    M[2][0] = I * spB * e * t * I * smB + I * spP * ec * t * (-I) * smP
-    M[2][1] = I * spB * e * t * I * smP + I * spP * ec * t * (-I) * smB
-    N[2][0], N[2][1] = I * spB * e * t, I * spP * ec * t
-    N[2][2], N[2][3] = I * spB * sqrt(eps), I * spP * sqrt(eps)
-    N[2][6] = sqrt(g0_p)
-    for row in (0, 2):  # the adjoint rows
-        # d a^dag/dt = conj(c_a) a^dag + conj(c_adag) a + ...
-        M[row + 1] = [lib.conj(x) for x in (M[row][1], M[row][0], M[row][3], M[row][2])]
-        swapped = []
-        for k in range(0, 8, 2):
-            swapped += [lib.conj(N[row][k + 1]), lib.conj(N[row][k])]
-        N[row + 1] = swapped
-    half = mp.mpf(1) / 2 if lib is mp else 0.5
-    corr = [half] * 2 + [half] * 2 + [gt0_m / g0_m] * 2 + [gt0_p / g0_p] * 2  # nbar + 1/2
-    s2 = sqrt(2)
-    T = [[1 / s2, 1 / s2, 0, 0], [-I / s2, I / s2, 0, 0], [0, 0, 1 / s2, 1 / s2], [0, 0, -I / s2, I / s2]]
-    if lib is np:
-        T, M, N = np.array(T, complex), np.array(M, complex), np.array(N, complex)
-        Sig = np.zeros((8, 8))
-        for k in range(0, 8, 2):
-            Sig[k, k + 1] = Sig[k + 1, k] = corr[k]
-        A = T @ M @ np.linalg.inv(T)
-        TN = T @ N
-        D = TN @ Sig @ TN.T
-        assert np.abs(A.imag).max() < 1e-12 * np.abs(A).max()
-        return A.real, D.real
-    T, M, N = mp.matrix(T), mp.matrix(M), mp.matrix(N)
-    Sig = mp.zeros(8, 8)
-    for k in range(0, 8, 2):
-        Sig[k, k + 1] = Sig[k + 1, k] = corr[k]
-    A = T * M * T**-1
-    TN = T * N
-    D = TN * Sig * TN.T
-    return A.apply(mp.re), D.apply(mp.re)
 
 
 def _reference_cov(th: sj.Thermal, d: sj.Design, omega):
@@ -101,30 +40,6 @@ def _reference_cov(th: sj.Thermal, d: sj.Design, omega):
     args += [float(x) for x in (p.Gamma, p.theta, p.gamma, p.gamma0, p.gamma_tilde0)]
     A, D = _langevin(*args, float(d.eps), float(d.phi), omega)
     return solve_continuous_lyapunov(A, -D)
-
-
-def _schur_E(S, steered):
-    b = [2, 3] if steered == "plus" else [0, 1]
-    a = [0, 1] if steered == "plus" else [2, 3]
-    M = S[np.ix_(b, b)] - S[np.ix_(b, a)] @ np.linalg.solve(S[np.ix_(a, a)], S[np.ix_(a, b)])
-    return math.sqrt(np.linalg.det(M))
-
-
-def _fixed_E_on_grid(S, direction, n=20001):
-    psi = np.linspace(0.0, math.pi / 2, n, endpoint=False)
-    c, s = np.cos(psi), np.sin(psi)
-    # x_-(psi) = R(-psi) x_-, x_+(psi) = R(psi) x_+, per instant
-    T = np.zeros((n, 4, 4))
-    T[:, 0, 0] = T[:, 1, 1] = c
-    T[:, 0, 1], T[:, 1, 0] = s, -s
-    T[:, 2, 2] = T[:, 3, 3] = c
-    T[:, 2, 3], T[:, 3, 2] = -s, s
-    Sp = T @ S @ np.swapaxes(T, 1, 2)
-    b, a = (2, 0) if direction == "plus-given-minus" else (0, 2)
-    vx = Sp[:, b, b] - Sp[:, b, a] ** 2 / Sp[:, a, a]
-    vp = Sp[:, b + 1, b + 1] - Sp[:, b + 1, a + 1] ** 2 / Sp[:, a + 1, a + 1]
-    e = np.sqrt(vx * vp)
-    return e.min(), psi[e.argmin()]
 
 
 # ---------------------------------------------------------------------------------------------

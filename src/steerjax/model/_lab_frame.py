@@ -448,7 +448,7 @@ def lab_frame_covariance(
 
 
 def lab_frame_steering(
-    thermal: Thermal, design: Design, omega_hz, *, on_invalid: str = "raise"
+    thermal: Thermal, design: Design, omega_hz, *, fixed_pairing: bool = True, on_invalid: str = "raise"
 ) -> LabFrameSteering:
     """Steering of the cascade beyond the rotating-wave approximation (oscillators at Omega).
 
@@ -461,6 +461,8 @@ def lab_frame_steering(
         thermal: thermal parameters (:class:`Thermal`).
         design: design parameters (:class:`Design`), any ``phi`` [rad] and ``eps``.
         omega_hz: the oscillators' frequency Omega/2pi [Hz], > 0.
+        fixed_pairing: also find Reid's fixed-pairing E at its best instant (default); with
+            ``False`` those fields and the instants are NaN (cheaper: no search).
         on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steerjax.covariance`.
 
     Returns:
@@ -475,12 +477,16 @@ def lab_frame_steering(
         True
     """
     check_omega(omega_hz)
-    return guarded(
-        thermal,
-        design,
-        on_invalid,
-        lambda r, _: lab_frame_steering_from_rates(r, design.phi, _omega_in_unit(thermal, omega_hz)),
-    )
+
+    def compute(r, _):
+        omega = _omega_in_unit(thermal, omega_hz)
+        if fixed_pairing:
+            return lab_frame_steering_from_rates(r, design.phi, omega)
+        e_pm, e_mp = lab_frame_steering_from_rates(r, design.phi, omega, fixed_pairing=False)
+        nan = jnp.full_like(e_pm, jnp.nan)
+        return LabFrameSteering(e_pm, e_mp, nan, nan, nan, nan)
+
+    return guarded(thermal, design, on_invalid, compute)
 
 
 class RotatingWaveWarning(UserWarning):
@@ -545,12 +551,12 @@ def rotating_wave_check(
 
     check_omega(omega_hz)
     paper = steering_at_phase(thermal, design)
-    lab = lab_frame_steering_from_guard(thermal, design, omega_hz)
+    lab = lab_frame_steering(thermal, design, omega_hz, fixed_pairing=False)
     ratio = rotating_wave_ratio(thermal, design, omega_hz)
     out = RotatingWaveCheck(
         ratio=ratio,
-        relative_error_plus_given_minus=paper[0] / lab[0] - 1.0,
-        relative_error_minus_given_plus=paper[1] / lab[1] - 1.0,
+        relative_error_plus_given_minus=paper[0] / lab.E_plus_given_minus - 1.0,
+        relative_error_minus_given_plus=paper[1] / lab.E_minus_given_plus - 1.0,
     )
     if warn and not isinstance(ratio, jax.core.Tracer):
         import warnings
@@ -571,17 +577,3 @@ def rotating_wave_check(
                 stacklevel=2,
             )
     return out
-
-
-def lab_frame_steering_from_guard(thermal: Thermal, design: Design, omega_hz, *, on_invalid: str = "raise"):
-    """The rotation-invariant ``(E_{+|-}, E_{-|+})`` of the lab-frame model (no search over the
-    instant; checked inputs as :func:`lab_frame_steering`)."""
-    check_omega(omega_hz)
-    return guarded(
-        thermal,
-        design,
-        on_invalid,
-        lambda r, _: lab_frame_steering_from_rates(
-            r, design.phi, _omega_in_unit(thermal, omega_hz), fixed_pairing=False
-        ),
-    )
