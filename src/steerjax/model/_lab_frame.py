@@ -433,7 +433,8 @@ def lab_frame_covariance(
 
     Example:
         >>> import math, steerjax as sj
-        >>> S = sj.model.lab_frame_covariance(sj.HOT, sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0), 1e6)
+        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0)
+        >>> S = sj.model.lab_frame_covariance(sj.HOT, d, 1e6)
         >>> S.shape
         (4, 4)
     """
