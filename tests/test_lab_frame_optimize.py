@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 
 import jax
 import numpy as np
@@ -53,22 +52,15 @@ def _paper_E(x, C_minus):
 
 
 @pytest.fixture(scope="module")
-def optima(tmp_path_factory, monkeypatch_module):
+def optima(tmp_path_factory):
+    """``steerjax optimize --omega-hz 1.3e6`` (phi re-tuned within its default [-pi/2, pi/2])."""
     out = tmp_path_factory.mktemp("lab") / "optima.csv"
-    argv = ["steerjax", "optimize", "--thermal", "hot", "--c-minus", *map(str, C_MINUS)]
+    argv = ["optimize", "--thermal", "hot", "--c-minus", *map(str, C_MINUS)]
     argv += ["--min-damping-ratio", str(RHO_MIN), "--omega-hz", str(OMEGA), "--out", str(out), "--quiet"]
-    monkeypatch_module.setattr(sys, "argv", argv)
-    assert main() == 0
+    assert main(argv) == 0
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     return {float(r["C_minus"]): r for r in rows}
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def test_retuned_optima_reproduce_the_issue_table(optima):
