@@ -263,13 +263,14 @@ def oscillator_frame_covariance(S: Float[Array, "*batch 4 4"], psi) -> Float[Arr
     """The carrier-frame covariance ``S`` seen in the oscillators' frame at phase psi = Omega t.
 
     ``x_-(psi) = R(-psi) x_-``, ``x_+(psi) = R(psi) x_+`` (the client turns at -Omega, the
-    server at +Omega); periodic in psi with period pi.
+    server at +Omega); periodic in psi with period pi.  ``psi`` broadcasts with the batch
+    axes of ``S`` (e.g. ``S`` of shape (4, 4) and ``psi`` of shape (n,) give (n, 4, 4)).
     """
     psi = jnp.asarray(psi)
     Rm, Rp = _rotation(-psi), _rotation(psi)
     z = jnp.zeros_like(Rm)
     T = jnp.concatenate([jnp.concatenate([Rm, z], -1), jnp.concatenate([z, Rp], -1)], -2)
-    return T @ S[..., None, :, :] @ _t(T) if psi.ndim > 0 else T @ S @ _t(T)
+    return T @ S @ _t(T)
 
 
 _N_SAMPLES = 16  # samples of u = 2 psi: exact Fourier coefficients up to degree 7
@@ -349,12 +350,7 @@ def reid_fixed_pairing_best_instant(
     flat = S.reshape((-1, 4, 4))
     u_best = jax.vmap(lambda s: _best_instant_one(s, direction))(flat)
     psi = (0.5 * jax.lax.stop_gradient(u_best)).reshape(S.shape[:-2]) % (0.5 * math.pi)
-    E = reid_E(oscillator_frame_covariance(S, psi) if psi.ndim == 0 else _rotate_batch(S, psi), direction)
-    return E, psi
-
-
-def _rotate_batch(S: Array, psi: Array) -> Array:
-    return jax.vmap(oscillator_frame_covariance)(S.reshape((-1, 4, 4)), psi.reshape(-1)).reshape(S.shape)
+    return reid_E(oscillator_frame_covariance(S, psi), direction), psi
 
 
 class LabFrameSteering(eqx.Module):
