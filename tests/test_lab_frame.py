@@ -343,3 +343,19 @@ def test_master_equation_in_fock_space():
         assert err < 1e-8
         rwa = np.asarray(sj.covariance(sj.Thermal(**th), sj.Design(**d)))
         assert np.abs(S_me - rwa).max() > 1e-2  # the RWA model is visibly different here
+
+
+def test_omega_keyword_of_the_engine(cases):
+    """``steering_at_phase``/``covariance`` with ``omega_hz`` are the lab-frame model; without
+    it, the paper's model exactly as before."""
+    th, d, omega = cases[1]
+    f = jax.jit(
+        lambda th, d, om: (sj.steering_at_phase(th, d, omega_hz=om), sj.covariance(th, d, omega_hz=om))
+    )
+    (e_pm, e_mp), S = f(th, d, omega)
+    lab = _steer(th, d, omega)
+    assert float(e_pm) == float(lab.E_plus_given_minus) and float(e_mp) == float(lab.E_minus_given_plus)
+    np.testing.assert_array_equal(np.asarray(S), np.asarray(_cov(th, d, omega)))
+    paper = sj.steering_at_phase(th, d, omega_hz=None)
+    assert float(paper[0]) == float(sj.steering_at_phase(th, d)[0])
+    assert abs(float(paper[0]) / float(e_pm) - 1) > 1e-3  # the two models differ here

@@ -287,7 +287,9 @@ def steering_at_phase_from_rates(r: CascadeRates, phi=0.0) -> tuple[Array, Array
     return reid_E_from_blocks(*args, "plus-given-minus"), reid_E_from_blocks(*args, "minus-given-plus")
 
 
-def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -> Float[Array, "*batch 4 4"]:
+def covariance(
+    thermal: Thermal, design: Design, *, omega_hz=None, on_invalid: str = "raise"
+) -> Float[Array, "*batch 4 4"]:
     """Steady-state 4x4 covariance of (X_-, P_-, X_+, P_+) from the Lyapunov equation.
 
     Symmetrised convention ``S_ij = <{x_i, x_j}>/2``; vacuum variance 1/2.  Valid for every
@@ -307,6 +309,9 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
     Args:
         thermal: thermal parameters (:class:`Thermal`).
         design: design parameters (:class:`Design`), any ``phi``.
+        omega_hz: optional oscillator frequency Omega/2pi [Hz]: given, the carrier-frame
+            covariance of the lab-frame model beyond the rotating-wave approximation
+            (:func:`steerjax.model.lab_frame_covariance`); ``None`` (default): the paper's model.
         on_invalid: ``"raise"`` (default): ``ValueError`` naming the parameter, its value and
             its allowed range for out-of-domain or unstable concrete inputs, an
             ``equinox.error_if`` run-time error under ``jit``; ``"nan"``: the covariance
@@ -321,6 +326,10 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
         >>> S.shape
         (4, 4)
     """
+    if omega_hz is not None:
+        from ._lab_frame import lab_frame_covariance  # the lab-frame model builds on this module
+
+        return lab_frame_covariance(thermal, design, omega_hz, on_invalid=on_invalid)
     # S is dimensionless: the guard's rate unit does not enter
     return guarded(
         thermal, design, on_invalid, lambda r, _: covariance_from_rates(r, design.phi), mask_axes=2
@@ -328,7 +337,7 @@ def covariance(thermal: Thermal, design: Design, *, on_invalid: str = "raise") -
 
 
 def steering_at_phase(
-    thermal: Thermal, design: Design, *, on_invalid: str = "raise"
+    thermal: Thermal, design: Design, *, omega_hz=None, on_invalid: str = "raise"
 ) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
     """Reid's E in both directions (Eq. 5, optimal gains) for any inter-subsystem phase phi.
 
@@ -346,6 +355,9 @@ def steering_at_phase(
     Args:
         thermal: thermal parameters (:class:`Thermal`).
         design: design parameters (:class:`Design`), any ``phi`` [rad].
+        omega_hz: optional oscillator frequency Omega/2pi [Hz]: given, the rotation-invariant E
+            of the lab-frame model beyond the rotating-wave approximation
+            (:func:`steerjax.lab_frame_steering`); ``None`` (default): the paper's model.
         on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steerjax.covariance`.
 
     Returns:
@@ -358,6 +370,11 @@ def steering_at_phase(
         >>> abs(float(e_pm) / float(sj.steering(sj.HOT, d).E_plus_given_minus) - 1) < 1e-12
         True
     """
+    if omega_hz is not None:
+        from ._lab_frame import lab_frame_steering  # the lab-frame model builds on this module
+
+        lab = lab_frame_steering(thermal, design, omega_hz, fixed_pairing=False, on_invalid=on_invalid)
+        return lab.E_plus_given_minus, lab.E_minus_given_plus
     # E is dimensionless: the guard's rate unit does not enter
     return guarded(thermal, design, on_invalid, lambda r, _: steering_at_phase_from_rates(r, design.phi))
 
