@@ -4,6 +4,7 @@ row reported."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 
 import numpy as np
@@ -69,6 +70,26 @@ _steering_at_phase_batch = compiled_nan(sj.model.steering_result_at_phase)
 
 _lab_frame_batch = compiled_nan(sj.lab_frame_steering)
 """The compiled function for rows with an oscillator frequency (lab-frame model)."""
+
+_lab_frame_covariance_batch = compiled_nan(sj.model.lab_frame_covariance)
+"""The compiled carrier-frame covariance of the lab-frame model (one design: its moments)."""
+
+
+def lab_frame_single(thermal: sj.Thermal, design: sj.Design, omega: float):
+    """``(LabFrameSteering, covariance)`` of one checked design by the compiled batch functions
+    (the design repeated to :data:`CONDITIONAL_PAD_ROWS` rows: the program of a small batch)."""
+    n = CONDITIONAL_PAD_ROWS
+
+    def repeated(module):
+        return type(module)(
+            **{f.name: np.full(n, float(getattr(module, f.name))) for f in dataclasses.fields(module)}
+        )
+
+    th, d, om = repeated(thermal), repeated(design), np.full(n, float(omega))
+    lab = _lab_frame_batch(th, d, om)
+    first = type(lab)(**{f.name: np.asarray(getattr(lab, f.name))[0] for f in dataclasses.fields(lab)})
+    return first, np.asarray(_lab_frame_covariance_batch(th, d, om))[0]
+
 
 _sensitivity_batch = compiled_nan(sj.design_sensitivity)
 """The compiled function of ``--margins``."""

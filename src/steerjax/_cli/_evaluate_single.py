@@ -11,7 +11,7 @@ import numpy as np
 
 import steerjax as sj
 
-from ._evaluate_batch import _regime_names, evaluate_conditional, evaluate_sensitivity
+from ._evaluate_batch import _regime_names, evaluate_conditional, evaluate_sensitivity, lab_frame_single
 from ._evaluate_columns import (
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
@@ -293,11 +293,13 @@ def _lab_frame_result(args, thermal, design, result, omega: float):
     Gamma/Omega); a note on stderr where Gamma_j/Omega > 0.1."""
     if getattr(args, "conditional", False) or getattr(args, "margins", False):
         raise UsageError("--omega-hz (the lab-frame model) is not supported with --conditional or --margins")
-    try:
-        lab = sj.lab_frame_steering(thermal, design, omega)
-        S = np.asarray(sj.model.lab_frame_covariance(thermal, design, omega))
+    try:  # the design was checked by the paper's model; the frequency here
+        sj.model.rotating_wave_ratio(thermal, design, omega)
+        if not (math.isfinite(omega) and omega > 0):
+            raise ValueError(f"omega_hz = {omega!r} is outside the allowed range (0, inf) [Hz]")
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    lab, S = lab_frame_single(thermal, design, omega)
     ratio = _as_float(sj.model.rotating_wave_ratio(thermal, design, omega))
     record = {
         "omega_hz": omega,
