@@ -145,7 +145,7 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
         if key[4] or key[5]:  # the lab-frame model and a free phi have no bound implemented
             for r in rows.tolist():
                 table.reject([int(r)], f"{key[3]} is not supported with omega_hz or phi_min/phi_max")
-            rows = rows[:0]
+            return rows[:0], None
     thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
     bounds = (
