@@ -67,12 +67,15 @@ _PARAM_LABELS = {
     "nbar_minus": r"$\bar n_-$ (client bath)",
 }
 _PARAM_COLORS = {
-    "C_minus": "#1f5fa8",
+    "C_minus": "#000000",
     "gamma0_plus_hz": "#c0392b",
-    "nbar_plus": "#e07b18",
-    "gamma0_minus_hz": "#2a9d5c",
-    "nbar_minus": "#7a2a8c",
+    "nbar_plus": "#f1948a",
+    "gamma0_minus_hz": "#1a9a8a",
+    "nbar_minus": "#82e0aa",
 }
+_BATH_MARKER = {"nbar_plus": "o", "nbar_minus": "o"}
+"""The bath curves get markers and thin lines: for n_bar >> 1 they lie on the linewidth curves
+(what matters is the decoherence rate gamma_0 (n_bar + 1/2))."""
 _C_COLORS = ("#e07b18", "#1f5fa8", "#7a2a8c", "#2a9d5c", "#8a8a8a")
 """Panel (a): one colour per C_- (in the order of ``C_minus_cases``)."""
 _THERMAL_STYLES = {0: "-", 1: "--", 2: ":"}
@@ -222,7 +225,9 @@ def _panel_a(ax, data: dict, name: str) -> None:
         ax.scatter(x, y, s=1.0, color=sjp.pale(color, 0.25), lw=0, rasterized=True, zorder=1)
         for kind, ls in (("pareto", "-"), ("asymmetry", "--")):
             m = (fr["thermal"] == name) & (fr["C_minus"] == c) & (fr["front"] == kind)
-            ax.plot(fr["E_plus_given_minus"][m], fr["E_minus_given_plus"][m], ls, color=color, lw=1.8, zorder=3)
+            ax.plot(
+                fr["E_plus_given_minus"][m], fr["E_minus_given_plus"][m], ls, color=color, lw=1.8, zorder=3
+            )
         (opt,) = [o for o in data["optima"] if o["thermal"] == name and o["C_minus"] == float(c)]
         for label, marker in (("plus_optimum", "o"), ("minus_optimum", "s")):
             ax.plot(
@@ -245,9 +250,16 @@ def _panel_a(ax, data: dict, name: str) -> None:
     ax.set_xlabel(r"$E_{+|-}$ (client $\Rightarrow$ server)")
     ax.set_ylabel(r"$E_{-|+}$ (server $\Rightarrow$ client)")
     ax.set_title(
-        f"{sjp.THERMAL_LABELS.get(name, name)}, $\\epsilon = {float(data['parameters']['eps']):g}$", fontsize=10
+        f"{sjp.THERMAL_LABELS.get(name, name)}, $\\epsilon = {float(data['parameters']['eps']):g}$",
+        fontsize=10,
     )
-    ax.text(0.97, 0.03, "one-way\nclient $\\Rightarrow$ server", transform=ax.transAxes, ha="right", fontsize=7.5)
+    # the regimes' quadrants around (1/2, 1/2), labelled away from the fronts (data coordinates)
+    for x, y, ha, va, text in (
+        (0.09, 60.0, "left", "top", "one-way: client $\\Rightarrow$ server\n(server cannot steer back)"),
+        (0.53, 0.46, "left", "top", "one-way\nserver $\\Rightarrow$ client"),
+        (0.47, 0.46, "right", "top", "two-way"),
+    ):
+        ax.text(x, y, text, ha=ha, va=va, fontsize=7.5, color="#444444", zorder=5)
 
 
 def plot(data: dict):
@@ -265,7 +277,17 @@ def plot(data: dict):
             y = el[f"elasticity_{p}"][m]
             if np.all(y == 0):
                 continue  # e.g. nbar_+ = 0 of the vacuum server: no relative change
-            ax_b.plot(el["C_minus"][m], y, _THERMAL_STYLES[j % 3], color=_PARAM_COLORS[p], lw=1.8)
+            bath = p in _BATH_MARKER
+            ax_b.plot(
+                el["C_minus"][m],
+                y,
+                _THERMAL_STYLES[j % 3],
+                color=_PARAM_COLORS[p],
+                lw=1.0 if bath else 2.2,
+                marker=_BATH_MARKER.get(p),
+                ms=3.0,
+                zorder=4 if bath else 3,
+            )
     ax_b.axhline(0.0, color="#444444", lw=0.8)
     ax_b.set_xscale("log")
     ax_b.set_xlabel(r"$C_-$")
@@ -282,9 +304,19 @@ def plot(data: dict):
         Line2D([], [], ls="", marker="o", mfc="white", mec="#333333", label=r"(a) optimum of $E_{+|-}$"),
         Line2D([], [], ls="", marker="s", mfc="white", mec="#333333", label=r"(a) optimum of $E_{-|+}$"),
     ]
-    handles += [Line2D([], [], color=_PARAM_COLORS[p], lw=1.8, label=f"(b) {_PARAM_LABELS[p]}") for p in ELASTICITY_PARAMETERS]
     handles += [
-        Line2D([], [], color="#333333", ls=_THERMAL_STYLES[j % 3], lw=1.8, label=f"(b) {sjp.THERMAL_LABELS.get(n, n)}")
+        Line2D([], [], color=_PARAM_COLORS[p], lw=1.8, label=f"(b) {_PARAM_LABELS[p]}")
+        for p in ELASTICITY_PARAMETERS
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="#333333",
+            ls=_THERMAL_STYLES[j % 3],
+            lw=1.8,
+            label=f"(b) {sjp.THERMAL_LABELS.get(n, n)}",
+        )
         for j, n in enumerate(names)
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=8, frameon=False)
@@ -312,7 +344,12 @@ def summary(data: dict) -> dict:
                 }
             )
     largest = {
-        name: {f"{c:g}": str(p) for c, p in zip(el["C_minus"][el["thermal"] == name], el["largest"][el["thermal"] == name])}
+        name: {
+            f"{c:g}": str(p)
+            for c, p in zip(
+                el["C_minus"][el["thermal"] == name], el["largest"][el["thermal"] == name], strict=True
+            )
+        }
         for name in data["thermals"]
     }
     return {"cases": cases, "optima": data["optima"], "largest_elasticity": largest}
