@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 # core (pytest-xdist) nearly halves it; --dist loadfile keeps each file's shared, compiled
 # fixtures in one worker.  Plain `pytest` (one process) runs the same tests.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=30
 
 # The same strict build runs inside `make test` (tests/test_docs.py), with the pages' code blocks.
 docs: $(STAMP)

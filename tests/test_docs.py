@@ -3,9 +3,7 @@ the code on its pages runs.
 
 ``make docs`` runs the same build (``mkdocs build --strict``): a broken link, a missing
 cross-reference or a docstring the reference cannot parse fails it, and so fails this test.
-Every ```` ```python ```` block of a page runs, in order, in one namespace per page (mktestdocs);
-blocks fenced as ```` ```py ```` are shown only (they need a GPU or several processes, or are
-run by another test).
+The code on the pages runs in tests/test_docs_pages_*.py (see tests/_docs_pages.py).
 """
 
 from __future__ import annotations
@@ -86,17 +84,3 @@ def test_cli_reference_lists_every_command_and_flag(site):
         for action in sub._actions:
             for flag in action.option_strings:
                 assert flag in page, f"{name} {flag}"
-
-
-def _pages_with_code() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if "```python" in p.read_text() and "wip" not in p.parts)
-
-
-@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(DOCS)))
-def test_page_code_runs(page, tmp_path, monkeypatch):
-    import matplotlib
-    from mktestdocs import check_md_file
-
-    matplotlib.use("Agg")
-    monkeypatch.chdir(tmp_path)  # files the examples write land here
-    check_md_file(page, memory=True)
