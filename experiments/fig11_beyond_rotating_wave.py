@@ -203,11 +203,11 @@ def plot(data: dict):
             ax_a.annotate(
                 f"{100 * mark:g} % off\n$C_- \\approx$ {c:.3g}",
                 (c, float(np.min(t["E_paper"])) * 1.15),
-                xytext=(3, 0),
+                xytext=(-3, 0),  # left of the line, below the curves
                 textcoords="offset points",
                 fontsize=7.5,
                 color=color,
-                ha="left",
+                ha="right",
                 va="bottom",
             )
     sjp.log_axis(ax_a, "x")
@@ -239,7 +239,16 @@ def plot(data: dict):
     ax_b.set_xlim(ax_a.get_xlim())
     ax_b.set_xlabel(r"client cooperativity $C_-$")
     ax_b.set_ylabel(r"re-tuned phase $\phi^*$ [mrad]")
-    ax_b.set_title("(where the optimum steers)", fontsize=8.5)
+    ax_b.text(
+        0.98,
+        0.06,
+        "shown where the optimum steers (E < 1/2)",
+        transform=ax_b.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="#444444",
+    )
     sjp.panel_label(ax_b, "(b)")
     return fig
 
