@@ -15,12 +15,19 @@ import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
 
-def langevin(Gm, th_m, g_m, g0_m, gt0_m, Gp, th_p, g_p, g0_p, gt0_p, eps, phi, omega, lib=np):
+def langevin(
+    Gm, th_m, g_m, g0_m, gt0_m, Gp, th_p, g_p, g0_p, gt0_p, eps, phi, omega, lib=np, viscous=(False, False)
+):
     """Drift A and diffusion D of (X_-, P_-, X_+, P_+) from the carrier-frame Langevin equations.
 
     ``lib`` is numpy (floats) or mpmath (50 digits).  Noise vector xi = (b, b^dag, b', b'^dag,
     a_-in, a_-in^dag, a_+in, a_+in^dag) with symmetrised correlations 1/2 (vacuum) and
     nbar + 1/2 = gt0/g0 (thermal) between an operator and its adjoint.
+
+    ``viscous[j]`` (client, server): oscillator j's bath damps its momentum only,
+    dP/dt = ... - g0 P + sqrt(2 g0) xi with a Hermitian thermal noise xi = (a_in + a_in^dag)/sqrt 2.
+    With a = (X + i P)/sqrt 2 this is da/dt = ... - (g0/2)(a - a^dag) + i sqrt(g0/2)(a_in + a_in^dag)
+    in place of the optical bath's - (g0/2) a + sqrt(g0) a_in (g_j, the net damping, keeps g0).
     """
     if lib is np:
         sqrt, exp, I, cplx = math.sqrt, lambda x: complex(math.cos(x), math.sin(x)), 1j, complex
@@ -44,6 +51,10 @@ def langevin(Gm, th_m, g_m, g0_m, gt0_m, Gp, th_p, g_p, g0_p, gt0_p, eps, phi, o
     N[2][0], N[2][1] = I * spB * e * t, I * spP * ec * t
     N[2][2], N[2][3] = I * spB * sqrt(eps), I * spP * sqrt(eps)
     N[2][6] = sqrt(g0_p)
+    for row, g0, on in ((0, g0_m, viscous[0]), (2, g0_p, viscous[1])):
+        if on:
+            M[row][row + 1] += g0 / 2
+            N[row][4 + row] = N[row][5 + row] = I * sqrt(g0 / 2)
     for row in (0, 2):  # the adjoint rows
         # d a^dag/dt = conj(c_a) a^dag + conj(c_adag) a + ...
         M[row + 1] = [lib.conj(x) for x in (M[row][1], M[row][0], M[row][3], M[row][2])]
@@ -99,10 +110,10 @@ def fixed_E_on_grid(S, direction, n=20001):
     return e.min(), psi[e.argmin()]
 
 
-def covariance(rates_minus, rates_plus, eps, phi, omega):
+def covariance(rates_minus, rates_plus, eps, phi, omega, viscous=(False, False)):
     """Stationary covariance from the rates ``(Gamma, theta, gamma, gamma0, gamma_tilde0)`` of each
     oscillator (floats, any consistent unit) by scipy's Lyapunov solver."""
-    A, D = langevin(*rates_minus, *rates_plus, eps, phi, omega)
+    A, D = langevin(*rates_minus, *rates_plus, eps, phi, omega, viscous=viscous)
     return solve_continuous_lyapunov(A, -D)
 
 

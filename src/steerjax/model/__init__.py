@@ -26,6 +26,7 @@ from ._gaussian import (
     steering_result_at_phase_from_rates,
 )
 from ._lab_frame import (
+    BATHS,
     RWA_RATIO_LIMIT,
     LabFrameSteering,
     RotatingWaveCheck,
@@ -119,6 +120,7 @@ __all__ = [
     "worst_case_over_phase_from_rates",
     "PhaseWorstCase",
     # beyond the rotating-wave approximation: finite oscillator frequency (issue 16)
+    "BATHS",
     "lab_frame_covariance",
     "lab_frame_covariance_from_rates",
     "lab_frame_steering",

@@ -86,12 +86,14 @@ from jax import Array
 from jaxtyping import Float
 
 from .._validation import guarded
+from ..linalg._lyapunov import solve_lyapunov
 from ._gaussian import BlockCovariance, _conj, _plain, _scalar_block, _zeros_block
 from ._measures import reid_E
 from ._params import Design, Thermal
 from ._rates import CascadeRates, rate_unit
 
 __all__ = [
+    "BATHS",
     "LabFrameSteering",
     "lab_frame_drift_noise_from_rates",
     "lab_frame_blocks_from_rates",
@@ -135,13 +137,52 @@ def _sylvester(alpha_left: Array, alpha_right: Array, Y: Array) -> Array:
     return _block(-p / (alpha_left + jnp.conj(alpha_right)), -q / (alpha_left + alpha_right))
 
 
-def lab_frame_drift_noise_from_rates(r: CascadeRates, phi, omega) -> tuple[Array, Array, Array]:
+BATHS = ("optical", "viscous")
+"""Thermal baths of the lab-frame model (``bath=`` of :func:`lab_frame_covariance`):
+
+- ``"optical"`` (default): the paper's form, damping gamma_0/2 of both quadratures and noise
+  gamma_0 (nbar + 1/2) in both; Omega -> infinity gives Eq. (3) exactly.
+- ``"viscous"``: a Brownian (velocity-damped) bath, the usual model of a mechanical resonator:
+  damping gamma_0 of the momentum P only and noise 2 gamma_0 (nbar + 1/2) in P only (the
+  high-temperature Markov limit of quantum Brownian motion).  A lone oscillator has the same
+  thermal state as with the optical bath, and the two baths give the same rotating-wave limit:
+  their difference falls like 1/Omega at large Omega (measured in ``tests/test_lab_frame_bath.py``).
+"""
+
+
+def bath_pair(bath) -> tuple[str, str]:
+    """``(client, server)`` bath names from ``bath``: one name of :data:`BATHS` for both
+    oscillators, or a pair ``(client, server)``.  ValueError otherwise."""
+    pair = (bath, bath) if isinstance(bath, str) else tuple(bath) if isinstance(bath, (tuple, list)) else ()
+    if len(pair) != 2 or any(b not in BATHS for b in pair):
+        raise ValueError(
+            f"bath = {bath!r} is not allowed: use one of {BATHS} for both oscillators, "
+            "or a (client, server) pair of them"
+        )
+    return pair
+
+
+def _viscous_drift_and_noise(gamma0: Array) -> tuple[Array, Array]:
+    """The change of an oscillator's drift block, and its thermal noise-input block, when its
+    bath is viscous: the drift's isotropic -gamma_0/2 becomes -gamma_0 on P only, i.e. it gains
+    ``diag(gamma_0/2, -gamma_0/2)``; the noise enters P only, with amplitude sqrt(2 gamma_0)."""
+    zero = jnp.zeros_like(gamma0)
+    drift = _conj(0.5 * gamma0, zero)  # = diag(gamma_0/2, -gamma_0/2)
+    noise = _plain(0.5 * jnp.sqrt(2.0 * gamma0), zero) + _conj(-0.5 * jnp.sqrt(2.0 * gamma0), zero)
+    return drift, noise  # noise = diag(0, sqrt(2 gamma_0))
+
+
+def lab_frame_drift_noise_from_rates(
+    r: CascadeRates, phi, omega, bath=("optical", "optical")
+) -> tuple[Array, Array, Array]:
     """Drift A ``(..., 4, 4)``, noise input B ``(..., 4, 8)`` and variances v ``(..., 8)``.
 
     The carrier-frame Langevin equations of the module docstring; ``omega`` = Omega/2pi in the
-    unit of the rates of ``r``.  Columns of B: the sources of :data:`LAB_NOISE_SOURCES`, each
-    as (x, p); ``D = B diag(v) B^T``.
+    unit of the rates of ``r``; ``bath`` as for :func:`bath_pair` (see :data:`BATHS`).
+    Columns of B: the sources of :data:`LAB_NOISE_SOURCES`, each as (x, p);
+    ``D = B diag(v) B^T``.
     """
+    bath_minus, bath_plus = bath_pair(bath)
     m, p = r.minus, r.plus
     phi = jnp.asarray(phi)
     omega = jnp.asarray(omega)
@@ -160,10 +201,18 @@ def lab_frame_drift_noise_from_rates(r: CascadeRates, phi, omega) -> tuple[Array
     R, K_rwa = spP * smB - spB * smP, spP * smB + spB * smP
     K, M = spP * smP - spB * smB, spP * smP + spB * smB
     kappa = _conj(bc(a * R * c), bc(-a * K_rwa * s)) + _plain(bc(a * K * c), bc(-a * M * s))
+    drift_m, drift_p = _plain(bc(-0.5 * m.gamma), bc(omega)), _plain(bc(-0.5 * p.gamma), bc(-omega))
+    thermal_m, thermal_p = _scalar_block(bc(jnp.sqrt(m.gamma0))), _scalar_block(bc(jnp.sqrt(p.gamma0)))
+    if bath_minus == "viscous":
+        extra, thermal_m = _viscous_drift_and_noise(bc(m.gamma0))
+        drift_m = drift_m + extra
+    if bath_plus == "viscous":
+        extra, thermal_p = _viscous_drift_and_noise(bc(p.gamma0))
+        drift_p = drift_p + extra
     A = jnp.concatenate(
         [
-            jnp.concatenate([_plain(bc(-0.5 * m.gamma), bc(omega)), _zeros_block(zero)], -1),
-            jnp.concatenate([kappa, _plain(bc(-0.5 * p.gamma), bc(-omega))], -1),
+            jnp.concatenate([drift_m, _zeros_block(zero)], -1),
+            jnp.concatenate([kappa, drift_p], -1),
         ],
         -2,
     )
@@ -175,8 +224,8 @@ def lab_frame_drift_noise_from_rates(r: CascadeRates, phi, omega) -> tuple[Array
         ),
         # b': the loss port (amplitude sqrt(eps) carried by the variance)
         (_zeros_block(zero), _plain(zero, bc(spB)) + _conj(zero, bc(spP))),
-        (_scalar_block(bc(jnp.sqrt(m.gamma0))), _zeros_block(zero)),
-        (_zeros_block(zero), _scalar_block(bc(jnp.sqrt(p.gamma0)))),
+        (thermal_m, _zeros_block(zero)),
+        (_zeros_block(zero), thermal_p),
     ]
     variances = [
         bc(0.5 + 0.0 * zero),
@@ -193,14 +242,35 @@ def _gram(B1: Array, v: Array, B2: Array) -> Array:
     return (B1 * v[..., None, :]) @ _t(B2)
 
 
-def lab_frame_blocks_from_rates(r: CascadeRates, phi, omega) -> BlockCovariance:
+def _blocks_by_lyapunov(A: Array, B: Array, v: Array) -> BlockCovariance:
+    """Blocks of the covariance from one dense 4x4 Lyapunov solve (``shear`` = 0).
+
+    Used for a viscous bath, whose drift blocks are not complex scalars, so the closed-form
+    Sylvester solves below do not apply.  Not edge-accurate: the client's variance ~1/gamma_-
+    enters the Schur complements of Reid's E unshielded, so the relative error of E grows
+    like (machine epsilon)/(client damping ratio) (measured in ``tests/test_lab_frame_bath.py``).
+    """
+    S = solve_lyapunov(A, _gram(B, v, B))
+    return BlockCovariance(
+        client=S[..., 0:2, 0:2],
+        cross=S[..., 2:4, 0:2],
+        server=S[..., 2:4, 2:4],
+        shear=jnp.zeros_like(S[..., 0:2, 0:2]),
+    )
+
+
+def lab_frame_blocks_from_rates(r: CascadeRates, phi, omega, bath=("optical", "optical")) -> BlockCovariance:
     """Stationary covariance of the lab-frame model in sheared coordinates (module docstring).
 
     Returns a :class:`steerjax.model._gaussian.BlockCovariance` (``client`` = Cov(x_-),
     ``cross`` = Cov(y_+, x_-), ``server`` = Cov(y_+), ``shear`` = L); only ``client`` grows like
-    1/gamma_- at the client's edge.  ``omega`` > 0 in the unit of the rates of ``r``.
+    1/gamma_- at the client's edge.  ``omega`` > 0 in the unit of the rates of ``r``.  With a
+    viscous ``bath`` (:data:`BATHS`) the covariance comes from one dense Lyapunov solve and the
+    shear is 0 (:func:`_blocks_by_lyapunov`: not accurate at the client's edge).
     """
-    A, B, v = lab_frame_drift_noise_from_rates(r, phi, omega)
+    A, B, v = lab_frame_drift_noise_from_rates(r, phi, omega, bath)
+    if bath_pair(bath) != ("optical", "optical"):
+        return _blocks_by_lyapunov(A, B, v)
     omega = jnp.asarray(omega)
     gm = jnp.broadcast_to(r.minus.gamma, A.shape[:-2])
     gp = jnp.broadcast_to(r.plus.gamma, A.shape[:-2])
@@ -374,18 +444,20 @@ class LabFrameSteering(eqx.Module):
     psi_minus_given_plus: Array
 
 
-def lab_frame_covariance_from_rates(r: CascadeRates, phi, omega) -> Array:
+def lab_frame_covariance_from_rates(r: CascadeRates, phi, omega, bath=("optical", "optical")) -> Array:
     """Carrier-frame covariance of (X_-, P_-, X_+, P_+) (``omega`` in the unit of ``r``)."""
-    return lab_frame_blocks_from_rates(r, phi, omega).full()
+    return lab_frame_blocks_from_rates(r, phi, omega, bath).full()
 
 
-def lab_frame_steering_from_rates(r: CascadeRates, phi, omega, *, fixed_pairing: bool = True):
+def lab_frame_steering_from_rates(
+    r: CascadeRates, phi, omega, *, fixed_pairing: bool = True, bath=("optical", "optical")
+):
     """:class:`LabFrameSteering` from cascade rates (no checks; ``omega`` in the unit of ``r``).
 
     With ``fixed_pairing=False`` only the rotation-invariant pair ``(E_{+|-}, E_{-|+})`` is
-    returned (cheaper: no search over the instant).
+    returned (cheaper: no search over the instant).  ``bath``: see :data:`BATHS`.
     """
-    blocks = lab_frame_blocks_from_rates(r, phi, omega)
+    blocks = lab_frame_blocks_from_rates(r, phi, omega, bath)
     e_pm, e_mp = lab_frame_E_from_blocks(blocks)
     if not fixed_pairing:
         return e_pm, e_mp
@@ -413,7 +485,7 @@ def _omega_in_unit(thermal: Thermal, omega_hz) -> Array:
 
 
 def lab_frame_covariance(
-    thermal: Thermal, design: Design, omega_hz, *, on_invalid: str = "raise"
+    thermal: Thermal, design: Design, omega_hz, *, bath="optical", on_invalid: str = "raise"
 ) -> Float[Array, "*batch 4 4"]:
     """Stationary carrier-frame covariance of the cascade at oscillator frequency Omega.
 
@@ -421,6 +493,8 @@ def lab_frame_covariance(
         thermal: thermal parameters (:class:`Thermal`).
         design: design parameters (:class:`Design`), any ``phi`` and ``eps``.
         omega_hz: the oscillators' frequency Omega/2pi [Hz], > 0; broadcasts with the batch.
+        bath: ``"optical"`` (default, the paper's form) or ``"viscous"`` (Brownian, for
+            mechanics) for both oscillators, or a pair ``(client, server)``; see :data:`BATHS`.
         on_invalid: as for :func:`steerjax.covariance`.
 
     Returns:
@@ -435,17 +509,24 @@ def lab_frame_covariance(
         (4, 4)
     """
     check_omega(omega_hz)
+    bath = bath_pair(bath)
     return guarded(
         thermal,
         design,
         on_invalid,
-        lambda r, _: lab_frame_covariance_from_rates(r, design.phi, _omega_in_unit(thermal, omega_hz)),
+        lambda r, _: lab_frame_covariance_from_rates(r, design.phi, _omega_in_unit(thermal, omega_hz), bath),
         mask_axes=2,
     )
 
 
 def lab_frame_steering(
-    thermal: Thermal, design: Design, omega_hz, *, fixed_pairing: bool = True, on_invalid: str = "raise"
+    thermal: Thermal,
+    design: Design,
+    omega_hz,
+    *,
+    fixed_pairing: bool = True,
+    bath="optical",
+    on_invalid: str = "raise",
 ) -> LabFrameSteering:
     """Steering of the cascade beyond the rotating-wave approximation (oscillators at Omega).
 
@@ -460,6 +541,9 @@ def lab_frame_steering(
         omega_hz: the oscillators' frequency Omega/2pi [Hz], > 0.
         fixed_pairing: also find Reid's fixed-pairing E at its best instant (default); with
             ``False`` those fields and the instants are NaN (cheaper: no search).
+        bath: ``"optical"`` (default) or ``"viscous"``, or a ``(client, server)`` pair; see
+            :data:`BATHS`.  A viscous bath is solved by a dense Lyapunov solve, whose relative
+            error grows like (machine epsilon)/(client damping ratio) near the client's edge.
         on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steerjax.covariance`.
 
     Returns:
@@ -474,12 +558,13 @@ def lab_frame_steering(
         True
     """
     check_omega(omega_hz)
+    bath = bath_pair(bath)
 
     def compute(r, _):
         omega = _omega_in_unit(thermal, omega_hz)
         if fixed_pairing:
-            return lab_frame_steering_from_rates(r, design.phi, omega)
-        e_pm, e_mp = lab_frame_steering_from_rates(r, design.phi, omega, fixed_pairing=False)
+            return lab_frame_steering_from_rates(r, design.phi, omega, bath=bath)
+        e_pm, e_mp = lab_frame_steering_from_rates(r, design.phi, omega, fixed_pairing=False, bath=bath)
         nan = jnp.full_like(e_pm, jnp.nan)
         return LabFrameSteering(e_pm, e_mp, nan, nan, nan, nan)
 
