@@ -24,7 +24,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,8 +60,24 @@ REFERENCE_TABLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "r
 TINY = 1e-9
 """An optimum counts as better than another only by more than this (E is O(0.1-1))."""
 
-FULL = {"n_c": 200, "n_solver": 32, "reps": 5, "per_config": 4, "n_evals": 1_000_000, "eval_reps": 7}
-QUICK = {"n_c": 8, "n_solver": 4, "reps": 2, "per_config": 1, "n_evals": 20_000, "eval_reps": 3}
+FULL = {
+    "n_c": 200,
+    "n_solver": 32,
+    "reps": 5,
+    "per_config": 4,
+    "n_evals": 1_000_000,
+    "eval_reps": 7,
+    "first_answer_reps": 3,
+}
+QUICK = {
+    "n_c": 8,
+    "n_solver": 4,
+    "reps": 2,
+    "per_config": 1,
+    "n_evals": 20_000,
+    "eval_reps": 3,
+    "first_answer_reps": 1,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,6 +521,78 @@ def pareto_cost(n_points: int, reps: int) -> dict:
     return {"n_points": n_points, "seconds": min(runs), "seconds_runs": runs, "first_call_seconds": first}
 
 
+FIRST_ANSWER_COMMANDS = {
+    "optimize": ["optimize", "--thermal", "hot", "--c-minus", "10", "--quiet"],
+    "evaluate": [
+        "evaluate",
+        "--thermal",
+        "hot",
+        "--c-minus",
+        "10",
+        "--c-plus",
+        "17.7",
+        "--theta-plus",
+        "0.415pi",
+        "--theta-minus",
+        "0.2501pi",
+    ],
+    "conditional": ["optimize", "--thermal", "hot", "--c-minus", "10", "--conditional", "--quiet"],
+}
+"""The commands of issue 13's time-to-first-answer targets (run as a newcomer would)."""
+
+
+def _console_script() -> list[str]:
+    """The installed ``steerjax`` command next to this interpreter (else ``python -c``)."""
+    script = Path(sys.executable).with_name("steerjax")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from _steerjax_cli import main; sys.exit(main())"]
+
+
+def _wall(cmd: list[str], env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def first_answer(reps: int, conditional: bool = True) -> dict:
+    """Wall seconds from starting a fresh process to its answer (issue 13's targets).
+
+    ``import_seconds``: ``python -c "import steerjax"``.  ``cli_optimize_cold_seconds``: the
+    command with an empty compilation cache (a new ``STEERJAX_CACHE_DIR``); ``..._warm_seconds``
+    the same command again with that cache filled; ``cli_evaluate_seconds``: one design, warm
+    cache; ``cli_conditional_cold_seconds``: one conditional optimum, empty cache.  Each is the
+    median of ``reps`` runs (the conditional one runs once: ~30 s).
+    """
+    cli = _console_script()
+    out: dict = {"commands": {k: "steerjax " + " ".join(v) for k, v in FIRST_ANSWER_COMMANDS.items()}}
+    base_env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR",)}
+    out["import_seconds"] = _median(
+        [_wall([sys.executable, "-c", "import steerjax"], base_env) for _ in range(reps)]
+    )
+    cold, warm, evaluate = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(reps):
+            env = dict(base_env, STEERJAX_CACHE_DIR=os.path.join(tmp, f"cache{k}"))
+            cold.append(_wall(cli + FIRST_ANSWER_COMMANDS["optimize"], env))
+            warm.append(_wall(cli + FIRST_ANSWER_COMMANDS["optimize"], env))
+            if k == 0:  # evaluate's own programs into the cache first
+                _wall(cli + FIRST_ANSWER_COMMANDS["evaluate"], env)
+            evaluate.append(_wall(cli + FIRST_ANSWER_COMMANDS["evaluate"], env))
+        if conditional:
+            env = dict(base_env, STEERJAX_CACHE_DIR=os.path.join(tmp, "conditional"))
+            out["cli_conditional_cold_seconds"] = _wall(cli + FIRST_ANSWER_COMMANDS["conditional"], env)
+    out.update(
+        cli_optimize_cold_seconds=_median(cold),
+        cli_optimize_warm_seconds=_median(warm),
+        cli_evaluate_seconds=_median(evaluate),
+        cold_runs=cold,
+        warm_runs=warm,
+        evaluate_runs=evaluate,
+    )
+    return out
+
+
 def _fmt_q(q: dict, fmt: str = "{:+.2e}") -> str:
     if not q.get("n"):
         return "n = 0"
@@ -586,6 +676,18 @@ def summary_text(r: dict) -> str:
         f"({r['robust_over_nominal']:.0f}x; "
         f"first call {r['robust']['robust']['first_call_seconds']:.1f} s with compilation)",
         "",
+        f"(g) time to first answer (fresh processes; median of {len(r['first_answer']['cold_runs'])}):",
+        f"    import steerjax {r['first_answer']['import_seconds']:.2f} s; "
+        f"steerjax optimize (hot, C_- = 10) {r['cli_optimize_cold_seconds']:.2f} s with an empty "
+        f"compilation cache, {r['cli_optimize_warm_seconds']:.2f} s warm; steerjax evaluate (one "
+        f"design) {r['cli_evaluate_seconds']:.2f} s"
+        + (
+            "; one conditional optimum, empty cache, "
+            f"{r['first_answer']['cli_conditional_cold_seconds']:.1f} s"
+            if "cli_conditional_cold_seconds" in r["first_answer"]
+            else ""
+        ),
+        "",
         f"total {r['total_seconds']:.1f} s",
     ]
     if r["warnings"]:
@@ -646,6 +748,8 @@ def main(argv=None) -> int:
     robust = robust_cost(sizes["n_solver"], sizes["reps"])
     print("(f) Pareto and asymmetry fronts, 41 points each ...", flush=True)
     pareto = pareto_cost(41, sizes["reps"])
+    print("(g) time to first answer (fresh processes) ...", flush=True)
+    first = first_answer(sizes["first_answer_reps"], conditional=not args.quick)
 
     steerjax_per = fig4["seconds"] / n_optima
     scipy_total = float(sum(walls))
@@ -713,6 +817,10 @@ def main(argv=None) -> int:
         "robust_over_nominal": robust["ratio"],
         "pareto": pareto,
         "pareto_seconds": pareto["seconds"],
+        "first_answer": first,
+        "cli_optimize_cold_seconds": first["cli_optimize_cold_seconds"],
+        "cli_optimize_warm_seconds": first["cli_optimize_warm_seconds"],
+        "cli_evaluate_seconds": first["cli_evaluate_seconds"],
         "environment": env,
         "total_seconds": time.perf_counter() - t_start,
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
