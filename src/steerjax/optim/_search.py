@@ -19,6 +19,7 @@ from ..model._steering import SteeringResult, steering_result_from_rates
 from ._constraint import other_direction
 from ._coordinates import lo_phase_from_w, loss, rates_from_w, steering_in_model, worst_case
 from ._problem import EDGE_DAMPING_RATIO, Problem
+from ._program_store import stored_call
 from ._result import OptimumResult
 from ._solvers import _first_order_optimal, _projected_gradient
 
@@ -334,7 +335,18 @@ def _solve_on_devices(
             rows_b = block(b)
             problem_b, starts_b = rows_b if own_starts else (rows_b, jax.device_put(starts, device))
             objective_b = eqx.combine(jax.device_put(objective_arrays, device), objective_static)
-            local[i].append(_solve_block_pooled(problem_b, objective_b, starts_b, n_valid, solver, lanes))
+            local[i].append(
+                stored_call(
+                    "pool_block",
+                    _solve_block_pooled,
+                    problem_b,
+                    objective_b,
+                    starts_b,
+                    n_valid,
+                    solver,
+                    lanes,
+                )
+            )
     total = len(local) * blocks_per_device
     done = 0
     if progress is not None:  # wait in order, to report progress (else stay asynchronous)

@@ -22,7 +22,6 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import optax
 from jax import Array
 
 from ..linalg._smalleig import symmetric_eig_small
@@ -62,6 +61,14 @@ def _first_order_optimal(pg_norm: Array, f: Array, tol: float | None = None) -> 
     """
     tol = first_order_tol(pg_norm.dtype) if tol is None else tol
     return pg_norm <= tol * jnp.abs(f)
+
+
+def _optax_lib():
+    """optax, imported on first use: the default solver does not need it, and importing it
+    costs ~0.2 s of every command-line start-up."""
+    import optax
+
+    return optax
 
 
 class AbstractMinimiser(eqx.Module):
@@ -248,9 +255,9 @@ class LBFGS(AbstractMinimiser):
         return self.tol
 
     def _optax(self):
-        return optax.lbfgs(
+        return _optax_lib().lbfgs(
             memory_size=self.memory_size,
-            linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps),
+            linesearch=_optax_lib().scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps),
         )
 
     def init(self, fun: Callable[[Array], Array], w0: Array) -> _OptaxState:
@@ -262,12 +269,12 @@ class LBFGS(AbstractMinimiser):
     def step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
         fz = _in_sine(fun)
         opt = self._optax()
-        value, grad = optax.value_and_grad_from_state(fz)(state.z, state=state.opt_state)
+        value, grad = _optax_lib().value_and_grad_from_state(fz)(state.z, state=state.opt_state)
         updates, opt_state = opt.update(grad, state.opt_state, state.z, value=value, grad=grad, value_fn=fz)
-        z = optax.apply_updates(state.z, updates)
+        z = _optax_lib().apply_updates(state.z, updates)
         # the line search leaves the value and gradient at the new point in the state
-        f_new = optax.tree.get(opt_state, "value")
-        settled = jnp.linalg.norm(optax.tree.get(opt_state, "grad")) < self.tol
+        f_new = _optax_lib().tree.get(opt_state, "value")
+        settled = jnp.linalg.norm(_optax_lib().tree.get(opt_state, "grad")) < self.tol
         k = state.k + 1
         return _OptaxState(z, opt_state, z, f_new, k, settled | (k >= self.max_steps), settled)
 
@@ -294,15 +301,17 @@ class Adam(AbstractMinimiser):
         z0 = _logit(w0)
         no = jnp.asarray(False)
         inf = jnp.asarray(jnp.inf, z0.dtype)
-        return _OptaxState(z0, optax.adam(self.learning_rate).init(z0), z0, inf, jnp.asarray(0), no, no)
+        return _OptaxState(
+            z0, _optax_lib().adam(self.learning_rate).init(z0), z0, inf, jnp.asarray(0), no, no
+        )
 
     def step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
         value, grad = jax.value_and_grad(_in_logits(fun))(state.z)
         better = value < state.best_f
-        updates, opt_state = optax.adam(self.learning_rate).update(grad, state.opt_state, state.z)
+        updates, opt_state = _optax_lib().adam(self.learning_rate).update(grad, state.opt_state, state.z)
         k = state.k + 1
         return _OptaxState(
-            optax.apply_updates(state.z, updates),
+            _optax_lib().apply_updates(state.z, updates),
             opt_state,
             jnp.where(better, state.z, state.best_z),
             jnp.where(better, value, state.best_f),

@@ -1,0 +1,163 @@
+"""A store of exported (traced and lowered) programs, so that a new process skips tracing.
+
+JAX's persistent compilation cache saves the *compilation* of a program, but every new process
+still traces and lowers it to compute the cache key.  For the optimiser's search-pool block
+that tracing is most of a warm command-line run (about 2.5 s of the 4.4 s that
+``steerjax optimize --thermal hot --c-minus 10`` took with a warm cache on the 2-core CPU;
+see ``docs/performance.md``).  This module keeps each such program as a serialized
+:mod:`jax.export` artefact: a later process deserializes it (milliseconds) and runs it through
+``jax.jit(exported.call)``, whose compilation the persistent cache then provides.  Written by
+hand because neither JAX nor equinox offers a tracing cache across processes.
+
+The store is off unless an entry point switches it on (:func:`use_program_store`; the
+``steerjax`` command does, next to the compilation cache), so importing the library changes
+nothing.  A program is stored under a key made of everything that determines it: the
+library's own source (a hash of its ``.py`` files, so an edited checkout never reuses a stale
+program), the versions of jax and jaxlib, the backend and device kind, the program's name, the
+tree structure and static values of its arguments, and the shape and dtype of every array.
+Calls whose static part holds a function (a custom objective) are not stored: a function has no
+stable identity across processes.  A missing, unreadable or incompatible entry is simply
+rebuilt; a program that cannot be exported runs the ordinary way.  Entries are written to a
+temporary file and renamed, so a reader never sees half of one.  The entries are pickles read
+only from the user's own cache folder (as JAX's own cache is).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+import warnings
+from pathlib import Path
+
+import equinox as eqx
+import jax
+
+__all__ = ["use_program_store", "program_store_dir", "stored_call"]
+
+_STORE: dict[str, Path | None] = {"dir": None}
+_FORMAT = 1  # bump when the entry layout changes
+
+
+def use_program_store(folder) -> None:
+    """Keep exported programs in ``folder`` (created on first write); ``None`` switches the
+    store off (the default).  Meant for entry points such as the ``steerjax`` command."""
+    _STORE["dir"] = None if folder is None else Path(folder)
+
+
+def program_store_dir() -> Path | None:
+    """The folder of the program store, or None when it is off."""
+    return _STORE["dir"]
+
+
+@functools.cache
+def _source_fingerprint() -> str:
+    """Hash of the library's ``.py`` files (names and contents), computed once per process."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _has_function(tree) -> bool:
+    return any(callable(leaf) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _key(name: str, leaves, dynamic_def, static) -> str:
+    import jaxlib
+
+    device = jax.devices()[0]
+    parts = (
+        _FORMAT,
+        _source_fingerprint(),
+        jax.__version__,
+        jaxlib.__version__,
+        device.platform,
+        device.device_kind,
+        name,
+        str(dynamic_def),
+        str(jax.tree_util.tree_structure(static)),
+        repr(jax.tree_util.tree_leaves(static)),
+        [(tuple(x.shape), str(x.dtype), bool(getattr(x, "weak_type", False))) for x in leaves],
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: Path):
+    """``(jitted call, output tree)`` of a stored entry, or None if it cannot be used."""
+    try:
+        with open(path, "rb") as f:
+            fmt, blob, skeleton = pickle.load(f)
+        if fmt != _FORMAT:
+            return None
+        exported = jax.export.deserialize(blob)
+    except Exception:  # noqa: BLE001 - a damaged or foreign entry is rebuilt, never fatal
+        return None
+    return jax.jit(exported.call), jax.tree_util.tree_structure(skeleton)
+
+
+def _write(path: Path, exported, out_tree) -> None:
+    skeleton = jax.tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves)
+    data = pickle.dumps((_FORMAT, exported.serialize(), skeleton))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stored_call(name: str, fn, *args):
+    """``fn(*args)`` for a jitted ``fn`` (``eqx.filter_jit``), through the program store when it
+    is on: the exported program is loaded, or exported and saved, and then called.
+
+    The result is the same pytree, with the same values, as ``fn(*args)``: it is the same
+    lowered program, compiled by the same XLA.
+    """
+    folder = _STORE["dir"]
+    dynamic, static = eqx.partition(args, eqx.is_array)
+    if folder is None or _has_function(static):
+        return fn(*args)
+    leaves, dynamic_def = jax.tree_util.tree_flatten(dynamic)
+    path = folder / f"{name}-{_key(name, leaves, dynamic_def, static)}.jaxexport"
+    entry = _load(path) if path.exists() else None
+    if entry is None:
+        _load.cache_clear()
+        entry = _export(path, fn, leaves, dynamic_def, static)
+        if entry is None:
+            return fn(*args)
+    call, out_tree = entry
+    return jax.tree_util.tree_unflatten(out_tree, call(*leaves))
+
+
+def _export(path: Path, fn, leaves, dynamic_def, static):
+    inner = getattr(fn, "__wrapped__", fn)  # the function under eqx.filter_jit
+    out_trees = []
+
+    def flat(*xs):
+        out = inner(*eqx.combine(jax.tree_util.tree_unflatten(dynamic_def, xs), static))
+        leaves_out, tree = jax.tree_util.tree_flatten(out)
+        out_trees.append(tree)
+        return leaves_out
+
+    specs = [jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=getattr(x, "weak_type", False)) for x in leaves]
+    try:
+        exported = jax.export.export(jax.jit(flat))(*specs)
+    except Exception as exc:  # noqa: BLE001 - e.g. a custom call that export does not allow
+        warnings.warn(
+            f"program store: {exc.__class__.__name__} while exporting {path.name}; not stored", stacklevel=3
+        )
+        return None
+    try:
+        _write(path, exported, out_trees[-1])
+    except OSError:
+        pass  # a read-only cache: run from memory
+    return jax.jit(exported.call), out_trees[-1]
