@@ -86,6 +86,19 @@ def test_damaged_entry_is_rebuilt(folder):
     assert store._load(entry) is not None  # rewritten whole
 
 
+def test_entries_of_another_source_version_are_removed(folder):
+    store.stored_call("f", _f, *_args())
+    (entry,) = list(folder.iterdir())
+    name, fingerprint, key = entry.name.split("-")
+    stale = folder / f"{name}-{'0' * len(fingerprint)}-{key}"
+    other_program = folder / f"g-{'0' * len(fingerprint)}-{key}"
+    stale.write_bytes(b"old")
+    other_program.write_bytes(b"old")
+    m, x, n = _args()
+    store.stored_call("f", _f, m, x, n + 1)  # a new entry of f: f's stale one goes
+    assert not stale.exists() and other_program.exists() and entry.exists()
+
+
 def test_functions_in_the_static_part_are_not_stored(folder):
     @eqx.filter_jit
     def g(fn, x):

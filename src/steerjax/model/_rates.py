@@ -217,8 +217,12 @@ def rate_unit(thermal: Thermal) -> Array:
     An even power of two, so that dividing a rate (or its square root) by it is exact; clipped
     to the normal range of the dtype.  Non-positive or non-finite rates get 1 (they are refused
     by the domain checks).
-    Piecewise constant, so it carries no gradient.
+    Piecewise constant, so it carries no gradient.  Concrete input is handled in numpy (the
+    same exact operations; a dozen eager JAX operations would cost ~0.3 s of a command's
+    start-up, each a small program to lower), traced input in ``jax.numpy``.
     """
+    if not any(isinstance(x, jax.core.Tracer) for x in (thermal.gamma0_minus_hz, thermal.nbar_minus)):
+        return _rate_unit_numpy(thermal)
     gt = jnp.asarray(thermal.gamma_tilde0_minus_hz)
     dtype = gt.dtype if jnp.issubdtype(gt.dtype, jnp.floating) else jnp.result_type(float)
     gt = gt.astype(dtype)
@@ -229,6 +233,25 @@ def rate_unit(thermal: Thermal) -> Array:
     # exactly too.
     exponent = 2 * jnp.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
     return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(gt), exponent))
+
+
+def _rate_unit_numpy(thermal: Thermal) -> np.ndarray:
+    """:func:`rate_unit` for concrete input, in numpy (same dtype, same value)."""
+    g0, nbar = np.asarray(thermal.gamma0_minus_hz), np.asarray(thermal.nbar_minus)
+    dtype = jnp.result_type(g0, nbar)  # the dtype the jnp product would have (x64 or not)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    info = np.finfo(dtype)
+
+    def flush(x):  # XLA on CPU flushes subnormal numbers to zero; so does this twin
+        return np.where(np.abs(x) < info.tiny, dtype.type(0), x).astype(dtype)
+
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and nan give the unit 1, as in jnp
+        gt = flush(flush(g0.astype(dtype)) * (flush(nbar.astype(dtype)) + dtype.type(0.5)))
+    _, exponent = np.frexp(gt)
+    exponent = np.where(np.isfinite(gt) & (gt > 0), exponent, 0)
+    exponent = 2 * np.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
+    return np.ldexp(np.ones_like(gt), exponent).astype(dtype)
 
 
 def thermal_in_rate_units(thermal: Thermal) -> tuple[Thermal, Array]:

@@ -17,7 +17,8 @@ program), the versions of jax and jaxlib, the backend and device kind, the progr
 tree structure and static values of its arguments, and the shape and dtype of every array.
 Calls whose static part holds a function (a custom objective) are not stored: a function has no
 stable identity across processes.  A missing, unreadable or incompatible entry is simply
-rebuilt; a program that cannot be exported runs the ordinary way.  Entries are written to a
+rebuilt; a program that cannot be exported runs the ordinary way; entries written by another
+version of the source are deleted when a new one is written.  Entries are written to a
 temporary file and renamed, so a reader never sees half of one.  The entries are pickles read
 only from the user's own cache folder (as JAX's own cache is).
 """
@@ -115,6 +116,15 @@ def _write(path: Path, exported, out_tree) -> None:
         raise
 
 
+def _remove_stale(path: Path) -> None:
+    """Delete the entries of the same program written by other versions of the library's
+    source (they can never be used again; an edited checkout would otherwise pile them up)."""
+    name, fingerprint = path.name.split("-")[:2]
+    for other in path.parent.glob(f"{name}-*.jaxexport"):
+        if other.name.split("-")[1] != fingerprint:
+            other.unlink(missing_ok=True)
+
+
 def stored_call(name: str, fn, *args):
     """``fn(*args)`` for a jitted ``fn`` (``eqx.filter_jit``), through the program store when it
     is on: the exported program is loaded, or exported and saved, and then called.
@@ -127,7 +137,7 @@ def stored_call(name: str, fn, *args):
     if folder is None or _has_function(static):
         return fn(*args)
     leaves, dynamic_def = jax.tree_util.tree_flatten(dynamic)
-    path = folder / f"{name}-{_key(name, leaves, dynamic_def, static)}.jaxexport"
+    path = folder / f"{name}-{_source_fingerprint()[:8]}-{_key(name, leaves, dynamic_def, static)}.jaxexport"
     entry = _load(path) if path.exists() else None
     if entry is None:
         _load.cache_clear()
@@ -158,6 +168,7 @@ def _export(path: Path, fn, leaves, dynamic_def, static):
         return None
     try:
         _write(path, exported, out_trees[-1])
+        _remove_stale(path)
     except OSError:
         pass  # a read-only cache: run from memory
     return jax.jit(exported.call), out_trees[-1]
