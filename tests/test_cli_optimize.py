@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import steerjax as sj
-from steerjax._cli import _optimize_columns as optimize_columns
 from steerjax._cli import build_parser, main
+from steerjax.optim import _job_columns as optimize_columns
 
 # The paper's thermal sets (Sec. IV, Figs. 4-8), written out independently of the presets.
 HOT = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}

@@ -102,6 +102,35 @@ class Progress:
         self.close()
 
 
+class ProgressBar:
+    """A ``progress(done, total, label)`` callback for the library's batch functions, drawing a
+    :class:`Progress` bar (made on the first call; silent when ``quiet`` or ``total <= 1``).
+    Use as a context manager."""
+
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+        self.bar: Progress | None = None
+
+    def __call__(self, done: int, total: int, label: str = "") -> None:
+        if self.bar is None or self.bar.total != total:
+            self.close()
+            self.bar = Progress(total, label=label, quiet=self.quiet or total <= 1)
+        if label != self.bar.label:
+            self.bar.label = label
+        self.bar.update(done - self.bar.count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # Text tables
 # ---------------------------------------------------------------------------------------------

@@ -11,30 +11,26 @@ import numpy as np
 
 import steerjax as sj
 
-from ._evaluate_batch import _regime_names, evaluate_conditional, evaluate_sensitivity, lab_frame_single
-from ._evaluate_columns import (
+from ..analysis._design_batch import (
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
     DESIGN_FIELDS,
-    DESIGN_FLAGS,
     GRADIENT_COLUMNS,
     MARGIN_COLUMNS,
     PHI_COLUMN,
     SENSITIVITY_PARAMETERS,
     SENSITIVITY_RESULT_COLUMNS,
     SENSITIVITY_UNITS,
-    conditional_settings,
+    _regime_names,
+    evaluate_conditional,
+    evaluate_sensitivity,
+    lab_frame_single,
 )
+from ..io._tables import THERMAL_FIELDS
+from ..io._text import LO_PHASE_OPTIMAL, format_number
+from ._evaluate_batch import DESIGN_FLAGS, conditional_settings
 from ._messages import InputError, UsageError, note, print_stdout
-from ._numbers import (
-    LO_PHASE_OPTIMAL,
-    format_number,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    describe_thermal_source,
-    thermal_from_args,
-)
+from ._thermal import describe_thermal_source, thermal_from_args
 
 # ---------------------------------------------------------------------------------------------
 # One design
@@ -243,13 +239,13 @@ def run_single(args: argparse.Namespace) -> int:
             params[PHI_COLUMN] = np.asarray([phi])
         params["lo_phase"] = np.asarray([math.nan if lo_phase is None else lo_phase])
         params["efficiency"] = np.asarray([efficiency])
-        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0]), quiet=True))
+        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0])))
         values |= {n: cond[n] for n in CONDITIONAL_RESULT_COLUMNS}
     sensitivity = None
     if args.margins and all(math.isfinite(v) for v in values.values()):
         params = {n: np.asarray([_as_float(getattr(design, n))]) for n in (*DESIGN_FIELDS, PHI_COLUMN)}
         params |= {n: np.asarray([_as_float(getattr(thermal, n))]) for n in THERMAL_FIELDS}
-        columns = evaluate_sensitivity(params, np.asarray([0]), quiet=True)
+        columns = evaluate_sensitivity(params, np.asarray([0]))
         sensitivity = {name: float(columns[name][0]) for name in SENSITIVITY_RESULT_COLUMNS}
         values |= {n: sensitivity[n] for n in GRADIENT_COLUMNS}
         values |= {n: sensitivity[n] for n in MARGIN_COLUMNS if math.isnan(sensitivity[n])}

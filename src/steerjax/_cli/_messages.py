@@ -10,6 +10,8 @@ import sys
 import textwrap
 from collections.abc import Callable
 
+from ..io._tables import InputError as _InputError
+
 # ---------------------------------------------------------------------------------------------
 # Errors and exit statuses
 # ---------------------------------------------------------------------------------------------
@@ -19,10 +21,8 @@ class UsageError(Exception):
     """Flags that are missing, inconsistent or not allowed together (exit status 2)."""
 
 
-class InputError(ValueError):
-    """A value or an input file that cannot be used (exit status 1).  The message is shown
-    to the user as is, so it names the parameter (or file and line), the value and what is
-    allowed."""
+# A value or an input file that cannot be used (exit status 1); the library's class.
+InputError = _InputError
 
 
 def wrap(text: str, width: int = 88) -> str:

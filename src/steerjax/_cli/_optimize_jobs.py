@@ -12,45 +12,22 @@ import numpy as np
 import steerjax as sj
 
 from .._validation import allowed_range, domain_violations
-from ._messages import InputError, UsageError, note
-from ._numbers import (
-    parse_angle,
-    parse_integer,
-    parse_number,
-)
-from ._optimize_columns import (
-    _BOUND_FLAGS,
-    _DEFAULT_C_PLUS_RATIO,
-    _DEFAULT_LO_PHASE_RANGE,
+from ..io._tables import REQUIRED, THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table, thermal_table_columns
+from ..io._text import parse_angle, parse_bool, parse_coupling, parse_direction, parse_integer, parse_number
+from ..optim._job_columns import (
     _DEFAULTS,
     _HALF_PI,
-    _JOB_FLAGS,
     ALL_RESULT_COLUMNS,
     ANGLE_CONSTRAINTS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
     JOB_COLUMNS,
-    MAX_GRID_POINTS,
-    PROG,
-    TOLERANCE_FLAGS,
     TOLERANCE_RANGES,
     TOLERANCE_RESULT_COLUMNS,
-    parse_bool,
-    parse_coupling,
-    parse_direction,
 )
-from ._tables import (
-    REQUIRED,
-    THERMAL_PRESET_COLUMN,
-    Column,
-    Table,
-    thermal_table_columns,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    thermal_from_args,
-    thermal_values_from_args,
-)
+from ._messages import InputError, UsageError, note
+from ._optimize_columns import _BOUND_FLAGS, _JOB_FLAGS, MAX_GRID_POINTS, PROG, TOLERANCE_FLAGS
+from ._thermal import thermal_from_args, thermal_values_from_args
 
 # ---------------------------------------------------------------------------------------------
 # Flags -> values
@@ -327,100 +304,3 @@ def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
             note(PROG, f"column {name!r} of {table.source} is replaced by this run's results")
         else:
             note(PROG, f"column {name!r} is not a parameter; it is copied to the output unchanged")
-
-
-def _reject_outside(table: Table, name: str, bad: np.ndarray, rng: str) -> None:
-    x = table.values[name]
-    table.reject(bad & table.ok, lambda i: f"{name} = {float(x[i])!r} is outside the allowed range {rng}")
-
-
-def _reject_crossed(table: Table, lo_name: str, hi_name: str, lo: np.ndarray, hi: np.ndarray) -> None:
-    with np.errstate(invalid="ignore"):
-        crossed = table.ok & (lo > hi)
-    table.reject(crossed, lambda i: f"{lo_name} = {float(lo[i])!r} > {hi_name} = {float(hi[i])!r}")
-
-
-def reject_bad_constraints(table: Table) -> None:
-    """Per-row checks of the constraint columns (an empty cell: no constraint; a ``nan`` cell
-    was already refused by the parser); fills an empty ``min_damping_ratio`` with 0."""
-    v = table.values
-    with np.errstate(invalid="ignore"):
-        for side in ("plus", "minus"):
-            lo_name, hi_name = f"theta_{side}_min", f"theta_{side}_max"
-            for name in (lo_name, hi_name):
-                x = v[name]
-                _reject_outside(table, name, ~np.isnan(x) & ~((x >= 0) & (x <= _HALF_PI)), "[0, pi/2]")
-            lo = np.where(np.isnan(v[lo_name]), 0.0, v[lo_name])
-            hi = np.where(np.isnan(v[hi_name]), _HALF_PI, v[hi_name])
-            _reject_crossed(table, lo_name, hi_name, lo, hi)
-        for name in ("C_plus_min", "C_plus_max"):
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~(np.isfinite(x) & (x > 0)), "(0, inf)")
-        lo, hi = _c_plus_bounds(v, np.arange(len(table)))
-        _reject_crossed(table, "C_plus_min", "C_plus_max", lo, hi)
-        r = v["min_damping_ratio"]
-        _reject_outside(table, "min_damping_ratio", ~np.isnan(r) & ~((r >= 0) & (r < 1)), "[0, 1)")
-        for name, (rng, inside) in TOLERANCE_RANGES.items():
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~inside(x), rng)
-        _reject_bad_eps_range(table)
-    v["min_damping_ratio"] = np.where(np.isnan(r), 0.0, r)
-
-
-def _reject_bad_eps_range(table: Table) -> None:
-    """``eps_range_min/max``: both or neither, low <= high, and the row's eps inside."""
-    v = table.values
-    lo, hi, eps = v["eps_range_min"], v["eps_range_max"], v["eps"]
-    one = np.isnan(lo) != np.isnan(hi)
-    table.reject(
-        table.ok & one,
-        lambda i: "give both eps_range_min and eps_range_max (the interval of the true loss), or neither",
-    )
-    _reject_crossed(table, "eps_range_min", "eps_range_max", lo, hi)
-    outside = ~np.isnan(lo) & ~np.isnan(hi) & ((eps < lo) | (eps > hi))
-    table.reject(
-        table.ok & outside,
-        lambda i: (
-            f"eps_range_min = {float(lo[i])!r}, eps_range_max = {float(hi[i])!r} must contain the row's "
-            f"eps = {float(eps[i])!r} (the nominal loss)"
-        ),
-    )
-
-
-def reject_bad_conditional(table: Table, default: bool) -> None:
-    """Per-row checks of the conditional-scheme columns.  An empty ``conditional`` cell takes
-    ``default`` (``--conditional``); an unconditional row may not set ``efficiency`` or a phase
-    in its own cells (values that flags fill in are simply not used there); a conditional row's
-    empty ``efficiency`` is 1."""
-    v = table.values
-    cond = np.asarray([default if c is None else bool(c) for c in v["conditional"]], dtype=bool)
-    v["conditional"] = np.asarray(cond.tolist(), dtype=object)
-    for name in ("efficiency", "lo_phase_min", "lo_phase_max"):
-        x = v[name]
-        if name in table.in_file:
-            table.reject(
-                table.ok & ~cond & ~np.isnan(x),
-                lambda i, x=x, name=name: (
-                    f"{name} = {float(x[i])!r} is a setting of the conditional scheme, "
-                    "but conditional is false in this row"
-                ),
-            )
-        x[~cond] = math.nan
-    with np.errstate(invalid="ignore"):
-        eta = v["efficiency"]
-        _reject_outside(table, "efficiency", ~np.isnan(eta) & ~((eta >= 0) & (eta <= 1)), "[0, 1]")
-        v["efficiency"] = np.where(cond & np.isnan(eta), 1.0, eta)
-        for name in ("lo_phase_min", "lo_phase_max"):
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~np.isfinite(x), "(-inf, inf) (a finite angle)")
-        lo = np.where(np.isnan(v["lo_phase_min"]), _DEFAULT_LO_PHASE_RANGE[0], v["lo_phase_min"])
-        hi = np.where(np.isnan(v["lo_phase_max"]), _DEFAULT_LO_PHASE_RANGE[1], v["lo_phase_max"])
-        _reject_crossed(table, "lo_phase_min", "lo_phase_max", np.where(cond, lo, 0), np.where(cond, hi, 0))
-
-
-def _c_plus_bounds(values, rows) -> tuple[np.ndarray, np.ndarray]:
-    C = values["C_minus"][rows]
-    lo, hi = values["C_plus_min"][rows], values["C_plus_max"][rows]
-    lo = np.where(np.isnan(lo), C * _DEFAULT_C_PLUS_RATIO[0], lo)
-    hi = np.where(np.isnan(hi), C * _DEFAULT_C_PLUS_RATIO[1], hi)
-    return lo, hi
