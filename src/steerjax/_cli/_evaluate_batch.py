@@ -10,7 +10,6 @@ import math
 from ..analysis._design_batch import (
     CONDITIONAL_INPUT_COLUMNS,
     DESIGN_FIELDS,
-    INPUT_COLUMNS,
     OMEGA_COLUMN,
     PHI_COLUMN,
     RESULT_COLUMNS,
@@ -18,7 +17,7 @@ from ..analysis._design_batch import (
 )
 from ..io._tables import REQUIRED, THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table, thermal_table_columns
 from ..io._text import LO_PHASE_OPTIMAL, parse_angle, parse_number
-from ._messages import InputError, UsageError, note
+from ._messages import InputError, UsageError, note, note_file_inputs
 from ._thermal import thermal_values_from_args
 
 PHI_FLAG = "--phi"
@@ -125,18 +124,6 @@ def _note_filled_columns(prog: str, table: Table, filled: list[str], origin: dic
     )
 
 
-def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    names = (*INPUT_COLUMNS, PHI_COLUMN, *CONDITIONAL_INPUT_COLUMNS)
-    both = [name for name in names if name in explicit and name in table.in_file]
-    if both:
-        raise UsageError(
-            "; ".join(
-                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
-            )
-            + " -- remove the flag or the column"
-        )
-
-
 def check_conditional_columns(table: Table, conditional: bool) -> None:
     """Without ``--conditional`` the file may not have the columns
     :data:`CONDITIONAL_INPUT_COLUMNS` (a usage error, as the flags)."""
@@ -174,15 +161,4 @@ def _note_inputs(
         _note_filled_columns(prog, table, filled, origin, quiet=args.quiet)
     if args.conditional:
         _note_conditional(prog, args, table, origin)
-    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
-        note(
-            prog,
-            f"--thermal {args.thermal} is not used: {table.source} gives every thermal value",
-            quiet=args.quiet,
-        )
-    for name in table.extra:
-        if name in result_columns:
-            message = f"column {name!r} of {table.source} is replaced by this run's results"
-        else:
-            message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
-        note(prog, message, quiet=args.quiet)
+    note_file_inputs(prog, args, table, used, result_columns)

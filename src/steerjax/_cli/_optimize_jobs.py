@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 from collections.abc import Sequence
 
@@ -12,7 +11,7 @@ import numpy as np
 import steerjax as sj
 
 from .._validation import allowed_range, domain_violations
-from ..io._tables import REQUIRED, THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table, thermal_table_columns
+from ..io._tables import REQUIRED, THERMAL_FIELDS, Column, Table, thermal_table_columns
 from ..io._text import parse_angle, parse_bool, parse_coupling, parse_direction, parse_integer, parse_number
 from ..optim._job_columns import (
     _DEFAULTS,
@@ -21,11 +20,11 @@ from ..optim._job_columns import (
     ANGLE_CONSTRAINTS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
-    JOB_COLUMNS,
     TOLERANCE_RANGES,
     TOLERANCE_RESULT_COLUMNS,
+    product_jobs,
 )
-from ._messages import InputError, UsageError, note
+from ._messages import InputError, UsageError, note, note_file_inputs
 from ._optimize_columns import _BOUND_FLAGS, _JOB_FLAGS, MAX_GRID_POINTS, PROG, TOLERANCE_FLAGS
 from ._thermal import thermal_from_args, thermal_values_from_args
 
@@ -167,37 +166,16 @@ def jobs_from_flags(args: argparse.Namespace) -> Table:
     thermal = thermal_from_args(args)  # usage error if incomplete, input error if out of range
     _check_flag_domain("C_minus", "--c-minus-grid" if grid else "--c-minus", C.tolist())
     _check_flag_domain("eps", "--eps", eps.tolist())
-    couplings = list(dict.fromkeys(args.coupling or [_DEFAULTS["coupling"]]))
-    directions = list(dict.fromkeys(args.direction or [_DEFAULTS["direction"]]))
-    etas = (efficiency or [1.0]) if conditional else [math.nan]
-    combos = list(itertools.product(couplings, directions, etas, eps.tolist(), C.tolist()))
-    n = len(combos)
-    values: dict[str, np.ndarray] = {
-        THERMAL_PRESET_COLUMN: np.asarray([args.thermal or ""] * n, dtype=object),
-        **{f: np.full(n, float(np.asarray(getattr(thermal, f)))) for f in THERMAL_FIELDS},
-        "coupling": np.asarray([c[0] for c in combos], dtype=object),
-        "direction": np.asarray([c[1] for c in combos], dtype=object),
-        "eps": np.asarray([c[3] for c in combos], dtype=np.float64),
-        "C_minus": np.asarray([c[4] for c in combos], dtype=np.float64),
-        "conditional": np.asarray([conditional] * n, dtype=object),
-        "efficiency": np.asarray([c[2] for c in combos], dtype=np.float64),
-    }
-    constraints = _constraint_flag_values(args)
-    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
-        values[name] = np.full(n, constraints[name][0] if name in constraints else math.nan)
-    values["min_damping_ratio"] = np.nan_to_num(values["min_damping_ratio"], nan=0.0)
-    header = list(JOB_COLUMNS)
-    if conditional:
-        header += ["conditional", "efficiency"]
-        header += [c for c in ("lo_phase_min", "lo_phase_max") if not math.isnan(values[c][0])]
-    header += [c for c in CONSTRAINT_COLUMNS if c in constraints]
-    return Table(
-        source="command line",
-        header=header,
-        in_file=frozenset(header),
-        lines=np.arange(1, n + 1, dtype=np.int64),
-        values=values,
-        extra={},
+    constraints = {name: value for name, (value, _) in _constraint_flag_values(args).items()}
+    return product_jobs(
+        thermal,
+        C,
+        eps,
+        couplings=args.coupling or [_DEFAULTS["coupling"]],
+        directions=args.direction or [_DEFAULTS["direction"]],
+        efficiencies=(efficiency or [1.0]) if conditional else None,
+        constraints=constraints,
+        preset=args.thermal or "",
     )
 
 
@@ -267,17 +245,6 @@ def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, st
     return columns, explicit, implicit
 
 
-def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    both = [name for name in explicit if name in table.in_file]
-    if both:
-        raise UsageError(
-            "; ".join(
-                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
-            )
-            + " -- remove the flag or the column"
-        )
-
-
 def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
     if args.quiet or not len(table):
         return
@@ -297,10 +264,4 @@ def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
         parts.append(f"{', '.join(thermal_missing)} ({' and '.join(sources) or 'none'})")
     if parts:
         note(PROG, f"columns not in {table.source}, and where their values come from: " + "; ".join(parts))
-    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
-        note(PROG, f"--thermal {args.thermal} is not used: {table.source} gives every thermal value")
-    for name in table.extra:
-        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS:
-            note(PROG, f"column {name!r} of {table.source} is replaced by this run's results")
-        else:
-            note(PROG, f"column {name!r} is not a parameter; it is copied to the output unchanged")
+    note_file_inputs(PROG, args, table, used, (*ALL_RESULT_COLUMNS, *TOLERANCE_RESULT_COLUMNS))

@@ -21,6 +21,7 @@ import steerjax as sj
 
 from .._io import csv_text, write_csv
 from ..analysis._design_batch import (
+    CONDITIONAL_INPUT_COLUMNS,
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
     INPUT_COLUMNS,
@@ -53,14 +54,13 @@ from ..io._text import ANGLE_FORMS, MISSING_RULE
 from ._common import ProgressBar
 from ._evaluate_batch import (
     _UNSET,
-    _check_conflicts,
     _columns_spec,
     _note_inputs,
     check_conditional_columns,
     conditional_settings,
 )
 from ._evaluate_single import run_single
-from ._messages import UsageError, command, note, print_stdout, wrap
+from ._messages import UsageError, check_conflicts, command, note, print_stdout, wrap
 from ._numbers import angle_argument, lo_phase_argument, number_argument
 from ._output import check_out_file, write_out_file
 from ._thermal import add_thermal_arguments, thermal_values_from_args
@@ -298,7 +298,7 @@ def run_batch(args: argparse.Namespace) -> int:
     columns, explicit, implicit = _columns_spec(args)
     table = read_table(args.from_file, columns)
     check_conditional_columns(table, conditional)
-    _check_conflicts(table, explicit)
+    check_conflicts(table, explicit, (*INPUT_COLUMNS, PHI_COLUMN, *CONDITIONAL_INPUT_COLUMNS))
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
     if args.phi is not None:  # a phi column only when the file or --phi gave phi

@@ -43,13 +43,12 @@ from ..optim._job_columns import (
 )
 from ..optim._jobs import group_key, solve
 from ._common import ProgressBar
-from ._messages import UsageError, command, error, note, print_stdout, wrap
+from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
 from ._numbers import angle_argument, argument, int_in
 from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
 from ._optimize_jobs import (
     _UNSET,
     _batch_columns,
-    _check_conflicts,
     _check_flags,
     _conditional_flags,
     _note_batch_inputs,
@@ -444,7 +443,7 @@ def run_flags(args: argparse.Namespace) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     columns, explicit, implicit = _batch_columns(args)
     table = read_table(args.from_file, columns)
-    _check_conflicts(table, explicit)
+    check_conflicts(table, explicit)
     conditional, efficiency, lo_phase = _conditional_flags(args)
     if not conditional and "conditional" not in table.in_file and (efficiency or lo_phase is not _UNSET):
         flag = "--efficiency" if efficiency else "--lo-phase"

@@ -6,12 +6,14 @@ solved by :mod:`._jobs`; used by ``steerjax optimize``."""
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..io._tables import THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Table
+from ..model._params import Thermal
 from ._optimum_sensitivity import OPTIMUM_PARAMETERS
 from ._problem import Problem
 
@@ -296,3 +298,61 @@ def output_table(
         if name in results:
             out[name] = _blank_where_nan(np.asarray(results[name]))
     return out
+
+
+def product_jobs(
+    thermal: Thermal,
+    C_minus,
+    eps,
+    *,
+    couplings,
+    directions,
+    efficiencies=None,
+    constraints: dict[str, float] | None = None,
+    preset: str = "",
+) -> Table:
+    """The product grid of the given values as a table of jobs (one row per optimum; C_- varies
+    fastest, then eps, efficiency, direction, coupling; repeated couplings and directions count
+    once).  ``efficiencies``: None for unconditional jobs, else the detection efficiencies of
+    conditional ones.  ``constraints``: constraint column (and ``lo_phase_min/max``) -> the value
+    of every job (NaN: none); the other constraint columns are empty.  ``preset``: the text of
+    the ``thermal`` column."""
+    conditional = efficiencies is not None
+    constraints = constraints or {}
+    etas = list(efficiencies) if conditional else [math.nan]
+    combos = list(
+        itertools.product(
+            dict.fromkeys(couplings),
+            dict.fromkeys(directions),
+            etas,
+            np.ravel(eps).tolist(),
+            np.ravel(C_minus).tolist(),
+        )
+    )
+    n = len(combos)
+    values: dict[str, np.ndarray] = {
+        THERMAL_PRESET_COLUMN: np.asarray([preset] * n, dtype=object),
+        **{f: np.full(n, float(np.asarray(getattr(thermal, f)))) for f in THERMAL_FIELDS},
+        "coupling": np.asarray([c[0] for c in combos], dtype=object),
+        "direction": np.asarray([c[1] for c in combos], dtype=object),
+        "eps": np.asarray([c[3] for c in combos], dtype=np.float64),
+        "C_minus": np.asarray([c[4] for c in combos], dtype=np.float64),
+        "conditional": np.asarray([conditional] * n, dtype=object),
+        "efficiency": np.asarray([c[2] for c in combos], dtype=np.float64),
+    }
+    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
+        values[name] = np.full(n, constraints.get(name, math.nan))
+    values["min_damping_ratio"] = np.nan_to_num(values["min_damping_ratio"], nan=0.0)
+    header = list(JOB_COLUMNS)
+    if conditional:
+        header += ["conditional", "efficiency"]
+        header += [c for c in ("lo_phase_min", "lo_phase_max") if not math.isnan(values[c][0])]
+    header += [c for c in CONSTRAINT_COLUMNS if c in constraints]
+    return Table(
+        source="command line",
+        header=header,
+        in_file=frozenset(header),
+        lines=np.arange(1, n + 1, dtype=np.int64),
+        values=values,
+        extra={},
+    )
