@@ -21,11 +21,10 @@ from ..analysis._design_batch import (
     SENSITIVITY_PARAMETERS,
     SENSITIVITY_RESULT_COLUMNS,
     SENSITIVITY_UNITS,
-    _regime_names,
     evaluate_conditional,
     evaluate_sensitivity,
-    lab_frame_single,
 )
+from ..analysis._design_record import conditional_record, lab_frame_record, result_record
 from ..io._tables import THERMAL_FIELDS
 from ..io._text import LO_PHASE_OPTIMAL, format_number
 from ._evaluate_batch import DESIGN_FLAGS, conditional_settings
@@ -55,19 +54,6 @@ def _design_from_args(args: argparse.Namespace) -> sj.Design:
 
 def _as_float(x) -> float:
     return float(np.asarray(x))
-
-
-def result_record(result: sj.SteeringResult) -> dict:
-    """All fields of a scalar :class:`steerjax.SteeringResult` as floats, plus ``ratio``,
-    ``regime`` (name), ``regime_code`` and the two verdicts."""
-    rec = {f.name: _as_float(getattr(result, f.name)) for f in dataclasses.fields(result)}
-    rec["ratio"] = _as_float(result.ratio)
-    code = int(np.asarray(result.regime))
-    rec["regime"] = sj.model.regime_name(code)
-    rec["regime_code"] = code
-    rec["steering_plus_given_minus"] = bool(rec["E_plus_given_minus"] < sj.STEERING_BOUND)
-    rec["steering_minus_given_plus"] = bool(rec["E_minus_given_plus"] < sj.STEERING_BOUND)
-    return rec
 
 
 def _fmt_angle(theta: float) -> str:
@@ -190,20 +176,6 @@ def format_sensitivity(values: dict) -> list[str]:
     return lines
 
 
-def _conditional_record(lo_phase: float | None, values: dict[str, np.ndarray]) -> dict:
-    """One design's conditional results (from :func:`evaluate_conditional`) as a JSON-ready
-    dict: the columns :data:`CONDITIONAL_RESULT_COLUMNS`, the requested ``lo_phase`` (a number
-    or ``"optimal"``) and the verdicts."""
-    rec = {name: float(values[name][0]) for name in CONDITIONAL_RESULT_COLUMNS}
-    rec["lo_phase"] = LO_PHASE_OPTIMAL if lo_phase is None else float(lo_phase)
-    rec[CONDITIONAL_REGIME_COLUMN] = str(
-        _regime_names(values["E_c_plus_given_minus"][:1], values["E_c_minus_given_plus"][:1])[0]
-    )
-    for key in ("plus_given_minus", "minus_given_plus"):
-        rec[f"steering_c_{key}"] = bool(rec[f"E_c_{key}"] < sj.STEERING_BOUND)
-    return rec
-
-
 def run_single(args: argparse.Namespace) -> int:
     if args.out is not None:
         raise UsageError(
@@ -239,7 +211,7 @@ def run_single(args: argparse.Namespace) -> int:
             params[PHI_COLUMN] = np.asarray([phi])
         params["lo_phase"] = np.asarray([math.nan if lo_phase is None else lo_phase])
         params["efficiency"] = np.asarray([efficiency])
-        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0])))
+        cond = conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0])))
         values |= {n: cond[n] for n in CONDITIONAL_RESULT_COLUMNS}
     sensitivity = None
     if args.margins and all(math.isfinite(v) for v in values.values()):
@@ -295,33 +267,16 @@ def _lab_frame_result(args, thermal, design, result, omega: float):
             raise ValueError(f"omega_hz = {omega!r} is outside the allowed range (0, inf) [Hz]")
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    lab, S = lab_frame_single(thermal, design, omega)
-    ratio = _as_float(sj.model.rotating_wave_ratio(thermal, design, omega))
-    record = {
-        "omega_hz": omega,
-        "E_plus_given_minus_reid_fixed": _as_float(lab.E_plus_given_minus_reid_fixed),
-        "E_minus_given_plus_reid_fixed": _as_float(lab.E_minus_given_plus_reid_fixed),
-        "instant_plus_given_minus": _as_float(lab.psi_plus_given_minus),
-        "instant_minus_given_plus": _as_float(lab.psi_minus_given_plus),
-        "E_plus_given_minus_paper": _as_float(result.E_plus_given_minus),
-        "E_minus_given_plus_paper": _as_float(result.E_minus_given_plus),
-        "gamma_over_omega": ratio,
-    }
+    result_lab, record = lab_frame_record(thermal, design, result, omega)
+    ratio = record["gamma_over_omega"]
     if ratio > sj.model.RWA_RATIO_LIMIT and not getattr(args, "quiet", False):
-        err = record["E_plus_given_minus_paper"] / _as_float(lab.E_plus_given_minus) - 1.0
+        e_lab = _as_float(result_lab.E_plus_given_minus)
+        err = record["E_plus_given_minus_paper"] / e_lab - 1.0
         note(
             "steerjax evaluate",
             f"Gamma/Omega = {ratio:.3g} > {sj.model.RWA_RATIO_LIMIT}: the paper's rotating-wave model "
             f"is off by {100 * err:+.3g} % in E_+|- for this design (E_+|- = "
-            f"{record['E_plus_given_minus_paper']:.6g} there, {_as_float(lab.E_plus_given_minus):.6g} in "
+            f"{record['E_plus_given_minus_paper']:.6g} there, {e_lab:.6g} in "
             "the lab frame, shown below)",
         )
-    result = dataclasses.replace(
-        result,
-        E_plus_given_minus=lab.E_plus_given_minus,
-        E_minus_given_plus=lab.E_minus_given_plus,
-        var_plus=S[2, 2],
-        var_minus=S[0, 0],
-        cov=S[2, 0],
-    )
-    return result, record
+    return result_lab, record
