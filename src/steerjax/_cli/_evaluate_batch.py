@@ -13,10 +13,10 @@ from ..analysis._design_batch import (
     OMEGA_COLUMN,
     PHI_COLUMN,
     RESULT_COLUMNS,
-    _lo_phase_cell,
 )
-from ..io._tables import REQUIRED, THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table, thermal_table_columns
-from ..io._text import LO_PHASE_OPTIMAL, parse_angle, parse_number
+from ..analysis._design_table import design_file_columns
+from ..io._tables import THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table
+from ..io._text import LO_PHASE_OPTIMAL
 from ._messages import InputError, UsageError, note, note_file_inputs
 from ._thermal import thermal_values_from_args
 
@@ -81,28 +81,15 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
             flag = CONDITIONAL_FLAGS[name]
             given = getattr(args, name) is not (_UNSET if name == "lo_phase" else None)
             (explicit if given else implicit)[name] = flag if given else "default"
-    columns = []
-    for name in DESIGN_FIELDS:
-        parse = parse_angle if name.startswith("theta") else parse_number
-        hint = f"or give {DESIGN_FLAGS[name]}"
-        columns.append(Column(name, parse=parse, default=defaults.get(name, REQUIRED), hint=hint))
-    columns += thermal_table_columns()  # resolved row by row with resolve_thermal
-    # phi: any finite angle; rows with phi != 0 go to the Gaussian engine.
-    phi = getattr(args, "phi", None)
+    phi, omega = getattr(args, "phi", None), getattr(args, "omega_hz", None)
     if phi is not None:
-        explicit[PHI_COLUMN] = PHI_FLAG
-    columns.append(Column(PHI_COLUMN, parse=parse_angle, default=0.0 if phi is None else float(phi)))
-    # omega_hz: empty (NaN) means the paper's model for that row
-    omega = getattr(args, "omega_hz", None)
+        defaults[PHI_COLUMN], explicit[PHI_COLUMN] = float(phi), PHI_FLAG
     if omega is not None:
-        explicit[OMEGA_COLUMN] = OMEGA_FLAG
-    omega_default = math.nan if omega is None else float(omega)
-    columns.append(Column(OMEGA_COLUMN, default=omega_default, allow_empty=True))
-    # The conditional settings are recognised in every mode (without --conditional they are an
-    # error, not copied as text); empty cells: lo_phase optimal (NaN), efficiency 1.
-    lo_default = math.nan if lo_phase is None else lo_phase
-    columns.append(Column("lo_phase", parse=_lo_phase_cell, default=lo_default, allow_empty=True))
-    columns.append(Column("efficiency", default=1.0 if efficiency is None else efficiency, allow_empty=True))
+        defaults[OMEGA_COLUMN], explicit[OMEGA_COLUMN] = float(omega), OMEGA_FLAG
+    defaults["lo_phase"] = math.nan if lo_phase is None else lo_phase
+    defaults["efficiency"] = 1.0 if efficiency is None else efficiency
+    hints = {name: f"or give {DESIGN_FLAGS[name]}" for name in DESIGN_FIELDS}
+    columns = design_file_columns(defaults, hints)
     return columns, explicit, implicit
 
 

@@ -61,7 +61,7 @@ def _fmt_angle(theta: float) -> str:
 
 
 def _num(x: float, digits: int = 10, bounds=(0.0,)) -> str:
-    """A value for the text report (:func:`~steerjax._cli._numbers.format_number`: no ``-0``,
+    """A value for the text report (:func:`steerjax.io.format_number`: no ``-0``,
     and never shown equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 

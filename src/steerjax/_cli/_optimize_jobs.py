@@ -11,17 +11,17 @@ import numpy as np
 import steerjax as sj
 
 from .._validation import allowed_range, domain_violations
-from ..io._tables import REQUIRED, THERMAL_FIELDS, Column, Table, thermal_table_columns
-from ..io._text import parse_angle, parse_bool, parse_coupling, parse_direction, parse_integer, parse_number
+from ..io._tables import THERMAL_FIELDS, Column, Table
+from ..io._text import parse_integer, parse_number
 from ..optim._job_columns import (
     _DEFAULTS,
     _HALF_PI,
     ALL_RESULT_COLUMNS,
-    ANGLE_CONSTRAINTS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
     TOLERANCE_RANGES,
     TOLERANCE_RESULT_COLUMNS,
+    job_file_columns,
     product_jobs,
 )
 from ._messages import InputError, UsageError, note, note_file_inputs
@@ -197,10 +197,6 @@ def _single_flag_value(args: argparse.Namespace, name: str):
     return values[0]
 
 
-def _or_nan(value) -> float:
-    return math.nan if value is None else float(value)
-
-
 def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
     """Column specs and where the values of columns a file lacks would come from:
     ``(columns, explicit, implicit)`` (``explicit``: column -> flag; ``implicit``: column ->
@@ -224,24 +220,11 @@ def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, st
     for name, (_, flag) in constraints.items():
         explicit[name] = flag
 
-    def default(name):
-        if given.get(name) is not None:
-            return given[name]
-        return _DEFAULTS.get(name, REQUIRED)
-
-    columns = [
-        Column("C_minus", default=default("C_minus"), hint="or give one value with --c-minus"),
-        Column("eps", default=float(default("eps"))),
-        Column("coupling", parse=parse_coupling, default=default("coupling"), numeric=False),
-        Column("direction", parse=parse_direction, default=default("direction"), numeric=False),
-        Column("conditional", parse=parse_bool, default=conditional, numeric=False, allow_empty=True),
-        Column("efficiency", default=_or_nan(given["efficiency"]), allow_empty=True),
-    ]
-    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
-        parse = parse_angle if name in ANGLE_CONSTRAINTS else parse_number
-        fill = constraints[name][0] if name in constraints else math.nan
-        columns.append(Column(name, parse=parse, default=fill, allow_empty=True))
-    columns += thermal_table_columns()
+    values = {name: value for name, value in given.items() if value is not None}
+    values |= {name: value for name, (value, _) in constraints.items()}
+    columns = job_file_columns(
+        values, conditional=conditional, C_minus_hint="or give one value with --c-minus"
+    )
     return columns, explicit, implicit
 
 

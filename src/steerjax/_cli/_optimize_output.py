@@ -28,7 +28,7 @@ from ._thermal import describe_thermal_source
 
 
 def _g(x: float, digits: int, bounds=(0.0,)) -> str:
-    """A table cell (:func:`~steerjax._cli._numbers.format_number`: no ``-0``, and never shown
+    """A table cell (:func:`steerjax.io.format_number`: no ``-0``, and never shown
     equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 

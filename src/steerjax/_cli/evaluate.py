@@ -40,14 +40,16 @@ from ..analysis._design_batch import (
     evaluate_lab_frame,
     evaluate_rows,
     evaluate_sensitivity,
+    reject_bad_sensitivity,
+    reject_nonfinite,
+    reject_unstable,
+)
+from ..analysis._design_table import (
     has_omega,
     output_columns,
     reject_bad_conditional,
     reject_bad_omega,
-    reject_bad_sensitivity,
-    reject_nonfinite,
     reject_optimal_lo_phase_at_nonzero_phi,
-    reject_unstable,
 )
 from ..io._tables import read_table, reject_out_of_domain, resolve_thermal
 from ..io._text import ANGLE_FORMS, MISSING_RULE

@@ -22,7 +22,6 @@ import numpy as np
 
 from .._validation import compiled_nan
 from ..io._tables import THERMAL_FIELDS, Table
-from ..io._text import LO_PHASE_OPTIMAL, parse_lo_phase
 from ..model import (
     REGIMES,
     RWA_RATIO_LIMIT,
@@ -232,12 +231,6 @@ def evaluate_conditional(values: dict[str, np.ndarray], rows: np.ndarray, *, pro
     return out
 
 
-def _lo_phase_cell(text: str) -> float:
-    """A ``lo_phase`` cell: a finite angle [rad], or ``optimal`` -> NaN."""
-    value = parse_lo_phase(text)
-    return math.nan if value is None else value
-
-
 def _batch_parameters(
     values: dict[str, np.ndarray], rows: np.ndarray, *, with_phi: bool = False
 ) -> tuple[Thermal, Design]:
@@ -252,24 +245,6 @@ def _batch_parameters(
         if np.any(phi != 0):
             fields[PHI_COLUMN] = phi
     return thermal, Design(**fields)
-
-
-def reject_bad_omega(table: Table) -> None:
-    """Rows whose ``omega_hz`` is given but not finite and > 0 (empty cells, NaN, are fine)."""
-    omega = table.values.get(OMEGA_COLUMN)
-    if omega is None:
-        return
-    bad = table.ok & ~np.isnan(omega) & ~(np.isfinite(omega) & (omega > 0))
-    if bad.any():
-        table.reject(
-            bad, lambda i: f"{OMEGA_COLUMN} = {float(omega[i])!r} is outside the allowed range (0, inf) [Hz]"
-        )
-
-
-def has_omega(table: Table) -> bool:
-    """Whether some row of the table has an oscillator frequency."""
-    omega = table.values.get(OMEGA_COLUMN)
-    return omega is not None and bool(np.any(~np.isnan(omega)))
 
 
 def evaluate_lab_frame(table: Table, rows: np.ndarray, results: dict, *, progress=None) -> list[str]:
@@ -369,33 +344,6 @@ def _regime_names(e_pm: np.ndarray, e_mp: np.ndarray) -> np.ndarray:
     return names[codes]  # code -1 (NaN) indexes "invalid"
 
 
-def reject_bad_conditional(table: Table) -> None:
-    """Conditional rows: an empty ``efficiency`` cell is 1 (an empty ``lo_phase`` cell is
-    already NaN, i.e. optimal); an efficiency outside [0, 1] rejects the row."""
-    eta = table.values["efficiency"]
-    if "efficiency" in table.empty:
-        eta = np.where(table.empty["efficiency"], 1.0, eta)
-        table.values["efficiency"] = eta
-    table.reject(
-        table.ok & ~((eta >= 0) & (eta <= 1)),
-        lambda i: f"efficiency = {float(eta[i])!r} is outside the allowed range [0, 1]",
-    )
-
-
-def reject_optimal_lo_phase_at_nonzero_phi(table: Table) -> None:
-    """Conditional rows with phi != 0 and ``lo_phase`` optimal: the search of the best
-    local-oscillator phase (:func:`steerjax.model.conditional_steering_best_phase`) is at
-    phi = 0 only; a fixed ``lo_phase`` is evaluated at any phi."""
-    phi, psi = table.values[PHI_COLUMN], table.values["lo_phase"]
-    table.reject(
-        table.ok & (phi != 0) & np.isnan(psi),
-        lambda i: (
-            f"phi = {float(phi[i])!r} with lo_phase optimal: the optimal local-oscillator phase is "
-            "searched at phi = 0 only; give a fixed lo_phase (column or --lo-phase) for this row"
-        ),
-    )
-
-
 def evaluate_sensitivity(values: dict[str, np.ndarray], rows: np.ndarray, *, progress=None):
     """``--margins``: the columns :data:`SENSITIVITY_RESULT_COLUMNS` of the given rows
     (:func:`steerjax.design_sensitivity` flattened by :func:`steerjax.analysis.sensitivity_columns`,
@@ -459,33 +407,3 @@ def reject_nonfinite(
             "or beyond the float64 range",
         )
     return rows[finite], {k: v[finite] for k, v in results.items()}
-
-
-def _lo_phase_text(values: np.ndarray) -> np.ndarray:
-    """``lo_phase`` values for output: the angle, or ``optimal`` for NaN."""
-    return np.asarray([LO_PHASE_OPTIMAL if math.isnan(v) else v for v in values.tolist()], dtype=object)
-
-
-def output_columns(
-    table: Table, rows: np.ndarray, filled, results: dict, result_columns=RESULT_COLUMNS
-) -> dict[str, np.ndarray]:
-    """The output table: the file's columns (parameters as the floats used, ``lo_phase`` as
-    the angle or ``optimal``, other columns as text), the parameter columns the file lacks,
-    then the results (a result column that the file has, e.g. ``efficiency``, keeps its
-    place)."""
-    out: dict[str, np.ndarray] = {}
-    for name in table.header:
-        if name in table.in_file:
-            column = table.values[name][rows]
-            if column.dtype == object:  # e.g. the thermal column: empty cells stay empty
-                column = np.asarray(["" if v is None else v for v in column], dtype=object)
-            elif name == "lo_phase":
-                column = _lo_phase_text(column)
-        else:
-            column = np.asarray(table.extra[name], dtype=object)[rows]
-        out[name] = column
-    for name in filled:
-        out[name] = table.values[name][rows]
-    for name in result_columns:  # a result column of the input (a re-run) is replaced
-        out[name] = results[name]
-    return out

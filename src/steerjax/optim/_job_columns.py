@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..io._tables import THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Table
+from ..io._tables import REQUIRED, THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table, thermal_table_columns
+from ..io._text import parse_angle, parse_bool, parse_coupling, parse_direction, parse_number
 from ..model._params import Thermal
 from ._optimum_sensitivity import OPTIMUM_PARAMETERS
 from ._problem import Problem
@@ -356,3 +357,30 @@ def product_jobs(
         values=values,
         extra={},
     )
+
+
+def job_file_columns(given=None, *, conditional: bool = False, C_minus_hint: str = "") -> list[Column]:
+    """The columns of a job file, as :class:`steerjax.io.Column` specs for
+    :func:`steerjax.io.read_table`: ``C_minus`` (required unless ``given``), ``eps``,
+    ``coupling``, ``direction``, the conditional-scheme columns, the constraint columns (empty
+    cell: none) and the thermal columns.  ``given``: column -> the value every row gets when the
+    file lacks the column (otherwise the defaults: eps 0, asymmetric, plus-given-minus, no
+    constraint); ``conditional``: the value of an empty ``conditional`` cell; ``C_minus_hint``:
+    added to the message of a missing ``C_minus`` column."""
+    given = given or {}
+
+    def default(name):
+        return given[name] if name in given else _DEFAULTS.get(name, REQUIRED)
+
+    columns = [
+        Column("C_minus", default=default("C_minus"), hint=C_minus_hint),
+        Column("eps", default=float(default("eps"))),
+        Column("coupling", parse=parse_coupling, default=default("coupling"), numeric=False),
+        Column("direction", parse=parse_direction, default=default("direction"), numeric=False),
+        Column("conditional", parse=parse_bool, default=conditional, numeric=False, allow_empty=True),
+        Column("efficiency", default=float(given.get("efficiency", math.nan)), allow_empty=True),
+    ]
+    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
+        parse = parse_angle if name in ANGLE_CONSTRAINTS else parse_number
+        columns.append(Column(name, parse=parse, default=given.get(name, math.nan), allow_empty=True))
+    return columns + thermal_table_columns()
