@@ -1,8 +1,9 @@
 """Console output of the commands: the progress bar and plain-text tables (both via rich).
 
-The other shared pieces of the command line live beside it: ``_messages`` (errors, notes,
-exit statuses), ``_numbers`` (numbers and angles as text), ``_thermal`` (the thermal flags),
-``_tables`` (CSV job and design files), ``_output`` (output files) and ``_signals`` (Ctrl-C).
+The other shared pieces of the command line live beside it: ``_messages`` (errors, notes, exit
+statuses, the checks and notes of ``--from`` files), ``_numbers`` (flag values through the
+parsers of :mod:`steerjax.io`), ``_thermal`` (the thermal flags), ``_output`` (output files) and
+``_signals`` (Ctrl-C).  Job and design files are read by :mod:`steerjax.io`.
 """
 
 from __future__ import annotations
