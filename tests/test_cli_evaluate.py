@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 
 import steerjax as sj
+from steerjax import io as numbers
+from steerjax import io as tables
 from steerjax._cli import _common as common
-from steerjax._cli import _evaluate_batch as evaluate_batch
-from steerjax._cli import _evaluate_columns as evaluate_columns
 from steerjax._cli import _messages as messages
-from steerjax._cli import _numbers as numbers
-from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
+from steerjax.analysis import _design_batch as evaluate_batch
+from steerjax.analysis import _design_batch as evaluate_columns
 
 # The paper's thermal sets (Sec. IV, Figs. 4-8), written out here independently of the presets.
 HOT_VALUES = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}

@@ -24,10 +24,10 @@ import pytest
 
 import steerjax as sj
 import steerjax.model._conditional
-from steerjax._cli import _evaluate_batch as evaluate_batch
-from steerjax._cli import _evaluate_columns as evaluate_columns
-from steerjax._cli import _numbers as numbers
+from steerjax import io as numbers
 from steerjax._cli import build_parser, main
+from steerjax.analysis import _design_batch as evaluate_batch
+from steerjax.analysis import _design_batch as evaluate_columns
 
 # The paper's thermal sets (Sec. IV), written out independently of the presets.
 THERMAL_VALUES = {

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 import steerjax as sj
-from steerjax._cli import _evaluate_columns as evaluate_columns
 from steerjax._cli import main
+from steerjax.analysis import _design_batch as evaluate_columns
 
 HOT = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
 VACUUM_SERVER = {"gamma0_plus_hz": 2e4, "nbar_plus": 0.0, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}

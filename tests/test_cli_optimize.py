@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 import steerjax as sj
-from steerjax._cli import _optimize_columns as optimize_columns
 from steerjax._cli import build_parser, main
+from steerjax.optim import _job_columns as optimize_columns
 
 # The paper's thermal sets (Sec. IV, Figs. 4-8), written out independently of the presets.
 HOT = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
@@ -337,7 +337,7 @@ def batch_run(tmp_path_factory):
     counter = CountingOptimize(sj.optimize)
     err = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
-        mp.setattr(sj, "optimize", counter)
+        mp.setattr("steerjax.optim._jobs.optimize", counter)
         code = main(["optimize", "--from", str(tmp / "jobs.csv"), "--out", str(tmp / "results.csv")])
     with open(tmp / "results.csv", newline="") as fh:
         out = list(csv.DictReader(fh))
@@ -550,7 +550,7 @@ class ConditionalStandIn:
 
 def test_conditional_flags_reach_the_problem_and_the_output(capsys, monkeypatch):
     stand_in = ConditionalStandIn(sj.optimize)
-    monkeypatch.setattr(sj, "optimize", stand_in)
+    monkeypatch.setattr("steerjax.optim._jobs.optimize", stand_in)
     argv = ["optimize", "--thermal", "hot", "--c-minus", "10", "3", "--conditional"]
     code, out, err = run_cli([*argv, "--efficiency", "0.5", "0.9", "--lo-phase", "0.25pi", "--json"], capsys)
     assert code == 0, err
@@ -596,7 +596,7 @@ def test_conditional_batch_columns_are_checked_per_row(tmp_path, capsys, monkeyp
     path = tmp_path / "jobs.csv"
     path.write_text(CONDITIONAL_JOBS)
     stand_in = ConditionalStandIn(sj.optimize)
-    monkeypatch.setattr(sj, "optimize", stand_in)
+    monkeypatch.setattr("steerjax.optim._jobs.optimize", stand_in)
     code, out, err = run_cli(["optimize", "--from", str(path), "--thermal", "hot"], capsys)
     assert code == 1
     expected = {

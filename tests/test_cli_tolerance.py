@@ -116,7 +116,7 @@ class _StandIn:
 
 def test_flags_reach_the_problem(capsys, monkeypatch):
     stand_in = _StandIn()
-    monkeypatch.setattr(sj, "optimize", stand_in)
+    monkeypatch.setattr("steerjax.optim._jobs.optimize", stand_in)
     argv = ["optimize", "--thermal", "hot", "--c-minus", "10", "--eps", "0.01", "--phase-tolerance", "0.01pi"]
     argv += ["--theta-tolerance", "1e-3", "--c-tolerance", "0.02", "--eps-range", "0", "0.05"]
     argv += ["--min-settling-time", "0.5", "--json"]
@@ -148,6 +148,6 @@ def test_bad_tolerance_flags_are_usage_errors(capsys, extra, text):
 def test_tolerances_refused_for_conditional_rows(tmp_path, capsys, monkeypatch):
     path = tmp_path / "jobs.csv"
     path.write_text("C_minus,conditional,phase_tolerance\n10,true,1e-3\n")
-    monkeypatch.setattr(sj, "optimize", _StandIn())
+    monkeypatch.setattr("steerjax.optim._jobs.optimize", _StandIn())
     code, _, err = run_cli(["optimize", "--thermal", "hot", "--from", str(path)], capsys)
     assert code == 1 and "tolerances are not supported for a conditional job" in err

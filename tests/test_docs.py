@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-SUBPACKAGES = ("model", "optim", "analysis", "linalg", "plotting")
+SUBPACKAGES = ("model", "optim", "analysis", "linalg", "io", "plotting")
 
 
 @pytest.fixture(scope="module")

@@ -26,11 +26,12 @@ import pytest
 
 import steerjax as sj
 from reference import textbook_mp
-from steerjax._cli import _numbers as numbers
+from steerjax import io as numbers
+from steerjax import io as tables
 from steerjax._cli import _optimize_jobs as optimize_jobs
 from steerjax._cli import _optimize_output as optimize_output
-from steerjax._cli import _tables as tables
 from steerjax._cli import build_parser, main
+from steerjax.optim import _job_columns as job_columns
 
 THERMAL = {"gamma0_plus_hz": 0.1, "nbar_plus": 1e5, "gamma0_minus_hz": 0.1, "nbar_minus": 1e5}
 DESIGN = {"theta_plus": 0.4 * math.pi, "theta_minus": 0.35 * math.pi, "C_plus": 50.0, "C_minus": 50.0}
@@ -286,7 +287,7 @@ def test_output_writes_not_given_as_an_empty_cell_so_it_reads_back(tmp_path):
         values={"C_minus": np.asarray([10.0, 10.0]), "theta_minus_max": np.asarray([math.nan, 0.7])},
         extra={},
     )
-    out = optimize_output.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
+    out = job_columns.output_table(table, np.asarray([0, 1]), [], {}, conditional=False)
     assert out["theta_minus_max"].tolist() == ["", 0.7]
     path = tmp_path / "back.csv"
     with path.open("w", newline="") as fh:

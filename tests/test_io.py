@@ -299,3 +299,78 @@ def test_cli_reports_an_unclosed_quote_with_its_line_and_keeps_the_old_output(tm
     code, _, err = run_cli(["evaluate", "--from", str(design), "--thermal", "hot", "--out", str(out)], capsys)
     assert code == 1 and f"{design}:2: a quoted cell" in err and "is not closed" in err
     assert out.read_text() == "old\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# steerjax.io: job and design files as checked columns (the public reader of --from files)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_read_table_keeps_good_rows_and_reports_every_bad_one(tmp_path):
+    from steerjax import io as sjio
+
+    path = tmp_path / "jobs.csv"
+    path.write_text(
+        "# jobs\nid,C_minus,theta_minus,direction\n"
+        "a,10,0.25pi,+|-\n"
+        "b,-1,pi/3,minus-given-plus\n"  # C_minus outside its domain
+        "\n"
+        "c,ten,1.5e-1,sideways\n"  # two bad cells: both reported
+        "d,2\n"  # too few cells
+    )
+    columns = [
+        sjio.Column("C_minus"),
+        sjio.Column("theta_minus", parse=sjio.parse_angle),
+        sjio.Column("direction", parse=sjio.parse_direction, numeric=False),
+        sjio.Column("eps", default=0.0),  # not in the file: every row gets the default
+    ]
+    table = sjio.read_table(path, columns, source="jobs.csv")
+    sjio.reject_out_of_domain(table, ["C_minus"])
+    assert table.ok.tolist() == [True, False, False, False]
+    assert table.values["theta_minus"][0] == 0.25 * 3.141592653589793
+    assert table.values["direction"][0] == "plus-given-minus"
+    assert table.values["eps"].tolist() == [0.0] * 4
+    assert table.extra == {"id": ["a", "b", "c", "d"]}
+    assert table.error_messages() == [
+        "jobs.csv:4: C_minus = -1.0 is outside the allowed range (0, inf)",
+        "jobs.csv:6: C_minus: 'ten' is not a number; direction: 'sideways' is not a direction; "
+        "allowed: plus-given-minus, minus-given-plus",
+        "jobs.csv:7: the row has 2 cells but the header has 4 columns",
+    ]
+
+
+def test_read_table_refuses_a_file_without_a_required_column(tmp_path):
+    from steerjax import io as sjio
+
+    path = tmp_path / "d.csv"
+    path.write_text("C_plus\n1\n")
+    with pytest.raises(sjio.InputError, match=r"d\.csv: missing required column C_minus \(hint\)"):
+        sjio.read_table(path, [sjio.Column("C_minus", hint="hint")], source="d.csv")
+    assert issubclass(sjio.InputError, ValueError)
+
+
+def test_thermal_values_come_from_the_row_then_the_given_values(tmp_path):
+    from steerjax import io as sjio
+
+    path = tmp_path / "t.csv"
+    path.write_text("thermal,nbar_plus\nhot,\nvacuum-server,7\n,\n")
+    table = sjio.read_table(path, sjio.thermal_table_columns(), source="t.csv")
+    used = sjio.resolve_thermal(table, {"nbar_minus": (3.0, "--nbar-minus")})
+    assert table.values["nbar_plus"][1] == 7.0  # own cell first
+    assert table.values["nbar_minus"].tolist()[:2] == [3.0, 3.0]  # a given value beats the preset
+    assert used["file"] == 1 and used["--nbar-minus"] == 3
+    assert table.ok.tolist() == [True, True, False]  # row 3: no preset, no values
+    assert "t.csv:4: no value for gamma0_plus_hz" in table.error_messages()[0]
+
+
+def test_text_forms_of_numbers_and_words():
+    from steerjax import io as sjio
+
+    assert sjio.parse_angle("pi/4") == 3.141592653589793 / 4
+    assert sjio.parse_lo_phase("Optimal") is None
+    assert sjio.parse_integer("1e3") == 1000
+    assert sjio.parse_bool("Yes") is True and sjio.parse_coupling("SYMMETRIC") == "symmetric"
+    assert sjio.format_number(0.999999999999, 10, (0.0, 1.0)) == "0.999999999999"
+    for bad, parse in (("nan", sjio.parse_number), ("5_0", sjio.parse_number), ("1.5", sjio.parse_integer)):
+        with pytest.raises(ValueError):
+            parse(bad)

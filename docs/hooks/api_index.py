@@ -9,7 +9,7 @@ A name added to ``steerjax.__all__`` therefore appears without any edit to the d
 from __future__ import annotations
 
 MARKER = "<!-- top-level-api -->"
-SUBPACKAGES = ("model", "optim", "analysis", "linalg", "plotting")
+SUBPACKAGES = ("model", "optim", "analysis", "linalg", "io", "plotting")
 
 
 def _first_line(obj) -> str:

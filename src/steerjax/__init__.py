@@ -22,7 +22,7 @@ Layout (one concept per subpackage; the top level re-exports the everyday names)
 - :mod:`steerjax.plotting` -- matplotlib helpers and the runner of the figure scripts.
 """
 
-from . import analysis, linalg, model, optim
+from . import analysis, io, linalg, model, optim
 from ._figures import run_figures
 from ._version import __version__
 from .analysis import design_sensitivity, optimal_steering_grid, steering_sweep
@@ -172,4 +172,5 @@ __all__ = [
     "linalg",
     "optim",
     "analysis",
+    "io",
 ]

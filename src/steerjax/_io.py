@@ -36,6 +36,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import stat
 import tempfile
@@ -268,6 +269,21 @@ def write_csv(
     ``parents``: as for :func:`atomic_write_bytes`."""
     text = csv_text(columns, rows=rows, fieldnames=fieldnames)
     return atomic_write_text(path, text, parents=parents)
+
+
+def _json_value(x):
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def json_records(columns: dict[str, np.ndarray]) -> list[dict]:
+    """Column table -> list of records (floats at full precision; NaN -> null)."""
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if columns else 0
+    return [{name: _json_value(columns[name][j]) for name in names} for j in range(n)]
 
 
 def _json_default(obj):

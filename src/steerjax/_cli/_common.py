@@ -1,8 +1,9 @@
 """Console output of the commands: the progress bar and plain-text tables (both via rich).
 
-The other shared pieces of the command line live beside it: ``_messages`` (errors, notes,
-exit statuses), ``_numbers`` (numbers and angles as text), ``_thermal`` (the thermal flags),
-``_tables`` (CSV job and design files), ``_output`` (output files) and ``_signals`` (Ctrl-C).
+The other shared pieces of the command line live beside it: ``_messages`` (errors, notes, exit
+statuses, the checks and notes of ``--from`` files), ``_numbers`` (flag values through the
+parsers of :mod:`steerjax.io`), ``_thermal`` (the thermal flags), ``_output`` (output files) and
+``_signals`` (Ctrl-C).  Job and design files are read by :mod:`steerjax.io`.
 """
 
 from __future__ import annotations
@@ -96,6 +97,35 @@ class Progress:
             self._bar = None
 
     def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ProgressBar:
+    """A ``progress(done, total, label)`` callback for the library's batch functions, drawing a
+    :class:`Progress` bar (made on the first call; silent when ``quiet`` or ``total <= 1``).
+    Use as a context manager."""
+
+    def __init__(self, *, quiet: bool = False):
+        self.quiet = quiet
+        self.bar: Progress | None = None
+
+    def __call__(self, done: int, total: int, label: str = "") -> None:
+        if self.bar is None or self.bar.total != total:
+            self.close()
+            self.bar = Progress(total, label=label, quiet=self.quiet or total <= 1)
+        if label != self.bar.label:
+            self.bar.label = label
+        self.bar.update(done - self.bar.count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:

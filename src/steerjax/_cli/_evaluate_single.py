@@ -11,30 +11,25 @@ import numpy as np
 
 import steerjax as sj
 
-from ._evaluate_batch import _regime_names, evaluate_conditional, evaluate_sensitivity, lab_frame_single
-from ._evaluate_columns import (
+from ..analysis._design_batch import (
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
     DESIGN_FIELDS,
-    DESIGN_FLAGS,
     GRADIENT_COLUMNS,
     MARGIN_COLUMNS,
     PHI_COLUMN,
     SENSITIVITY_PARAMETERS,
     SENSITIVITY_RESULT_COLUMNS,
     SENSITIVITY_UNITS,
-    conditional_settings,
+    evaluate_conditional,
+    evaluate_sensitivity,
 )
+from ..analysis._design_record import conditional_record, lab_frame_record, result_record
+from ..io._tables import THERMAL_FIELDS
+from ..io._text import LO_PHASE_OPTIMAL, format_number
+from ._evaluate_batch import DESIGN_FLAGS, conditional_settings
 from ._messages import InputError, UsageError, note, print_stdout
-from ._numbers import (
-    LO_PHASE_OPTIMAL,
-    format_number,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    describe_thermal_source,
-    thermal_from_args,
-)
+from ._thermal import describe_thermal_source, thermal_from_args
 
 # ---------------------------------------------------------------------------------------------
 # One design
@@ -61,25 +56,12 @@ def _as_float(x) -> float:
     return float(np.asarray(x))
 
 
-def result_record(result: sj.SteeringResult) -> dict:
-    """All fields of a scalar :class:`steerjax.SteeringResult` as floats, plus ``ratio``,
-    ``regime`` (name), ``regime_code`` and the two verdicts."""
-    rec = {f.name: _as_float(getattr(result, f.name)) for f in dataclasses.fields(result)}
-    rec["ratio"] = _as_float(result.ratio)
-    code = int(np.asarray(result.regime))
-    rec["regime"] = sj.model.regime_name(code)
-    rec["regime_code"] = code
-    rec["steering_plus_given_minus"] = bool(rec["E_plus_given_minus"] < sj.STEERING_BOUND)
-    rec["steering_minus_given_plus"] = bool(rec["E_minus_given_plus"] < sj.STEERING_BOUND)
-    return rec
-
-
 def _fmt_angle(theta: float) -> str:
     return f"{f'{theta!r} rad ({_num(theta / math.pi, 10, (0.0, 0.25, 0.5))} pi)':<42}"
 
 
 def _num(x: float, digits: int = 10, bounds=(0.0,)) -> str:
-    """A value for the text report (:func:`~steerjax._cli._numbers.format_number`: no ``-0``,
+    """A value for the text report (:func:`steerjax.io.format_number`: no ``-0``,
     and never shown equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 
@@ -194,20 +176,6 @@ def format_sensitivity(values: dict) -> list[str]:
     return lines
 
 
-def _conditional_record(lo_phase: float | None, values: dict[str, np.ndarray]) -> dict:
-    """One design's conditional results (from :func:`evaluate_conditional`) as a JSON-ready
-    dict: the columns :data:`CONDITIONAL_RESULT_COLUMNS`, the requested ``lo_phase`` (a number
-    or ``"optimal"``) and the verdicts."""
-    rec = {name: float(values[name][0]) for name in CONDITIONAL_RESULT_COLUMNS}
-    rec["lo_phase"] = LO_PHASE_OPTIMAL if lo_phase is None else float(lo_phase)
-    rec[CONDITIONAL_REGIME_COLUMN] = str(
-        _regime_names(values["E_c_plus_given_minus"][:1], values["E_c_minus_given_plus"][:1])[0]
-    )
-    for key in ("plus_given_minus", "minus_given_plus"):
-        rec[f"steering_c_{key}"] = bool(rec[f"E_c_{key}"] < sj.STEERING_BOUND)
-    return rec
-
-
 def run_single(args: argparse.Namespace) -> int:
     if args.out is not None:
         raise UsageError(
@@ -243,13 +211,13 @@ def run_single(args: argparse.Namespace) -> int:
             params[PHI_COLUMN] = np.asarray([phi])
         params["lo_phase"] = np.asarray([math.nan if lo_phase is None else lo_phase])
         params["efficiency"] = np.asarray([efficiency])
-        cond = _conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0]), quiet=True))
+        cond = conditional_record(lo_phase, evaluate_conditional(params, np.asarray([0])))
         values |= {n: cond[n] for n in CONDITIONAL_RESULT_COLUMNS}
     sensitivity = None
     if args.margins and all(math.isfinite(v) for v in values.values()):
         params = {n: np.asarray([_as_float(getattr(design, n))]) for n in (*DESIGN_FIELDS, PHI_COLUMN)}
         params |= {n: np.asarray([_as_float(getattr(thermal, n))]) for n in THERMAL_FIELDS}
-        columns = evaluate_sensitivity(params, np.asarray([0]), quiet=True)
+        columns = evaluate_sensitivity(params, np.asarray([0]))
         sensitivity = {name: float(columns[name][0]) for name in SENSITIVITY_RESULT_COLUMNS}
         values |= {n: sensitivity[n] for n in GRADIENT_COLUMNS}
         values |= {n: sensitivity[n] for n in MARGIN_COLUMNS if math.isnan(sensitivity[n])}
@@ -299,33 +267,16 @@ def _lab_frame_result(args, thermal, design, result, omega: float):
             raise ValueError(f"omega_hz = {omega!r} is outside the allowed range (0, inf) [Hz]")
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    lab, S = lab_frame_single(thermal, design, omega)
-    ratio = _as_float(sj.model.rotating_wave_ratio(thermal, design, omega))
-    record = {
-        "omega_hz": omega,
-        "E_plus_given_minus_reid_fixed": _as_float(lab.E_plus_given_minus_reid_fixed),
-        "E_minus_given_plus_reid_fixed": _as_float(lab.E_minus_given_plus_reid_fixed),
-        "instant_plus_given_minus": _as_float(lab.psi_plus_given_minus),
-        "instant_minus_given_plus": _as_float(lab.psi_minus_given_plus),
-        "E_plus_given_minus_paper": _as_float(result.E_plus_given_minus),
-        "E_minus_given_plus_paper": _as_float(result.E_minus_given_plus),
-        "gamma_over_omega": ratio,
-    }
+    result_lab, record = lab_frame_record(thermal, design, result, omega)
+    ratio = record["gamma_over_omega"]
     if ratio > sj.model.RWA_RATIO_LIMIT and not getattr(args, "quiet", False):
-        err = record["E_plus_given_minus_paper"] / _as_float(lab.E_plus_given_minus) - 1.0
+        e_lab = _as_float(result_lab.E_plus_given_minus)
+        err = record["E_plus_given_minus_paper"] / e_lab - 1.0
         note(
             "steerjax evaluate",
             f"Gamma/Omega = {ratio:.3g} > {sj.model.RWA_RATIO_LIMIT}: the paper's rotating-wave model "
             f"is off by {100 * err:+.3g} % in E_+|- for this design (E_+|- = "
-            f"{record['E_plus_given_minus_paper']:.6g} there, {_as_float(lab.E_plus_given_minus):.6g} in "
+            f"{record['E_plus_given_minus_paper']:.6g} there, {e_lab:.6g} in "
             "the lab frame, shown below)",
         )
-    result = dataclasses.replace(
-        result,
-        E_plus_given_minus=lab.E_plus_given_minus,
-        E_minus_given_plus=lab.E_minus_given_plus,
-        var_plus=S[2, 2],
-        var_minus=S[0, 0],
-        cov=S[2, 0],
-    )
-    return result, record
+    return result_lab, record

@@ -10,6 +10,8 @@ import sys
 import textwrap
 from collections.abc import Callable
 
+from ..io._tables import InputError as _InputError
+
 # ---------------------------------------------------------------------------------------------
 # Errors and exit statuses
 # ---------------------------------------------------------------------------------------------
@@ -19,10 +21,8 @@ class UsageError(Exception):
     """Flags that are missing, inconsistent or not allowed together (exit status 2)."""
 
 
-class InputError(ValueError):
-    """A value or an input file that cannot be used (exit status 1).  The message is shown
-    to the user as is, so it names the parameter (or file and line), the value and what is
-    allowed."""
+# A value or an input file that cannot be used (exit status 1); the library's class.
+InputError = _InputError
 
 
 def wrap(text: str, width: int = 88) -> str:
@@ -75,3 +75,40 @@ def command(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace]
             return 1
 
     return run
+
+
+# ---------------------------------------------------------------------------------------------
+# Input files (--from) of evaluate and optimize
+# ---------------------------------------------------------------------------------------------
+
+
+def check_conflicts(table, explicit: dict[str, str], names=None) -> None:
+    """A usage error for every column (of ``names``, default all) that the file has and a flag
+    (``explicit``: column -> flag) also gives."""
+    both = [
+        name for name in (explicit if names is None else names) if name in explicit and name in table.in_file
+    ]
+    if both:
+        raise UsageError(
+            "; ".join(
+                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
+            )
+            + " -- remove the flag or the column"
+        )
+
+
+def note_file_inputs(prog: str, args: argparse.Namespace, table, used: dict, result_columns) -> None:
+    """Notes on an unused ``--thermal`` preset and on the file's other columns (replaced by the
+    results, or copied to the output unchanged)."""
+    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
+        note(
+            prog,
+            f"--thermal {args.thermal} is not used: {table.source} gives every thermal value",
+            quiet=args.quiet,
+        )
+    for name in table.extra:
+        if name in result_columns:
+            message = f"column {name!r} of {table.source} is replaced by this run's results"
+        else:
+            message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
+        note(prog, message, quiet=args.quiet)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 from collections.abc import Sequence
 
@@ -12,45 +11,22 @@ import numpy as np
 import steerjax as sj
 
 from .._validation import allowed_range, domain_violations
-from ._messages import InputError, UsageError, note
-from ._numbers import (
-    parse_angle,
-    parse_integer,
-    parse_number,
-)
-from ._optimize_columns import (
-    _BOUND_FLAGS,
-    _DEFAULT_C_PLUS_RATIO,
-    _DEFAULT_LO_PHASE_RANGE,
+from ..io._tables import THERMAL_FIELDS, Column, Table
+from ..io._text import parse_integer, parse_number
+from ..optim._job_columns import (
     _DEFAULTS,
     _HALF_PI,
-    _JOB_FLAGS,
     ALL_RESULT_COLUMNS,
-    ANGLE_CONSTRAINTS,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
-    JOB_COLUMNS,
-    MAX_GRID_POINTS,
-    PROG,
-    TOLERANCE_FLAGS,
     TOLERANCE_RANGES,
     TOLERANCE_RESULT_COLUMNS,
-    parse_bool,
-    parse_coupling,
-    parse_direction,
+    job_file_columns,
+    product_jobs,
 )
-from ._tables import (
-    REQUIRED,
-    THERMAL_PRESET_COLUMN,
-    Column,
-    Table,
-    thermal_table_columns,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    thermal_from_args,
-    thermal_values_from_args,
-)
+from ._messages import InputError, UsageError, note, note_file_inputs
+from ._optimize_columns import _BOUND_FLAGS, _JOB_FLAGS, MAX_GRID_POINTS, PROG, TOLERANCE_FLAGS
+from ._thermal import thermal_from_args, thermal_values_from_args
 
 # ---------------------------------------------------------------------------------------------
 # Flags -> values
@@ -190,37 +166,16 @@ def jobs_from_flags(args: argparse.Namespace) -> Table:
     thermal = thermal_from_args(args)  # usage error if incomplete, input error if out of range
     _check_flag_domain("C_minus", "--c-minus-grid" if grid else "--c-minus", C.tolist())
     _check_flag_domain("eps", "--eps", eps.tolist())
-    couplings = list(dict.fromkeys(args.coupling or [_DEFAULTS["coupling"]]))
-    directions = list(dict.fromkeys(args.direction or [_DEFAULTS["direction"]]))
-    etas = (efficiency or [1.0]) if conditional else [math.nan]
-    combos = list(itertools.product(couplings, directions, etas, eps.tolist(), C.tolist()))
-    n = len(combos)
-    values: dict[str, np.ndarray] = {
-        THERMAL_PRESET_COLUMN: np.asarray([args.thermal or ""] * n, dtype=object),
-        **{f: np.full(n, float(np.asarray(getattr(thermal, f)))) for f in THERMAL_FIELDS},
-        "coupling": np.asarray([c[0] for c in combos], dtype=object),
-        "direction": np.asarray([c[1] for c in combos], dtype=object),
-        "eps": np.asarray([c[3] for c in combos], dtype=np.float64),
-        "C_minus": np.asarray([c[4] for c in combos], dtype=np.float64),
-        "conditional": np.asarray([conditional] * n, dtype=object),
-        "efficiency": np.asarray([c[2] for c in combos], dtype=np.float64),
-    }
-    constraints = _constraint_flag_values(args)
-    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
-        values[name] = np.full(n, constraints[name][0] if name in constraints else math.nan)
-    values["min_damping_ratio"] = np.nan_to_num(values["min_damping_ratio"], nan=0.0)
-    header = list(JOB_COLUMNS)
-    if conditional:
-        header += ["conditional", "efficiency"]
-        header += [c for c in ("lo_phase_min", "lo_phase_max") if not math.isnan(values[c][0])]
-    header += [c for c in CONSTRAINT_COLUMNS if c in constraints]
-    return Table(
-        source="command line",
-        header=header,
-        in_file=frozenset(header),
-        lines=np.arange(1, n + 1, dtype=np.int64),
-        values=values,
-        extra={},
+    constraints = {name: value for name, (value, _) in _constraint_flag_values(args).items()}
+    return product_jobs(
+        thermal,
+        C,
+        eps,
+        couplings=args.coupling or [_DEFAULTS["coupling"]],
+        directions=args.direction or [_DEFAULTS["direction"]],
+        efficiencies=(efficiency or [1.0]) if conditional else None,
+        constraints=constraints,
+        preset=args.thermal or "",
     )
 
 
@@ -240,10 +195,6 @@ def _single_flag_value(args: argparse.Namespace, name: str):
             "lacks and takes one value (put the combinations in the file as rows)"
         )
     return values[0]
-
-
-def _or_nan(value) -> float:
-    return math.nan if value is None else float(value)
 
 
 def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, str], dict[str, str]]:
@@ -269,36 +220,12 @@ def _batch_columns(args: argparse.Namespace) -> tuple[list[Column], dict[str, st
     for name, (_, flag) in constraints.items():
         explicit[name] = flag
 
-    def default(name):
-        if given.get(name) is not None:
-            return given[name]
-        return _DEFAULTS.get(name, REQUIRED)
-
-    columns = [
-        Column("C_minus", default=default("C_minus"), hint="or give one value with --c-minus"),
-        Column("eps", default=float(default("eps"))),
-        Column("coupling", parse=parse_coupling, default=default("coupling"), numeric=False),
-        Column("direction", parse=parse_direction, default=default("direction"), numeric=False),
-        Column("conditional", parse=parse_bool, default=conditional, numeric=False, allow_empty=True),
-        Column("efficiency", default=_or_nan(given["efficiency"]), allow_empty=True),
-    ]
-    for name in (*CONSTRAINT_COLUMNS, "lo_phase_min", "lo_phase_max"):
-        parse = parse_angle if name in ANGLE_CONSTRAINTS else parse_number
-        fill = constraints[name][0] if name in constraints else math.nan
-        columns.append(Column(name, parse=parse, default=fill, allow_empty=True))
-    columns += thermal_table_columns()
+    values = {name: value for name, value in given.items() if value is not None}
+    values |= {name: value for name, (value, _) in constraints.items()}
+    columns = job_file_columns(
+        values, conditional=conditional, C_minus_hint="or give one value with --c-minus"
+    )
     return columns, explicit, implicit
-
-
-def _check_conflicts(table: Table, explicit: dict[str, str]) -> None:
-    both = [name for name in explicit if name in table.in_file]
-    if both:
-        raise UsageError(
-            "; ".join(
-                f"{name} is a column of {table.source} and also given as {explicit[name]}" for name in both
-            )
-            + " -- remove the flag or the column"
-        )
 
 
 def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
@@ -320,107 +247,4 @@ def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
         parts.append(f"{', '.join(thermal_missing)} ({' and '.join(sources) or 'none'})")
     if parts:
         note(PROG, f"columns not in {table.source}, and where their values come from: " + "; ".join(parts))
-    if args.thermal is not None and not used.get(f"--thermal {args.thermal}"):
-        note(PROG, f"--thermal {args.thermal} is not used: {table.source} gives every thermal value")
-    for name in table.extra:
-        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS:
-            note(PROG, f"column {name!r} of {table.source} is replaced by this run's results")
-        else:
-            note(PROG, f"column {name!r} is not a parameter; it is copied to the output unchanged")
-
-
-def _reject_outside(table: Table, name: str, bad: np.ndarray, rng: str) -> None:
-    x = table.values[name]
-    table.reject(bad & table.ok, lambda i: f"{name} = {float(x[i])!r} is outside the allowed range {rng}")
-
-
-def _reject_crossed(table: Table, lo_name: str, hi_name: str, lo: np.ndarray, hi: np.ndarray) -> None:
-    with np.errstate(invalid="ignore"):
-        crossed = table.ok & (lo > hi)
-    table.reject(crossed, lambda i: f"{lo_name} = {float(lo[i])!r} > {hi_name} = {float(hi[i])!r}")
-
-
-def reject_bad_constraints(table: Table) -> None:
-    """Per-row checks of the constraint columns (an empty cell: no constraint; a ``nan`` cell
-    was already refused by the parser); fills an empty ``min_damping_ratio`` with 0."""
-    v = table.values
-    with np.errstate(invalid="ignore"):
-        for side in ("plus", "minus"):
-            lo_name, hi_name = f"theta_{side}_min", f"theta_{side}_max"
-            for name in (lo_name, hi_name):
-                x = v[name]
-                _reject_outside(table, name, ~np.isnan(x) & ~((x >= 0) & (x <= _HALF_PI)), "[0, pi/2]")
-            lo = np.where(np.isnan(v[lo_name]), 0.0, v[lo_name])
-            hi = np.where(np.isnan(v[hi_name]), _HALF_PI, v[hi_name])
-            _reject_crossed(table, lo_name, hi_name, lo, hi)
-        for name in ("C_plus_min", "C_plus_max"):
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~(np.isfinite(x) & (x > 0)), "(0, inf)")
-        lo, hi = _c_plus_bounds(v, np.arange(len(table)))
-        _reject_crossed(table, "C_plus_min", "C_plus_max", lo, hi)
-        r = v["min_damping_ratio"]
-        _reject_outside(table, "min_damping_ratio", ~np.isnan(r) & ~((r >= 0) & (r < 1)), "[0, 1)")
-        for name, (rng, inside) in TOLERANCE_RANGES.items():
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~inside(x), rng)
-        _reject_bad_eps_range(table)
-    v["min_damping_ratio"] = np.where(np.isnan(r), 0.0, r)
-
-
-def _reject_bad_eps_range(table: Table) -> None:
-    """``eps_range_min/max``: both or neither, low <= high, and the row's eps inside."""
-    v = table.values
-    lo, hi, eps = v["eps_range_min"], v["eps_range_max"], v["eps"]
-    one = np.isnan(lo) != np.isnan(hi)
-    table.reject(
-        table.ok & one,
-        lambda i: "give both eps_range_min and eps_range_max (the interval of the true loss), or neither",
-    )
-    _reject_crossed(table, "eps_range_min", "eps_range_max", lo, hi)
-    outside = ~np.isnan(lo) & ~np.isnan(hi) & ((eps < lo) | (eps > hi))
-    table.reject(
-        table.ok & outside,
-        lambda i: (
-            f"eps_range_min = {float(lo[i])!r}, eps_range_max = {float(hi[i])!r} must contain the row's "
-            f"eps = {float(eps[i])!r} (the nominal loss)"
-        ),
-    )
-
-
-def reject_bad_conditional(table: Table, default: bool) -> None:
-    """Per-row checks of the conditional-scheme columns.  An empty ``conditional`` cell takes
-    ``default`` (``--conditional``); an unconditional row may not set ``efficiency`` or a phase
-    in its own cells (values that flags fill in are simply not used there); a conditional row's
-    empty ``efficiency`` is 1."""
-    v = table.values
-    cond = np.asarray([default if c is None else bool(c) for c in v["conditional"]], dtype=bool)
-    v["conditional"] = np.asarray(cond.tolist(), dtype=object)
-    for name in ("efficiency", "lo_phase_min", "lo_phase_max"):
-        x = v[name]
-        if name in table.in_file:
-            table.reject(
-                table.ok & ~cond & ~np.isnan(x),
-                lambda i, x=x, name=name: (
-                    f"{name} = {float(x[i])!r} is a setting of the conditional scheme, "
-                    "but conditional is false in this row"
-                ),
-            )
-        x[~cond] = math.nan
-    with np.errstate(invalid="ignore"):
-        eta = v["efficiency"]
-        _reject_outside(table, "efficiency", ~np.isnan(eta) & ~((eta >= 0) & (eta <= 1)), "[0, 1]")
-        v["efficiency"] = np.where(cond & np.isnan(eta), 1.0, eta)
-        for name in ("lo_phase_min", "lo_phase_max"):
-            x = v[name]
-            _reject_outside(table, name, ~np.isnan(x) & ~np.isfinite(x), "(-inf, inf) (a finite angle)")
-        lo = np.where(np.isnan(v["lo_phase_min"]), _DEFAULT_LO_PHASE_RANGE[0], v["lo_phase_min"])
-        hi = np.where(np.isnan(v["lo_phase_max"]), _DEFAULT_LO_PHASE_RANGE[1], v["lo_phase_max"])
-        _reject_crossed(table, "lo_phase_min", "lo_phase_max", np.where(cond, lo, 0), np.where(cond, hi, 0))
-
-
-def _c_plus_bounds(values, rows) -> tuple[np.ndarray, np.ndarray]:
-    C = values["C_minus"][rows]
-    lo, hi = values["C_plus_min"][rows], values["C_plus_max"][rows]
-    lo = np.where(np.isnan(lo), C * _DEFAULT_C_PLUS_RATIO[0], lo)
-    hi = np.where(np.isnan(hi), C * _DEFAULT_C_PLUS_RATIO[1], hi)
-    return lo, hi
+    note_file_inputs(PROG, args, table, used, (*ALL_RESULT_COLUMNS, *TOLERANCE_RESULT_COLUMNS))

@@ -5,114 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
 import steerjax as sj
 
-from .._io import atomic_write_text, write_csv
+from .._io import atomic_write_text, json_records, write_csv
+from ..io._tables import THERMAL_FIELDS, Table
+from ..io._text import format_number
+from ..optim._job_columns import SENSITIVITY_PARAMETERS
+from ..optim._jobs import group_key
 from ._common import format_columns
 from ._messages import note
-from ._numbers import (
-    format_number,
-)
-from ._optimize_columns import (
-    _BOUND_FLAGS,
-    _COUPLING_WORDS,
-    _DIRECTION_WORDS,
-    ALL_RESULT_COLUMNS,
-    CONDITIONAL_COLUMNS,
-    CONSTRAINT_COLUMNS,
-    OTHER_E_RESULT_COLUMNS,
-    OUTPUT_RESULT_COLUMNS,
-    PHASE_RESULT_COLUMNS,
-    PROG,
-    SENSITIVITY_PARAMETERS,
-    TOLERANCE_FLAGS,
-    TOLERANCE_RESULT_COLUMNS,
-    sensitivity_columns,
-)
+from ._optimize_columns import _BOUND_FLAGS, _COUPLING_WORDS, _DIRECTION_WORDS, PROG, TOLERANCE_FLAGS
 from ._optimize_jobs import _UNSET, _conditional_flags
-from ._optimize_solve import group_key
 from ._output import write_out_file
-from ._tables import (
-    Table,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    describe_thermal_source,
-)
+from ._thermal import describe_thermal_source
 
 # ---------------------------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------------------------
 
 
-_OPTIONAL_INPUT_COLUMNS = frozenset((*CONSTRAINT_COLUMNS, *CONDITIONAL_COLUMNS[1:]))
-"""Job columns where "not given" is a state of its own (kept as NaN internally)."""
-
-
-def _blank_where_nan(column: np.ndarray) -> np.ndarray:
-    """A value that was not given is written as an empty cell, never as ``nan``, so that an
-    output file read back as input means the same (``nan`` is not accepted as input)."""
-    if column.dtype.kind != "f" or not np.isnan(column).any():
-        return column
-    return np.asarray(["" if math.isnan(x) else float(x) for x in column.tolist()], dtype=object)
-
-
-def output_table(
-    table: Table, rows: np.ndarray, filled: Sequence[str], results: dict, *, conditional: bool
-) -> dict[str, np.ndarray]:
-    """The output columns: the table's own columns (parameters as the values used, other
-    columns as text), the job columns it lacks (``filled``), then the results (with
-    :data:`CONDITIONAL_RESULT_COLUMNS` when ``conditional``)."""
-    out: dict[str, np.ndarray] = {}
-    for name in table.header:
-        if name in ALL_RESULT_COLUMNS or name in TOLERANCE_RESULT_COLUMNS or name in OTHER_E_RESULT_COLUMNS:
-            continue  # a results file used as input: replaced below
-        if name in table.in_file:
-            column = table.values[name][rows]
-            if column.dtype == object:
-                column = np.asarray(["" if x is None else x for x in column], dtype=object)
-        else:
-            column = np.asarray(table.extra[name], dtype=object)[rows]
-        if name in _OPTIONAL_INPUT_COLUMNS:
-            column = _blank_where_nan(column)
-        out[name] = column
-    for name in filled:
-        out[name] = table.values[name][rows]
-    names = ALL_RESULT_COLUMNS if conditional else OUTPUT_RESULT_COLUMNS
-    # E_worst and E_other only where computed
-    names = names[:1] + TOLERANCE_RESULT_COLUMNS + OTHER_E_RESULT_COLUMNS + names[1:]
-    at = names.index("C_plus") + 1
-    names = names[:at] + PHASE_RESULT_COLUMNS + names[at:]  # phi only where re-tuned
-    for name in names:
-        if name in results:
-            out[name] = results[name]
-    for name in sensitivity_columns(sj.optim.OPTIMUM_PARAMETERS):  # --sensitivities: last
-        if name in results:
-            out[name] = _blank_where_nan(np.asarray(results[name]))
-    return out
-
-
-def _json_value(x):
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def json_records(columns: dict[str, np.ndarray]) -> list[dict]:
-    """Column table -> list of records (floats at full precision; NaN -> null)."""
-    names = list(columns)
-    n = len(next(iter(columns.values()))) if columns else 0
-    return [{name: _json_value(columns[name][j]) for name in names} for j in range(n)]
-
-
 def _g(x: float, digits: int, bounds=(0.0,)) -> str:
-    """A table cell (:func:`~steerjax._cli._numbers.format_number`: no ``-0``, and never shown
+    """A table cell (:func:`steerjax.io.format_number`: no ``-0``, and never shown
     equal to a limit of its range, by default 0, that it differs from)."""
     return format_number(x, digits, bounds)
 

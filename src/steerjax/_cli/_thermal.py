@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from .._validation import allowed_range, domain_violations
-from ..model._params import THERMAL_PRESETS, Thermal, thermal_preset
+from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, preset_values
+from ..model._params import THERMAL_PRESETS, Thermal
 from ._messages import InputError, UsageError, wrap
-from ._numbers import _number_argument, _preset_argument
+from ._numbers import number_argument, preset_argument
 
 # ---------------------------------------------------------------------------------------------
 # Thermal parameters from flags
 # ---------------------------------------------------------------------------------------------
-
-THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
-"""Field names of :class:`steerjax.Thermal`, which are also the thermal column names of tables."""
-
-THERMAL_FLAGS = {name: "--" + name.replace("_", "-") for name in THERMAL_FIELDS}
-"""Field name -> command-line flag (``gamma0_plus_hz`` -> ``--gamma0-plus-hz``)."""
 
 _THERMAL_HELP = {
     "gamma0_plus_hz": "intrinsic linewidth of the server (+), gamma_+,0/2pi [Hz], > 0",
@@ -29,15 +22,10 @@ _THERMAL_HELP = {
 }
 
 
-def _preset_values(name: str) -> dict[str, float]:
-    preset = thermal_preset(name)  # built now, in float64 (the presets built on import may be float32)
-    return {f: float(np.asarray(getattr(preset, f))) for f in THERMAL_FIELDS}
-
-
 def _describe_presets() -> str:
     parts = []
     for name in THERMAL_PRESETS:
-        v = _preset_values(name)
+        v = preset_values(name)
         parts.append(
             f"{name}: gamma_+,0/2pi = {v['gamma0_plus_hz']:g} Hz, nbar_+ = {v['nbar_plus']:g}, "
             f"gamma_-,0/2pi = {v['gamma0_minus_hz']:g} Hz, nbar_- = {v['nbar_minus']:g}"
@@ -66,7 +54,7 @@ def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str |
     group.add_argument(
         "--thermal",
         metavar="PRESET",
-        type=_preset_argument,
+        type=preset_argument,
         help=f"thermal preset: {' or '.join(THERMAL_PRESETS)}",
     )
     for name in THERMAL_FIELDS:
@@ -74,7 +62,7 @@ def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str |
             THERMAL_FLAGS[name],
             dest=name,
             metavar="HZ" if name.endswith("_hz") else "NBAR",
-            type=_number_argument,
+            type=number_argument,
             help=_THERMAL_HELP[name],
         )
     return group
@@ -90,7 +78,7 @@ def thermal_values_from_args(args: argparse.Namespace) -> dict[str, tuple[float,
     out: dict[str, tuple[float, str]] = {}
     preset = getattr(args, "thermal", None)
     if preset is not None:
-        for name, value in _preset_values(preset).items():
+        for name, value in preset_values(preset).items():
             out[name] = (value, f"--thermal {preset}")
     for name in THERMAL_FIELDS:
         value = getattr(args, name, None)

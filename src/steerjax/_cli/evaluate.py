@@ -1,71 +1,13 @@
 """``steerjax evaluate``: steady-state steering of one design (flags) or many (a CSV file).
 
-One design::
-
-    steerjax evaluate --thermal hot --theta-plus 0.4pi --theta-minus 0.35pi --c-plus 100 --c-minus 50
-
-prints the design, both Reid parameters with a verdict (steering when E < 1/2), the regime, the
-net damping rates and f = 2R/gamma_+ (``--json``: one JSON object instead).  It calls
-:func:`steerjax.steering` directly, so the numbers are exactly the library's, and an
-out-of-domain or unstable design gets the library's error message (exit status 1).
-
-Many designs::
-
-    steerjax evaluate --from designs.csv --out results.csv [--thermal hot]
-
-reads a CSV with the columns theta_plus, theta_minus, C_plus, C_minus, eps, gamma0_plus_hz,
-nbar_plus, gamma0_minus_hz, nbar_minus, and optionally ``thermal`` (a preset name per row).  A
-column the file lacks is taken from the command line: the design flags and the explicit thermal
-flags give a constant column (they may not be given for a column that the file has: that would
-be ambiguous), and ``eps`` defaults to 0.  Thermal values are resolved per row by
-:func:`steerjax._cli._tables.resolve_thermal`: own column (non-empty cell) > explicit flag >
-the row's ``thermal`` preset > ``--thermal``.  Every row is checked at once (numpy: cell
-parsing, domain, then stability from :func:`steerjax.cascade_rates`); the good rows are
-evaluated together by one jitted call of ``steerjax.steering(..., on_invalid="nan")`` (in chunks
-of :data:`CHUNK_ROWS` rows for very large files, padded so that one compilation serves all
-chunks), and written atomically with full float64 precision.  Each bad row is reported on
-stderr as ``FILE:LINE: reason``; the exit status is then 1.
-
-Conditional mode (``--conditional``; Sec. VI and Appendix B): the output light is measured by
-homodyne detection with efficiency ``--efficiency`` (eta in [0, 1], default 1) at the
-local-oscillator phase ``--lo-phase`` (radians, ``0.35pi`` style accepted, or ``optimal``, the
-default), and the conditional Reid parameters E_c are evaluated as well
-(:func:`steerjax.conditional_steering`: Reid's E of the stabilising solution of the filter's
-Riccati equation, solved per design).  A batch file may instead have the columns ``lo_phase``
-(radians, or ``optimal``; empty: optimal) and ``efficiency`` (empty: 1); a flag may not repeat a
-column of the file, and without ``--conditional`` these flags and columns are usage errors (exit
-status 2).  The columns :data:`CONDITIONAL_RESULT_COLUMNS` are added after
-:data:`RESULT_COLUMNS`: the phase used for each direction, the efficiency, and E_c of each
-direction; then :data:`CONDITIONAL_REGIME_COLUMN`, the regime of the two E_c.  For a fixed
-phase both phase columns equal it.  For ``optimal`` the phase is optimised separately for each
-direction: E_c is periodic in the phase with period pi, so it is evaluated on
-:data:`LO_PHASE_GRID` equally spaced phases in [0, pi), then
-:data:`LO_PHASE_POLISH_STEPS` golden-section steps refine the best grid point within its two
-neighbours, keeping the best value found (the result is never worse than the best grid point);
-the phases written are in [0, pi).  All rows with an optimised phase are evaluated by one jitted
-call, and all rows with a fixed phase by another (chunks of :data:`CONDITIONAL_CHUNK_ROWS` rows,
-padded to a multiple of :data:`CONDITIONAL_PAD_ROWS`, so that one compilation serves all
-calls).  An out-of-range ``--efficiency`` is a bad value (exit status 1, as ``--eps``); a
-``--lo-phase`` that is not a finite angle or ``optimal`` is a usage error (exit status 2).
-
-Inter-subsystem phase (``--phi RAD`` or a ``phi`` column, :data:`PHI_COLUMN`; any finite angle,
-default 0).  Rows with phi = 0 are evaluated exactly as before (closed forms,
-:func:`steerjax.steering`; a file whose rows all have phi = 0 takes the very same calls), rows
-with phi != 0 by one more compiled call of :func:`steerjax.model.steering_result_at_phase`
-(the Gaussian engine; its E is :func:`steerjax.steering_at_phase`), with the same result
-columns.  The output has a ``phi`` column only when the file or the flag gave phi.  With
-``--conditional`` a fixed local-oscillator phase is evaluated at the row's phi
-(:func:`steerjax.conditional_steering` takes any phi); ``optimal`` is searched at phi = 0 only
-(:func:`steerjax.model.conditional_steering_best_phase`), so a row with phi != 0 and
-``optimal`` is a bad row (one design: a usage error).
-
-Margins (``--margins``): :func:`steerjax.design_sensitivity` of every good row, flattened by
-:func:`steerjax.analysis.sensitivity_columns` into the columns
-:data:`SENSITIVITY_RESULT_COLUMNS` (dE/dx of both directions, then the steering margins of
-E_{+|-} and of E_{-|+}), added last; rows go in chunks of :data:`SENSITIVITY_CHUNK_ROWS`
-(about 4,800 evaluations of E per row).  One design: a table in the text report, or
-``sensitivity`` and ``sensitivity_units`` objects in the JSON (a margin without limit, inf in
-CSV, is ``null`` in JSON).
+One design (:mod:`._evaluate_single`) is evaluated by :func:`steerjax.steering` (or the Gaussian
+engine at phi != 0, the lab-frame model with ``--omega-hz``), so the numbers and the error
+messages are the library's.  Many designs (``--from FILE``): the file is read by
+:func:`steerjax.io.read_table` (:mod:`._evaluate_batch`: columns, flags that fill columns,
+notes), checked and evaluated row by row by :mod:`steerjax.analysis._design_batch` (padded
+chunks of one compiled program per kind of row), and written atomically; each bad row is
+reported as ``FILE:LINE: reason`` (exit status 1).  The epilog below is the user's reference
+(also on docs/cli.md).
 """
 
 from __future__ import annotations
@@ -78,27 +20,8 @@ import numpy as np
 import steerjax as sj
 
 from .._io import csv_text, write_csv
-from ._evaluate_batch import (
-    _check_conflicts,
-    _columns_spec,
-    _note_inputs,
-    _regime_names,
-    check_conditional_columns,
-    evaluate_conditional,
-    evaluate_lab_frame,
-    evaluate_rows,
-    evaluate_sensitivity,
-    has_omega,
-    output_columns,
-    reject_bad_conditional,
-    reject_bad_omega,
-    reject_bad_sensitivity,
-    reject_nonfinite,
-    reject_optimal_lo_phase_at_nonzero_phi,
-    reject_unstable,
-)
-from ._evaluate_columns import (
-    _UNSET,
+from ..analysis._design_batch import (
+    CONDITIONAL_INPUT_COLUMNS,
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
     INPUT_COLUMNS,
@@ -112,27 +35,37 @@ from ._evaluate_columns import (
     SENSITIVITY_CHUNK_ROWS,
     SENSITIVITY_PARAMETERS,
     SENSITIVITY_RESULT_COLUMNS,
-    _float_argument,
-    _lo_phase_argument,
+    _regime_names,
+    evaluate_conditional,
+    evaluate_lab_frame,
+    evaluate_rows,
+    evaluate_sensitivity,
+    reject_bad_sensitivity,
+    reject_nonfinite,
+    reject_unstable,
+)
+from ..analysis._design_table import (
+    has_omega,
+    output_columns,
+    reject_bad_conditional,
+    reject_bad_omega,
+    reject_optimal_lo_phase_at_nonzero_phi,
+)
+from ..io._tables import read_table, reject_out_of_domain, resolve_thermal
+from ..io._text import ANGLE_FORMS, MISSING_RULE
+from ._common import ProgressBar
+from ._evaluate_batch import (
+    _UNSET,
+    _columns_spec,
+    _note_inputs,
+    check_conditional_columns,
     conditional_settings,
 )
 from ._evaluate_single import run_single
-from ._messages import UsageError, command, note, print_stdout, wrap
-from ._numbers import (
-    ANGLE_FORMS,
-    MISSING_RULE,
-    angle_argument,
-)
+from ._messages import UsageError, check_conflicts, command, note, print_stdout, wrap
+from ._numbers import angle_argument, lo_phase_argument, number_argument
 from ._output import check_out_file, write_out_file
-from ._tables import (
-    read_table,
-    reject_out_of_domain,
-    resolve_thermal,
-)
-from ._thermal import (
-    add_thermal_arguments,
-    thermal_values_from_args,
-)
+from ._thermal import add_thermal_arguments, thermal_values_from_args
 
 _EPILOG = f"""\
 examples:
@@ -252,7 +185,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--c-plus",
         dest="C_plus",
         metavar="C",
-        type=_float_argument,
+        type=number_argument,
         help="quantum cooperativity of the server, C_+ = Gamma_+ / (gamma_+,0 (nbar_+ + 1/2)) "
         "[dimensionless], > 0",
     )
@@ -260,14 +193,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--c-minus",
         dest="C_minus",
         metavar="C",
-        type=_float_argument,
+        type=number_argument,
         help="quantum cooperativity of the client, C_- [dimensionless], > 0",
     )
     design.add_argument(
         "--eps",
         dest="eps",
         metavar="EPS",
-        type=_float_argument,
+        type=number_argument,
         help="power transmission loss between the subsystems [dimensionless], in [0, 1); default 0",
     )
     design.add_argument(
@@ -282,7 +215,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--omega-hz",
         dest="omega_hz",
         metavar="HZ",
-        type=_float_argument,
+        type=number_argument,
         help="oscillator frequency Omega/2pi [Hz], > 0: evaluate beyond the rotating-wave "
         "approximation (lab-frame model, steerjax.lab_frame_steering): E is then the rotation-"
         "invariant E, and Reid's E with the paper's fixed X/P pairing at its best instant is "
@@ -304,7 +237,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     cond.add_argument(
         "--efficiency",
         metavar="ETA",
-        type=_float_argument,
+        type=number_argument,
         help="detection efficiency eta [dimensionless], in [0, 1] (0: no measurement, E_c = E); "
         "default 1; needs --conditional",
     )
@@ -313,7 +246,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         dest="lo_phase",
         metavar="PHASE",
         default=_UNSET,
-        type=_lo_phase_argument,
+        type=lo_phase_argument,
         help="local-oscillator phase of the homodyne detection [rad] (0.35pi style accepted), or "
         "'optimal' (the default: optimised in [0, pi) for each direction separately); "
         "needs --conditional",
@@ -367,7 +300,7 @@ def run_batch(args: argparse.Namespace) -> int:
     columns, explicit, implicit = _columns_spec(args)
     table = read_table(args.from_file, columns)
     check_conditional_columns(table, conditional)
-    _check_conflicts(table, explicit)
+    check_conflicts(table, explicit, (*INPUT_COLUMNS, PHI_COLUMN, *CONDITIONAL_INPUT_COLUMNS))
     used = resolve_thermal(table, thermal_values_from_args(args))
     filled = [name for name in INPUT_COLUMNS if name not in table.in_file]
     if args.phi is not None:  # a phi column only when the file or --phi gave phi
@@ -396,15 +329,18 @@ def run_batch(args: argparse.Namespace) -> int:
         reject_optimal_lo_phase_at_nonzero_phi(table)
     reject_unstable(table)
     rows = np.flatnonzero(table.ok)
-    results = evaluate_rows(table, rows, quiet=args.quiet)
-    lab_notes = evaluate_lab_frame(table, rows, results, quiet=args.quiet) if lab else []
+    with ProgressBar(quiet=args.quiet) as bar:
+        results = evaluate_rows(table, rows, progress=bar)
+    lab_notes = evaluate_lab_frame(table, rows, results) if lab else []
     numeric = NUMERIC_RESULT_COLUMNS
     if conditional:
-        results |= evaluate_conditional(table.values, rows, quiet=args.quiet)
+        with ProgressBar(quiet=args.quiet) as bar:
+            results |= evaluate_conditional(table.values, rows, progress=bar)
         numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
     rows, results = reject_nonfinite(table, rows, results, numeric)
     if args.margins:
-        results |= evaluate_sensitivity(table.values, rows, quiet=args.quiet)
+        with ProgressBar(quiet=args.quiet) as bar:
+            results |= evaluate_sensitivity(table.values, rows, progress=bar)
         rows, results = reject_bad_sensitivity(table, rows, results)
     if conditional:
         results[CONDITIONAL_REGIME_COLUMN] = _regime_names(

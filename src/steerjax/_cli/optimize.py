@@ -1,50 +1,12 @@
 """``steerjax optimize``: optimal steering over the tunable parameters (Sec. V of the paper).
 
-For a client of given cooperativity ``C_-`` (fixed) the command finds the design -- the angles
-theta_+, theta_- and the server's cooperativity C_+ -- that minimises the Reid parameter of one
-direction, E_+|- (client => server, the default) or E_-|+, by calling :func:`steerjax.optimize`
-(multi-start projected Newton over a reparameterisation in which every point is a stable design).
-
-One or several optima from flags::
-
-    steerjax optimize --thermal hot --c-minus 10
-    steerjax optimize --thermal hot --c-minus-grid 1 1000 50 --eps 0 0.2 --out optima.csv
-    steerjax optimize --thermal vacuum-server --c-minus 2 10 100 --direction minus-given-plus --json
-
-``--c-minus``, ``--eps``, ``--coupling``, ``--direction`` (and ``--efficiency``) each take one or
-more values; the optima of every combination are computed (their product grid).  The result is a
-table on stdout (``--json``: a list of records with full precision; ``--out FILE``: a CSV file,
-written atomically).
-
-Many jobs from a file::
-
-    steerjax optimize --from jobs.csv --out results.csv
-
-reads a CSV with the columns ``C_minus`` and optionally ``eps``, ``coupling``, ``direction``,
-``thermal`` (a preset name) and the explicit thermal columns of ``steerjax evaluate``, plus the
-optional constraint columns :data:`CONSTRAINT_COLUMNS` and the conditional-scheme columns
-:data:`CONDITIONAL_COLUMNS`.  A column the file lacks comes from the flag of the same name (one
-value) or its default.
-
-How the work is done: the jobs (rows) are grouped by the choices that select a compiled program
-(:func:`group_key`: coupling, direction, conditional or not), and each group is solved by ONE
-call of :func:`steerjax.optimize` on a batched :class:`steerjax.Problem` (compiled once per group,
-about 7 s on a CPU; then well under a millisecond per optimum).  Bad rows (a cell that does not
-parse, a value outside its domain, constraints that no stable design satisfies) are reported on
-stderr as ``FILE:LINE: reason``; the good rows are still solved and written, and the exit status
-is 1.
-
-Conditional mode (``--conditional``; Sec. VI and Appendix B; offered when the installed
-:class:`steerjax.Problem` accepts ``conditional``): the output light is measured by homodyne
-detection of efficiency ``--efficiency`` and the *conditional* E is minimised, over the design and
-the local-oscillator phase (``--lo-phase optimal``, the default) or at a fixed phase
-(``--lo-phase VALUE``).  ``E_plus_given_minus`` and ``E_minus_given_plus`` are then the
-conditional parameters, and the columns :data:`CONDITIONAL_RESULT_COLUMNS` (the phase, and the
-unconditional E at the same design) are added.
-
-Where to extend: a job's Problem options are collected from the table by :func:`problem_options`
-(one place), the choices that select a compiled program form :func:`group_key`, and the result
-columns come from :meth:`steerjax.OptimumResult.columns`.
+The jobs (one optimum each) come from the flags' product grid (:func:`._optimize_jobs.jobs_from_flags`)
+or from a job file read by :func:`steerjax.io.read_table` (:mod:`._optimize_jobs`: columns, flags
+that fill columns, notes).  The library checks each row and solves the good ones
+(:mod:`steerjax.optim._jobs`: one batched :func:`steerjax.optimize` call per group of rows that
+share a compiled program); :mod:`._optimize_output` formats the table, CSV or JSON.  Bad rows are
+reported as ``FILE:LINE: reason``; the good rows are still written, and the exit status is 1.
+The epilog below is the user's reference (also on docs/cli.md).
 """
 
 from __future__ import annotations
@@ -57,55 +19,44 @@ import numpy as np
 
 import steerjax as sj
 
-from .._io import csv_text
-from ._messages import UsageError, command, error, note, print_stdout, wrap
-from ._numbers import (
+from .._io import csv_text, json_records
+from ..io._tables import THERMAL_FIELDS, read_table, reject_out_of_domain, resolve_thermal
+from ..io._text import (
     ANGLE_FORMS,
     MISSING_RULE,
-    angle_argument,
+    parse_coupling,
+    parse_direction,
     parse_lo_phase,
     parse_number,
 )
-from ._optimize_columns import (
+from ..optim._job_columns import (
     _DEFAULT_C_PLUS_RATIO,
     CONDITIONAL_COLUMNS,
     CONSTRAINT_COLUMNS,
     DIAGNOSTIC_COLUMNS,
     JOB_COLUMNS,
-    MAX_SEED,
-    MAX_STARTS,
-    PROG,
     RESULT_COLUMNS,
     SENSITIVITY_PARAMETERS,
-    _argument,
-    _int_in,
-    parse_coupling,
-    parse_direction,
+    output_table,
+    reject_bad_conditional,
+    reject_bad_constraints,
 )
+from ..optim._jobs import group_key, solve
+from ._common import ProgressBar
+from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
+from ._numbers import angle_argument, argument, int_in
+from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
 from ._optimize_jobs import (
     _UNSET,
     _batch_columns,
-    _check_conflicts,
     _check_flags,
     _conditional_flags,
     _note_batch_inputs,
     jobs_from_flags,
-    reject_bad_conditional,
-    reject_bad_constraints,
 )
-from ._optimize_output import _note_not_converged, _write_out, format_table, json_records, output_table
-from ._optimize_solve import group_key, solve
+from ._optimize_output import _note_not_converged, _write_out, format_table
 from ._output import check_out_file
-from ._tables import (
-    read_table,
-    reject_out_of_domain,
-    resolve_thermal,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-    add_thermal_arguments,
-    thermal_values_from_args,
-)
+from ._thermal import add_thermal_arguments, thermal_values_from_args
 
 _CONDITIONAL_EPILOG = """
 conditional scheme (--conditional; Sec. VI, Appendix B): the output light is measured by
@@ -203,7 +154,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    number = _argument(parse_number)
+    number = argument(parse_number)
     jobs = parser.add_argument_group(
         "problem (several values: every combination; with --from, a flag fills a column the file lacks)"
     )
@@ -234,7 +185,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--direction",
         nargs="+",
         metavar="DIR",
-        type=_argument(parse_direction),
+        type=argument(parse_direction),
         help="what is minimised: plus-given-minus (E_+|-, client => server; the default) or "
         "minus-given-plus (E_-|+, server => client) [choice]",
     )
@@ -242,7 +193,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--coupling",
         nargs="+",
         metavar="KIND",
-        type=_argument(parse_coupling),
+        type=argument(parse_coupling),
         help="asymmetric (theta_+, theta_-, C_+ free; the default) or symmetric (theta_+ = theta_- "
         "tied, f = 0) [choice]",
     )
@@ -395,14 +346,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         dest="lo_phase",
         metavar="PHASE",
         default=_UNSET,
-        type=_argument(parse_lo_phase),
+        type=argument(parse_lo_phase),
         help="local-oscillator phase of the homodyne detection [rad], or 'optimal' (the default: "
         "optimised over a full period); needs --conditional",
     )
     search = parser.add_argument_group("search")
     search.add_argument(
         "--starts",
-        type=_int_in(1, MAX_STARTS),
+        type=int_in(1, MAX_STARTS),
         default=8,
         metavar="N",
         help=f"starting points per optimum [count], in [1, {MAX_STARTS}] (structured guesses, then "
@@ -410,7 +361,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--seed",
-        type=_int_in(0, MAX_SEED),
+        type=int_in(0, MAX_SEED),
         default=0,
         metavar="S",
         help="seed of the random starting points [integer], in [0, 2^63 - 1]; same seed, same "
@@ -465,9 +416,10 @@ def run(args: argparse.Namespace) -> int:
 
 def run_flags(args: argparse.Namespace) -> int:
     table = jobs_from_flags(args)
-    rows, results = solve(
-        table, n_starts=args.starts, seed=args.seed, quiet=args.quiet, sensitivities=args.sensitivities
-    )
+    with ProgressBar(quiet=args.quiet) as bar:
+        rows, results = solve(
+            table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
+        )
     v = table.values
     for i in sorted(table.problems):
         coupling, direction, conditional, _, _, _ = group_key(table, i)
@@ -491,7 +443,7 @@ def run_flags(args: argparse.Namespace) -> int:
 def run_batch(args: argparse.Namespace) -> int:
     columns, explicit, implicit = _batch_columns(args)
     table = read_table(args.from_file, columns)
-    _check_conflicts(table, explicit)
+    check_conflicts(table, explicit)
     conditional, efficiency, lo_phase = _conditional_flags(args)
     if not conditional and "conditional" not in table.in_file and (efficiency or lo_phase is not _UNSET):
         flag = "--efficiency" if efficiency else "--lo-phase"
@@ -504,9 +456,10 @@ def run_batch(args: argparse.Namespace) -> int:
     reject_bad_constraints(table)
     reject_bad_conditional(table, conditional)
     any_conditional = bool(np.any(table.values["conditional"].astype(bool)))
-    rows, results = solve(
-        table, n_starts=args.starts, seed=args.seed, quiet=args.quiet, sensitivities=args.sensitivities
-    )
+    with ProgressBar(quiet=args.quiet) as bar:
+        rows, results = solve(
+            table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
+        )
     for message in table.error_messages():
         print(message, file=sys.stderr)
     # The job columns the file lacks (always known: flags, defaults, presets); the conditional

@@ -8,18 +8,11 @@ import io
 
 from .._io import atomic_write_bytes, csv_text, write_csv
 from ._messages import InputError, UsageError, command, note, print_stdout, wrap
-from ._numbers import _number_argument, parse_integer
+from ._numbers import count_argument, number_argument
 from ._output import check_out_file, write_out_file
 from ._thermal import add_thermal_arguments, thermal_from_args
 
 PROG = "steerjax pareto"
-
-
-def _count(text: str) -> int:
-    try:
-        return parse_integer(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -46,29 +39,31 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--c-minus",
         dest="C_minus",
         metavar="C",
-        type=_number_argument,
+        type=number_argument,
         required=True,
         help="the client's cooperativity C_- [dimensionless], > 0",
     )
     parser.add_argument(
         "--eps",
         metavar="EPS",
-        type=_number_argument,
+        type=number_argument,
         default=0.0,
         help="transmission loss [dimensionless] in [0, 1); default 0",
     )
     parser.add_argument(
-        "--points", metavar="N", type=_count, default=41, help="points per front, >= 2; default 41"
+        "--points", metavar="N", type=count_argument, default=41, help="points per front, >= 2; default 41"
     )
     parser.add_argument(
         "--asymmetry-max",
         dest="asymmetry_max",
         metavar="S",
-        type=_number_argument,
+        type=number_argument,
         default=100.0,
         help="largest required E_-|+ of the asymmetry front, > 0.5; default 100",
     )
-    parser.add_argument("--starts", metavar="N", type=_count, default=8, help="starts per problem; default 8")
+    parser.add_argument(
+        "--starts", metavar="N", type=count_argument, default=8, help="starts per problem; default 8"
+    )
     parser.add_argument("--out", metavar="FILE", help="write the CSV to FILE (default: stdout)")
     parser.add_argument("--plot", metavar="FILE.png", help="render both fronts to FILE.png")
     parser.add_argument("--quiet", action="store_true", help="no notes on stderr")

@@ -5,7 +5,7 @@ Every function here is a pure, jittable JAX function of equinox parameter module
 ``*_from_rates`` twins take :class:`CascadeRates` (rates in Hz) instead of a design.
 """
 
-from .._validation import allowed_range, unstable_entries
+from .._validation import allowed_range
 from ._best_phase import BestPhaseResult, conditional_steering_best_phase
 from ._conditional import (
     ConditionalSteeringResult,
@@ -25,20 +25,16 @@ from ._gaussian import (
     steering_result_at_phase,
     steering_result_at_phase_from_rates,
 )
+from ._instability import unstable_entries
 from ._lab_frame import (
     BATHS,
-    RWA_RATIO_LIMIT,
     LabFrameSteering,
-    RotatingWaveCheck,
-    RotatingWaveWarning,
     lab_frame_covariance,
     lab_frame_covariance_from_rates,
     lab_frame_steering,
     lab_frame_steering_from_rates,
     oscillator_frame_covariance,
     reid_fixed_pairing_best_instant,
-    rotating_wave_check,
-    rotating_wave_ratio,
 )
 from ._measurement import MeasurementModel, measurement_model_from_rates
 from ._measures import (
@@ -61,6 +57,13 @@ from ._rates import (
     is_stable,
     oscillator_rates,
     oscillator_rates_from_damping,
+)
+from ._rotating_wave import (
+    RWA_RATIO_LIMIT,
+    RotatingWaveCheck,
+    RotatingWaveWarning,
+    rotating_wave_check,
+    rotating_wave_ratio,
 )
 from ._steering import (
     STEERING_BOUND,

@@ -77,8 +77,6 @@ instant (refined by two Newton steps).  The instant carries no gradient (envelop
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -87,8 +85,9 @@ from jaxtyping import Float
 
 from .._validation import guarded
 from ..linalg._lyapunov import solve_lyapunov
+from ._baths import BATHS, bath_pair, viscous_drift_and_noise
+from ._best_instant import oscillator_frame_covariance, reid_fixed_pairing_best_instant
 from ._gaussian import BlockCovariance, _conj, _plain, _scalar_block, _zeros_block
-from ._measures import reid_E
 from ._params import Design, Thermal
 from ._rates import CascadeRates, rate_unit
 
@@ -104,11 +103,6 @@ __all__ = [
     "lab_frame_steering_from_rates",
     "oscillator_frame_covariance",
     "reid_fixed_pairing_best_instant",
-    "rotating_wave_check",
-    "rotating_wave_ratio",
-    "RotatingWaveCheck",
-    "RotatingWaveWarning",
-    "RWA_RATIO_LIMIT",
 ]
 
 LAB_NOISE_SOURCES = ("b", "b'", "thermal_minus", "thermal_plus")
@@ -135,41 +129,6 @@ def _sylvester(alpha_left: Array, alpha_right: Array, Y: Array) -> Array:
     """X with ``a_l X + X a_r^T + Y = 0`` for the plain (complex-scalar) drifts a_l, a_r."""
     p, q = _parts(Y)
     return _block(-p / (alpha_left + jnp.conj(alpha_right)), -q / (alpha_left + alpha_right))
-
-
-BATHS = ("optical", "viscous")
-"""Thermal baths of the lab-frame model (``bath=`` of :func:`lab_frame_covariance`):
-
-- ``"optical"`` (default): the paper's form, damping gamma_0/2 of both quadratures and noise
-  gamma_0 (nbar + 1/2) in both; Omega -> infinity gives Eq. (3) exactly.
-- ``"viscous"``: a Brownian (velocity-damped) bath, the usual model of a mechanical resonator:
-  damping gamma_0 of the momentum P only and noise 2 gamma_0 (nbar + 1/2) in P only (the
-  high-temperature Markov limit of quantum Brownian motion).  A lone oscillator has the same
-  thermal state as with the optical bath, and the two baths give the same rotating-wave limit:
-  their difference falls like 1/Omega at large Omega (measured in ``tests/test_lab_frame_bath.py``).
-"""
-
-
-def bath_pair(bath) -> tuple[str, str]:
-    """``(client, server)`` bath names from ``bath``: one name of :data:`BATHS` for both
-    oscillators, or a pair ``(client, server)``.  ValueError otherwise."""
-    pair = (bath, bath) if isinstance(bath, str) else tuple(bath) if isinstance(bath, (tuple, list)) else ()
-    if len(pair) != 2 or any(b not in BATHS for b in pair):
-        raise ValueError(
-            f"bath = {bath!r} is not allowed: use one of {BATHS} for both oscillators, "
-            "or a (client, server) pair of them"
-        )
-    return pair
-
-
-def _viscous_drift_and_noise(gamma0: Array) -> tuple[Array, Array]:
-    """The change of an oscillator's drift block, and its thermal noise-input block, when its
-    bath is viscous: the drift's isotropic -gamma_0/2 becomes -gamma_0 on P only, i.e. it gains
-    ``diag(gamma_0/2, -gamma_0/2)``; the noise enters P only, with amplitude sqrt(2 gamma_0)."""
-    zero = jnp.zeros_like(gamma0)
-    drift = _conj(0.5 * gamma0, zero)  # = diag(gamma_0/2, -gamma_0/2)
-    noise = _plain(0.5 * jnp.sqrt(2.0 * gamma0), zero) + _conj(-0.5 * jnp.sqrt(2.0 * gamma0), zero)
-    return drift, noise  # noise = diag(0, sqrt(2 gamma_0))
 
 
 def lab_frame_drift_noise_from_rates(
@@ -204,10 +163,10 @@ def lab_frame_drift_noise_from_rates(
     drift_m, drift_p = _plain(bc(-0.5 * m.gamma), bc(omega)), _plain(bc(-0.5 * p.gamma), bc(-omega))
     thermal_m, thermal_p = _scalar_block(bc(jnp.sqrt(m.gamma0))), _scalar_block(bc(jnp.sqrt(p.gamma0)))
     if bath_minus == "viscous":
-        extra, thermal_m = _viscous_drift_and_noise(bc(m.gamma0))
+        extra, thermal_m = viscous_drift_and_noise(bc(m.gamma0))
         drift_m = drift_m + extra
     if bath_plus == "viscous":
-        extra, thermal_p = _viscous_drift_and_noise(bc(p.gamma0))
+        extra, thermal_p = viscous_drift_and_noise(bc(p.gamma0))
         drift_p = drift_p + extra
     A = jnp.concatenate(
         [
@@ -322,105 +281,6 @@ def lab_frame_E_from_blocks(blocks: BlockCovariance) -> tuple[Array, Array]:
     H = blocks.shear + G
     Pi = S_inv + _t(H) @ _inv2(My) @ H
     return jnp.sqrt(_det2(My)), 1.0 / jnp.sqrt(_det2(0.5 * (Pi + _t(Pi))))
-
-
-def _rotation(angle: Array) -> Array:
-    c, s = jnp.cos(angle), jnp.sin(angle)
-    return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
-
-
-def oscillator_frame_covariance(S: Float[Array, "*batch 4 4"], psi) -> Float[Array, "*batch 4 4"]:
-    """The carrier-frame covariance ``S`` seen in the oscillators' frame at phase psi = Omega t.
-
-    ``x_-(psi) = R(-psi) x_-``, ``x_+(psi) = R(psi) x_+`` (the client turns at -Omega, the
-    server at +Omega); periodic in psi with period pi.  ``psi`` broadcasts with the batch
-    axes of ``S`` (e.g. ``S`` of shape (4, 4) and ``psi`` of shape (n,) give (n, 4, 4)).
-    """
-    psi = jnp.asarray(psi)
-    Rm, Rp = _rotation(-psi), _rotation(psi)
-    z = jnp.zeros_like(Rm)
-    T = jnp.concatenate([jnp.concatenate([Rm, z], -1), jnp.concatenate([z, Rp], -1)], -2)
-    return T @ S @ _t(T)
-
-
-_N_SAMPLES = 16  # samples of u = 2 psi: exact Fourier coefficients up to degree 7
-_N_GRID = 32  # safeguard grid of candidate instants
-_DEG = 6  # degree of N'Q - NQ'
-
-
-def _reid_squared_parts(S_psi: Array, direction: str) -> tuple[Array, Array]:
-    """``(N, Q)`` with ``E^2 = N/Q`` for Reid's fixed-pairing E of covariances ``S_psi``."""
-    b, a = (2, 0) if direction == "plus-given-minus" else (0, 2)
-    nx = S_psi[..., b, b] * S_psi[..., a, a] - S_psi[..., b, a] ** 2
-    npp = S_psi[..., b + 1, b + 1] * S_psi[..., a + 1, a + 1] - S_psi[..., b + 1, a + 1] ** 2
-    return nx * npp, S_psi[..., a, a] * S_psi[..., a + 1, a + 1]
-
-
-def _best_instant_one(S: Array, direction: str) -> Array:
-    """u* = 2 psi* minimising Reid's fixed-pairing E for one 4x4 carrier-frame covariance."""
-    S = jax.lax.stop_gradient(S)
-    u = 2.0 * math.pi * jnp.arange(_N_SAMPLES) / _N_SAMPLES
-    N, Q = _reid_squared_parts(oscillator_frame_covariance(S, 0.5 * u), direction)
-    n_hat = jnp.fft.fft(N) / _N_SAMPLES  # Fourier coefficients c_k, k = 0..15 (negative k wrap)
-    q_hat = jnp.fft.fft(Q) / _N_SAMPLES
-    k_n = jnp.arange(-4, 5)
-    k_q = jnp.arange(-2, 3)
-    cn = n_hat[k_n % _N_SAMPLES]
-    cq = q_hat[k_q % _N_SAMPLES]
-    # G = N'Q - NQ' as Fourier coefficients g_k, k = -6..6
-    term = (1j * k_n[:, None] - 1j * k_q[None, :]) * cn[:, None] * cq[None, :]
-    idx = k_n[:, None] + k_q[None, :] + _DEG
-    g = jnp.zeros(2 * _DEG + 1, dtype=term.dtype).at[idx.ravel()].add(term.ravel())
-    # roots of sum_k g_k w^(k+6): companion matrix of the monic polynomial
-    scale = jnp.max(jnp.abs(g))
-    lead = g[-1]
-    ok = (jnp.abs(lead) > 1e-12 * scale) & (scale > 0)
-    mono = jnp.where(ok, g[:-1] / jnp.where(ok, lead, 1.0), 0.0)
-    comp = jnp.zeros((2 * _DEG, 2 * _DEG), dtype=g.dtype)
-    comp = comp.at[1:, :-1].set(jnp.eye(2 * _DEG - 1, dtype=g.dtype))
-    comp = comp.at[:, -1].set(-mono)
-    roots = jnp.linalg.eigvals(comp)
-    root_u = jnp.where(ok & jnp.isfinite(roots), jnp.angle(roots), 0.0)
-    grid_u = 2.0 * math.pi * jnp.arange(_N_GRID) / _N_GRID
-    cand = jnp.concatenate([root_u, grid_u])
-
-    def f(uu):
-        n, q = _reid_squared_parts(oscillator_frame_covariance(S, 0.5 * uu), direction)
-        return n / q
-
-    vals = f(cand)
-    u_best = cand[jnp.argmin(vals)]
-    df, d2f = jax.grad(f), jax.grad(jax.grad(f))
-    for _ in range(2):  # Newton polish on f'(u) = 0, kept only where it lowers f
-        step = df(u_best) / d2f(u_best)
-        trial = u_best - jnp.where(jnp.isfinite(step) & (d2f(u_best) > 0), step, 0.0)
-        u_best = jnp.where(f(trial) <= f(u_best), trial, u_best)
-    return u_best
-
-
-def reid_fixed_pairing_best_instant(
-    S: Float[Array, "*batch 4 4"], direction: str = "plus-given-minus"
-) -> tuple[Float[Array, "*batch"], Float[Array, "*batch"]]:
-    """Reid's E with the fixed X/P pairing of Eq. (5), at its best instant.
-
-    ``S`` is a carrier-frame covariance of the lab-frame model; in the oscillators' frame it is
-    periodic in psi = Omega t with period pi (:func:`oscillator_frame_covariance`).  The least E
-    over psi is found from the exact critical points of the trigonometric rational function
-    E(psi)^2 (module docstring), not from a sampled grid.
-
-    Returns:
-        ``(E, psi)``: the least E and the instant psi* in [0, pi/2) [rad] at which it occurs (E
-        has period pi/2 in psi: a quarter turn of both oscillators swaps X and P on both sides).  E is
-        differentiable in ``S`` (psi* is held fixed: envelope theorem); psi* carries no gradient.
-
-    Accuracy: formed from the materialised covariance, so near the client's edge it carries a
-    relative error ~1e-16/rho_- like :func:`steerjax.reid_E`.
-    """
-    S = jnp.asarray(S)
-    flat = S.reshape((-1, 4, 4))
-    u_best = jax.vmap(lambda s: _best_instant_one(s, direction))(flat)
-    psi = (0.5 * jax.lax.stop_gradient(u_best)).reshape(S.shape[:-2]) % (0.5 * math.pi)
-    return reid_E(oscillator_frame_covariance(S, psi), direction), psi
 
 
 class LabFrameSteering(eqx.Module):
@@ -569,100 +429,3 @@ def lab_frame_steering(
         return LabFrameSteering(e_pm, e_mp, nan, nan, nan, nan)
 
     return guarded(thermal, design, on_invalid, compute)
-
-
-class RotatingWaveWarning(UserWarning):
-    """The paper's (rotating-wave) model is used where the oscillator frequency is not large
-    enough compared with the coupling rates (Gamma_j/Omega > 0.1)."""
-
-
-RWA_RATIO_LIMIT = 0.1
-"""Gamma_j/Omega above which :func:`rotating_wave_check` warns."""
-
-
-class RotatingWaveCheck(eqx.Module):
-    """How far the paper's (rotating-wave) model is from the lab-frame model at a design.
-
-    Attributes:
-        ratio: max_j Gamma_j/Omega (Gamma_j = C_j gamma_tilde_j0) [dimensionless].
-        relative_error_plus_given_minus, relative_error_minus_given_plus: E_paper/E_lab - 1 of
-            each direction (E_paper from :func:`steerjax.steering_at_phase` at the design's phi,
-            E_lab the rotation-invariant E of :func:`lab_frame_steering`).
-    """
-
-    ratio: Array
-    relative_error_plus_given_minus: Array
-    relative_error_minus_given_plus: Array
-
-
-def rotating_wave_ratio(thermal: Thermal, design: Design, omega_hz) -> Array:
-    """max_j Gamma_j/Omega (Gamma_j = C_j gamma_j0 (nbar_j + 1/2)), the parameter of the
-    rotating-wave approximation [dimensionless]; element-wise.
-
-    Example:
-        >>> import math, steerjax as sj
-        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 100.0)
-        >>> round(float(sj.model.rotating_wave_ratio(sj.HOT, d, 1.3e6)), 4)  # Gamma_-/Omega
-        0.7692
-    """
-    g_plus = jnp.asarray(design.C_plus) * thermal.gamma0_plus_hz * (thermal.nbar_plus + 0.5)
-    g_minus = jnp.asarray(design.C_minus) * thermal.gamma0_minus_hz * (thermal.nbar_minus + 0.5)
-    return jnp.maximum(g_plus, g_minus) / jnp.asarray(omega_hz)
-
-
-def rotating_wave_check(
-    thermal: Thermal, design: Design, omega_hz, *, warn: bool = True
-) -> RotatingWaveCheck:
-    """Compare the paper's model with the lab-frame model at oscillator frequency Omega.
-
-    Warns (:class:`RotatingWaveWarning`, once per call) where a coupling rate exceeds
-    ``RWA_RATIO_LIMIT`` times Omega, i.e. Gamma_j/Omega > 0.1, with the size of the error of the
-    paper's E there.  The relative error grows like (Gamma/Omega)^2 (about 0.1-0.2 (Gamma_-/Omega)^2
-    at the optima of the hot set with client damping ratio 1e-2, and of the same size at the
-    paper's own optima at the client's edge: +0.11 % at C_- = 10, +7.6 % at C_- = 100, with
-    Omega/2pi = 1.3 MHz).
-
-    Args:
-        thermal, design: as for :func:`steerjax.steering` (any ``phi``).
-        omega_hz: oscillator frequency Omega/2pi [Hz], > 0.
-        warn: issue the warning (default) or only return the numbers.
-
-    Returns:
-        :class:`RotatingWaveCheck`.
-
-    Example:
-        >>> import math, warnings, steerjax as sj
-        >>> d = sj.Design(0.4 * math.pi, 0.35 * math.pi, 50.0, 50.0)
-        >>> float(sj.model.rotating_wave_ratio(sj.HOT, d, 1e8))  # Gamma_+/Omega: no warning
-        0.005000025
-    """
-    from ._gaussian import steering_at_phase
-
-    check_omega(omega_hz)
-    paper = steering_at_phase(thermal, design)
-    lab = lab_frame_steering(thermal, design, omega_hz, fixed_pairing=False)
-    ratio = rotating_wave_ratio(thermal, design, omega_hz)
-    out = RotatingWaveCheck(
-        ratio=ratio,
-        relative_error_plus_given_minus=paper[0] / lab.E_plus_given_minus - 1.0,
-        relative_error_minus_given_plus=paper[1] / lab.E_minus_given_plus - 1.0,
-    )
-    if warn and not isinstance(ratio, jax.core.Tracer):
-        import warnings
-
-        import numpy as np
-
-        r = np.asarray(ratio)
-        if np.any(r > RWA_RATIO_LIMIT):
-            worst = int(np.argmax(r))
-            e_pm = np.ravel(np.asarray(out.relative_error_plus_given_minus) * np.ones_like(r))[worst]
-            e_mp = np.ravel(np.asarray(out.relative_error_minus_given_plus) * np.ones_like(r))[worst]
-            warnings.warn(
-                f"Gamma/Omega = {np.ravel(r)[worst]:.3g} > {RWA_RATIO_LIMIT} (Omega/2pi = "
-                f"{np.ravel(np.asarray(omega_hz) * np.ones_like(r))[worst]:.4g} Hz): the paper's "
-                f"rotating-wave model is off by {100 * e_pm:+.2g} % in E_+|- and {100 * e_mp:+.2g} % in "
-                "E_-|+ here; use steerjax.lab_frame_steering (omega_hz=...) for this design",
-                RotatingWaveWarning,
-                stacklevel=2,
-            )
-    return out

@@ -1,33 +1,39 @@
-"""``steerjax optimize``: good jobs grouped into batched problems and solved by :func:`steerjax.optimize`."""
+"""Solving a table of optimisation jobs (:mod:`._job_columns`): every good row, grouped by the
+choices that select a compiled program, one batched :func:`~steerjax.optim.optimize` call per
+group; rows whose constraints admit no stable design, or that come back without a finite
+optimum, are recorded on the table (:meth:`steerjax.io.Table.reject`).  Used by
+``steerjax optimize``.
+
+``progress``: None, or a callable ``progress(done, total, label)`` (optima done of all groups).
+"""
 
 from __future__ import annotations
 
 import jax
 import numpy as np
 
-import steerjax as sj
-
-from ._common import Progress
-from ._optimize_columns import (
+from ..io._tables import THERMAL_FIELDS, Table
+from ..model._params import Thermal
+from ._constrained import InfeasibleBoundError
+from ._feasibility import problem_feasibility
+from ._job_columns import (
     _DEFAULT_LO_PHASE_RANGE,
     _HALF_PI,
     ALL_RESULT_COLUMNS,
     CONSTRAINT_SENSITIVITY_PARAMETERS,
     OTHER_E_COLUMNS,
     SENSITIVITY_PARAMETERS,
+    _c_plus_bounds,
     sensitivity_columns,
 )
-from ._optimize_jobs import _c_plus_bounds
-from ._tables import (
-    Table,
-)
-from ._thermal import (
-    THERMAL_FIELDS,
-)
+from ._optimize import optimize
+from ._optimum_sensitivity import OPTIMUM_PARAMETERS, optimum_sensitivity
+from ._problem import Problem
 
-# ---------------------------------------------------------------------------------------------
-# Problems: grouping, options, feasibility
-# ---------------------------------------------------------------------------------------------
+
+def _report(progress, done: int, total: int, label: str) -> None:
+    if progress is not None:
+        progress(done, total, label)
 
 
 def group_key(table: Table, i: int) -> tuple[str, str, bool, str, bool, bool]:
@@ -114,15 +120,15 @@ def _has_tolerance(v: dict, rows: np.ndarray) -> np.ndarray:
     return out | (~np.isnan(lo) & ~np.isnan(hi) & (lo != hi))
 
 
-def build_problem(table: Table, rows: np.ndarray, key: tuple) -> sj.Problem:
+def build_problem(table: Table, rows: np.ndarray, key: tuple) -> Problem:
     """The batched :class:`steerjax.Problem` of the given rows (raises the library's ValueError)."""
     v = table.values
-    thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
+    thermal = Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     C_minus = np.asarray(v["C_minus"][rows], dtype=np.float64)
-    return sj.Problem(thermal, C_minus, **problem_options(table, rows, key))
+    return Problem(thermal, C_minus, **problem_options(table, rows, key))
 
 
-def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.ndarray, sj.Problem | None]:
+def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.ndarray, Problem | None]:
     """The group's Problem, after rejecting the rows whose constraints admit no stable design
     (:func:`steerjax.optim.problem_feasibility`, with its reason in the row's own numbers)."""
     v = table.values
@@ -146,7 +152,7 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
             for r in rows.tolist():
                 table.reject([int(r)], f"{key[3]} is not supported with omega_hz or phi_min/phi_max")
             return rows[:0], None
-    thermal = sj.Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
+    thermal = Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
     bounds = (
         "coupling",
@@ -158,7 +164,7 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
         "C_tolerance",
         "max_settling_time",
     )
-    ok, reason = sj.optim.problem_feasibility(
+    ok, reason = problem_feasibility(
         thermal,
         np.asarray(v["C_minus"][rows], dtype=np.float64),
         **{k: options[k] for k in bounds if k in options},
@@ -175,7 +181,7 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
 
 
 def solve(
-    table: Table, *, n_starts: int, seed: int, quiet: bool, sensitivities: bool = False
+    table: Table, *, n_starts: int, seed: int, sensitivities: bool = False, progress=None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Optimise every good row: one :func:`steerjax.optimize` call per :func:`group_key`
     group (and with ``sensitivities`` one :func:`steerjax.optimum_sensitivity` call on its
@@ -202,31 +208,31 @@ def solve(
     total = sum(idx.size for _, idx, _ in problems)
     full: dict[str, np.ndarray] = {}
     solved = np.zeros(n, dtype=bool)
-    with Progress(total, label="optimising", quiet=quiet or total <= 1) as bar:
-        for key, idx, problem in problems:
-            bar.label = f"optimising ({key[0]}, {key[1]}{', conditional' if key[2] else ''})"
-            bar.update(0)  # shows the bar while the group compiles
-            offset = bar.count
+    offset = 0
+    for key, idx, problem in problems:
+        label = f"optimising ({key[0]}, {key[1]}{', conditional' if key[2] else ''})"
+        _report(progress, offset, total, label)  # before the group compiles
 
-            def progress(done: int, _total: int, offset=offset) -> None:
-                bar.update(offset + done - bar.count)
+        def step(done: int, _total: int, offset=offset, label=label) -> None:
+            _report(progress, offset + done, total, label)
 
-            try:
-                result = sj.optimize(problem, n_starts=n_starts, seed=seed, progress=progress)
-            except sj.optim.InfeasibleBoundError as err:  # those rows reported, the others kept
-                for j, message in err.rows.items():
-                    table.reject([int(idx[j])], message)
-                good = np.setdiff1d(np.arange(idx.size), list(err.rows))
-                result = jax.tree_util.tree_map(lambda x, good=good: np.asarray(x)[good], err.result)
-                idx = idx[good]
-            columns = result.columns()
-            if sensitivities:
-                columns.update(sj.optimum_sensitivity(problem, result).columns())
-            for name, column in columns.items():
-                if name not in full:
-                    full[name] = np.zeros(n, dtype=column.dtype)
-                full[name][idx] = column
-            solved[idx] = True
+        offset += idx.size
+        try:
+            result = optimize(problem, n_starts=n_starts, seed=seed, progress=step)
+        except InfeasibleBoundError as err:  # those rows reported, the others kept
+            for j, message in err.rows.items():
+                table.reject([int(idx[j])], message)
+            good = np.setdiff1d(np.arange(idx.size), list(err.rows))
+            result = jax.tree_util.tree_map(lambda x, good=good: np.asarray(x)[good], err.result)
+            idx = idx[good]
+        columns = result.columns()
+        if sensitivities:
+            columns.update(optimum_sensitivity(problem, result).columns())
+        for name, column in columns.items():
+            if name not in full:
+                full[name] = np.zeros(n, dtype=column.dtype)
+            full[name][idx] = column
+        solved[idx] = True
     if "E_worst" in full:  # some group had a tolerance: a job without one has E_worst = E
         for _, idx, problem in problems:
             if not problem.has_tolerance:
@@ -259,7 +265,7 @@ def _drop_unset_sensitivities(table: Table, rows: np.ndarray, full: dict) -> Non
             used = bool(np.any(np.isfinite(full[name][rows])))
         if used:
             keep.update(sensitivity_columns((p,)))
-    for name in sensitivity_columns(sj.optim.OPTIMUM_PARAMETERS):
+    for name in sensitivity_columns(OPTIMUM_PARAMETERS):
         if name in full and name not in keep:
             del full[name]
 

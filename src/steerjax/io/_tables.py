@@ -1,4 +1,8 @@
-"""Batch input: CSV job and design files as checked columns, with per-row errors."""
+"""Job and design files: CSV tables read into checked columns, with the problems of each row.
+
+A :class:`Table` keeps every row and a list of reasons per bad row; each check adds reasons
+(:meth:`Table.reject`) instead of stopping at the first, so that a file with many bad rows is
+reported in one pass (``FILE:LINE: reason``) while its good rows are still used."""
 
 from __future__ import annotations
 
@@ -12,10 +16,29 @@ import numpy as np
 
 from .._io import read_csv_cells
 from .._validation import allowed_range, domain_violations
-from ..model._params import THERMAL_PRESETS
-from ._messages import InputError
-from ._numbers import parse_number, parse_preset_name
-from ._thermal import THERMAL_FIELDS, THERMAL_FLAGS, _preset_values
+from ..model._params import THERMAL_PRESETS, thermal_preset
+from ._text import parse_number, parse_preset_name
+
+
+class InputError(ValueError):
+    """A value or an input file that cannot be used.  The message is meant for the user as is:
+    it names the parameter (or file and line), the value and what is allowed."""
+
+
+THERMAL_FIELDS = ("gamma0_plus_hz", "nbar_plus", "gamma0_minus_hz", "nbar_minus")
+"""Field names of :class:`steerjax.Thermal`, which are also the thermal column names of tables."""
+
+THERMAL_FLAGS = {name: "--" + name.replace("_", "-") for name in THERMAL_FIELDS}
+"""Field name -> command-line flag (``gamma0_plus_hz`` -> ``--gamma0-plus-hz``), as messages
+name the sources of a value."""
+
+
+def preset_values(name: str) -> dict[str, float]:
+    """The four thermal values of a preset as floats (built now, in float64; the presets built
+    on import may be float32)."""
+    preset = thermal_preset(name)
+    return {f: float(np.asarray(getattr(preset, f))) for f in THERMAL_FIELDS}
+
 
 # ---------------------------------------------------------------------------------------------
 # Tables of named columns with per-row errors
@@ -257,8 +280,9 @@ def resolve_thermal(table: Table, flags: Mapping[str, tuple[float, str]]) -> dic
 
     (Explicit values beat presets, as on the command line.)  A good row left without a value
     gets a problem naming the field; a field that no row can get (no column, no ``thermal``
-    column, no flag) raises :class:`InputError` once for the file.  ``flags`` is the mapping
-    of :func:`thermal_values_from_args`.  Returns how many values each source gave:
+    column, no flag) raises :class:`InputError` once for the file.  ``flags`` maps a field to
+    ``(value, origin)`` for values given outside the file (origin: the flag, or
+    ``--thermal <preset>``).  Returns how many values each source gave:
     ``{"file": .., "--nbar-plus": .., "thermal column": .., "--thermal hot": ..}``.
     """
     n = len(table)
@@ -294,7 +318,7 @@ def resolve_thermal(table: Table, flags: Mapping[str, tuple[float, str]]) -> dic
         if value is not None and not from_preset_flag:
             fill(values, need, np.ones(n, dtype=bool), value, origin)
         for key, mask in row_presets.items():
-            fill(values, need, mask, _preset_values(key)[name], "thermal column")
+            fill(values, need, mask, preset_values(key)[name], "thermal column")
         if value is not None and from_preset_flag:
             fill(values, need, np.ones(n, dtype=bool), value, origin)
         table.values[name] = values
