@@ -179,3 +179,56 @@ def test_bad_bath_is_refused_with_the_allowed_values():
             ValueError, match=r"bath = .* is not allowed: use one of \('optical', 'viscous'\)"
         ):
             sj.lab_frame_steering(sj.HOT, d, 1e6, bath=bad)
+
+
+def test_problem_with_a_viscous_server_against_an_independent_search():
+    """``Problem(omega_hz=..., bath=("optical", "viscous"), phi_bounds=...)``: the optimum's E is
+    the reference model's E at the returned design, and a Nelder-Mead search of the reference
+    model (over theta_+, rho_-, C_+, phi) started there does not go lower."""
+    from scipy.optimize import minimize
+
+    from reference_lab_frame import rates_from_rho, rates_from_theta
+
+    omega, C_minus, rho = 5e4, 30.0, 0.01
+
+    def problem(bath):
+        return sj.Problem(
+            WARM,
+            np.array([C_minus]),
+            omega_hz=omega,
+            bath=bath,
+            phi_bounds=(-0.5, 0.5),
+            min_damping_ratio=rho,
+        )
+
+    res = sj.optimize(problem(("optical", "viscous")), n_starts=4)
+    ours = float(res.value[0])
+
+    def E(x):
+        theta_p, rho_m, C_p, phi = x
+        if not (0.0 < theta_p < math.pi / 2) or rho_m < rho or C_p <= 0:
+            return 10.0
+        minus = rates_from_rho(rho_m, C_minus, gamma0=1.5e3, nbar=2.0)
+        plus = rates_from_theta(theta_p, C_p, gamma0=2e3, nbar=3.0)
+        return schur_E(ref_covariance(minus, plus, 0.0, phi, omega, (False, True)), "plus")
+
+    d = res.design
+    # the client's damping ratio gamma_-/(gamma_0 + Gamma), Gamma = C_- gamma_0 (nbar + 1/2)
+    rho_ours = float(sj.cascade_rates(WARM, d).minus.gamma[0]) / (1.5e3 + C_minus * 1.5e3 * 2.5)
+    x0 = [float(d.theta_plus[0]), rho_ours, float(d.C_plus[0]), float(d.phi[0])]
+    assert rho_ours == pytest.approx(rho, rel=1e-6)  # at the damping bound, as in the optical case
+    assert E(x0) == pytest.approx(ours, rel=1e-9)
+    best = minimize(E, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14, maxfev=1500)).fun
+    assert best >= ours * (1 - 1e-9), (best, ours)
+    # teeth: at this design the optical bath would give another E (reference model)
+    minus = rates_from_rho(rho_ours, C_minus, gamma0=1.5e3, nbar=2.0)
+    plus = rates_from_theta(x0[0], x0[2], gamma0=2e3, nbar=3.0)
+    optical = schur_E(ref_covariance(minus, plus, 0.0, x0[3], omega), "plus")
+    assert abs(optical / ours - 1) > 1e-4, (optical, ours)
+
+
+def test_bath_without_omega_is_refused():
+    with pytest.raises(ValueError, match=r"bath = \('viscous', 'viscous'\) needs omega_hz"):
+        sj.Problem(sj.HOT, 10.0, bath="viscous")
+    with pytest.raises(ValueError, match="bath = 'ohmic' is not allowed"):
+        sj.Problem(sj.HOT, 10.0, omega_hz=1e6, bath="ohmic")

@@ -84,6 +84,7 @@ from jax import Array
 from jaxtyping import Float
 
 from .._validation import guarded
+from ..linalg._linsolve import solve_small
 from ..linalg._lyapunov import solve_lyapunov
 from ._baths import BATHS, bath_pair, viscous_drift_and_noise
 from ._best_instant import oscillator_frame_covariance, reid_fixed_pairing_best_instant
@@ -209,7 +210,9 @@ def _blocks_by_lyapunov(A: Array, B: Array, v: Array) -> BlockCovariance:
     enters the Schur complements of Reid's E unshielded, so the relative error of E grows
     like (machine epsilon)/(client damping ratio) (measured in ``tests/test_lab_frame_bath.py``).
     """
-    S = solve_lyapunov(A, _gram(B, v, B))
+    # solve_small, not LAPACK: inside the optimiser's nested while loops a batched LAPACK solve
+    # hangs on jaxlib's CPU runtime (docs/dev-notes.md, "jaxlib 0.10.2 CPU deadlock")
+    S = solve_lyapunov(A, _gram(B, v, B), linear_solve=solve_small)
     return BlockCovariance(
         client=S[..., 0:2, 0:2],
         cross=S[..., 2:4, 0:2],

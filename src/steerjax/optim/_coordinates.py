@@ -197,7 +197,7 @@ def steering_in_model(problem: Problem, r: CascadeRates, phi) -> tuple[Array, Ar
     the paper's model at any phi (:func:`steerjax.model.steering_at_phase_from_rates`).
     ``problem.omega_hz`` must be in the unit of the rates of ``r``."""
     if problem.lab_frame:
-        return lab_frame_steering_from_rates(r, phi, problem.omega_hz, fixed_pairing=False)
+        return lab_frame_steering_from_rates(r, phi, problem.omega_hz, fixed_pairing=False, bath=problem.bath)
     return steering_at_phase_from_rates(r, phi)
 
 

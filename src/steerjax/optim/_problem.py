@@ -11,6 +11,7 @@ import numpy as np
 from jax import Array
 
 from .._validation import parse_direction
+from ..model._baths import bath_pair
 from ..model._checks import is_concrete
 from ..model._params import Thermal
 from ._constraint import OtherEConstraint, constraint_leaf
@@ -107,6 +108,9 @@ class Problem(eqx.Module):
             search coordinate, after eps); equal ends fix phi.  ``None``: phi = 0.  With
             ``omega_hz`` the best phi moves away from 0 (issue 16).  Neither option combines
             with ``conditional``, ``objective`` or the tolerances.
+        bath: the thermal baths of the lab-frame model (with ``omega_hz`` only):
+            ``"optical"`` (default, the paper's form), ``"viscous"`` (Brownian, for mechanical
+            oscillators), or a ``(client, server)`` pair; see :data:`steerjax.model.BATHS`.
 
     Tolerances.  With any of ``phase_tolerance``, ``theta_tolerance``, ``C_tolerance`` and
     ``eps_range`` the objective minimised is the *worst case* of E (or of the custom
@@ -168,6 +172,8 @@ class Problem(eqx.Module):
     direction: str = eqx.field(static=True)
     coupling: str = eqx.field(static=True)
     free_eps: bool = eqx.field(static=True)
+    bath: tuple[str, str] = eqx.field(static=True)
+    """(client, server) thermal baths of the lab-frame model (:data:`steerjax.model.BATHS`)."""
 
     def __init__(
         self,
@@ -196,8 +202,10 @@ class Problem(eqx.Module):
         min_other_E=None,
         omega_hz=None,
         phi_bounds=None,
+        bath="optical",
     ):
         self.direction = parse_direction(direction)
+        self.bath = bath_pair(bath)
         self.coupling = coupling
         self.objective = objective
         self.free_eps = eps_bounds is not None
@@ -248,6 +256,11 @@ class Problem(eqx.Module):
                 "phase_tolerance is not supported with "
                 + ("conditional=True" if self.conditional else "a custom objective")
                 + " (the phase-robust objective is the worst case of E of the chosen direction)"
+            )
+        if self.bath != ("optical", "optical") and self.omega_hz is None:
+            raise ValueError(
+                f"bath = {self.bath!r} needs omega_hz: the paper's (rotating-wave) model has the "
+                "optical bath only"
             )
         if (self.omega_hz is not None or self.phi_bounds is not None) and (
             self.conditional or self.objective is not None or self.has_tolerance or self.other_E is not None
