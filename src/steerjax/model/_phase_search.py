@@ -15,7 +15,7 @@ returns the same maximum (the same candidates) at a fraction of the cost:
   changes sign from + to - (dE/dpsi = 0 and E concave there).  When P keeps one sign on
   ``[-T, T]`` (``T = tan min(delta, pi/2)``), or P is increasing there (at most one root, a
   minimum of E), no interior point is a maximum: a lower bound of P, -P or P' on ``[-T, T]``
-  (:func:`_nonnegative_on`, up to the rounding of the coefficients) certifies this in a few
+  (:func:`_no_interior_maximum`, up to the rounding of the coefficients) certifies this in a few
   flops for ``delta <= pi/4``.  At phi_0 = 0 it is the
   usual case (E even and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs
   only when some lane of the batch (vmapped lanes included) lacks the certificate: a
@@ -40,20 +40,21 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from .._validation import parse_direction
 from ._gaussian import block_covariance_from_rates
 from ._measures import reid_E_from_blocks
 from ._rates import CascadeRates
-from ._tolerance import _critical_polynomial, _derivative, _polymul, _roots_in, phase_forms_from_rates
+from ._tolerance import _DEGREE, _derivative, _forms_at, _roots_in
 
 __all__ = ["worst_case_search_value", "E2_from_forms", "phase_derivatives_of_E2"]
 
 _HALF_PI = math.pi / 2
 _QUARTER_PI = math.pi / 4
 # Relative rounding allowed in the certificate, against the coefficients' own rounding scale
-# (:func:`_rounding_scale`; a few ulp each, so this is generous).
+# (:func:`_critical_polynomial_and_rounding`; a few ulp each, so this is generous).
 _ROUNDING = 1e-13
 
 
@@ -87,51 +88,57 @@ def phase_derivatives_of_E2(forms: Array, psi: Array) -> tuple[Array, Array]:
     return E2 * L1, E2 * (L2 + L1**2)
 
 
-def _rounding_scale(forms: Array) -> Array:
-    """The critical polynomial of :func:`steerjax.model._tolerance._critical_polynomial` built
-    from the absolute values of the (scaled) forms: a bound, up to a few ulp, of the rounding
-    error of each of its coefficients.  Ascending coefficients, ``batch + (7,)``."""
+def _product(a: Array, b: Array) -> Array:
+    """Product of polynomials (ascending coefficients on the last axis) as one contraction."""
+    na, nb = a.shape[-1], b.shape[-1]
+    T = np.zeros((na, nb, na + nb - 1))
+    for i in range(na):
+        T[i, np.arange(nb), i + np.arange(nb)] = 1.0
+    return jnp.einsum("...i,...j,ijk->...k", a, b, jnp.asarray(T, a.dtype))
+
+
+def _critical_polynomial_and_rounding(forms: Array) -> tuple[Array, Array]:
+    """The critical polynomial P (as :func:`steerjax.model._tolerance._critical_polynomial`, up
+    to rounding) and the same polynomial built from the absolute values of the scaled forms, a
+    bound (up to a few ulp) of the rounding error of each of P's coefficients.  Ascending
+    coefficients, ``batch + (7,)`` each."""
     scale = jnp.max(jnp.abs(forms), axis=-1, keepdims=True)
-    f = jnp.abs(forms / jnp.where(scale > 0, scale, 1.0))
-    poly = jnp.stack([f[..., 0], 2.0 * f[..., 1], f[..., 2]], -1)
-    N = _polymul(poly[..., 0, :], poly[..., 1, :])
-    W = _polymul(poly[..., 2, :], poly[..., 3, :])
-    return (_polymul(_derivative(N), W) + _polymul(N, _derivative(W)))[..., :7]
-
-
-def _nonnegative_on(p: Array, err: Array, T: Array) -> Array:
-    """True where the polynomial ``p`` (ascending coefficients on the last axis) is certainly
-    non-negative on ``[-T, T]`` (``T <= 1``) up to the rounding ``err`` of its coefficients: the
-    lower bound ``p_0 + sum_k b_k T^k`` (``b_k = -|p_k|`` for odd k, ``min(p_k, 0)`` for even
-    k) is at least ``-_ROUNDING sum_k err_k T^k``."""
-    n = p.shape[-1] - 1
-    lower, slack = p[..., 0], err[..., 0]
-    power = jnp.ones_like(T)
-    for k in range(1, n + 1):
-        power = power * T
-        bound = -jnp.abs(p[..., k]) if k % 2 else jnp.minimum(p[..., k], 0.0)
-        lower = lower + bound * power
-        slack = slack + err[..., k] * power
-    return lower >= -_ROUNDING * slack
+    f = forms / jnp.where(scale > 0, scale, 1.0)
+    f = jnp.stack([f, jnp.abs(f)], -3) * jnp.asarray([1.0, 2.0, 1.0], f.dtype)  # m11 + 2 m12 t + m22 t^2
+    N = _product(f[..., 0, :], f[..., 1, :])
+    W = _product(f[..., 2, :], f[..., 3, :])
+    sign = jnp.asarray([[-1.0], [1.0]], f.dtype)  # P = N' W - N W'; the bound adds
+    P = _product(_derivative(N), W) + sign * _product(N, _derivative(W))
+    return P[..., 0, : _DEGREE + 1], P[..., 1, : _DEGREE + 1]
 
 
 def _no_interior_maximum(P: Array, err: Array, half: Array) -> Array:
     """True where no point inside ``[-half, half]`` is a maximum of E, up to rounding: P(tan psi)
     of one sign, or increasing (its only root a minimum of E).  Only claimed for ``half <= pi/4``
-    (``|tan psi| <= 1``).  ``err``: :func:`_rounding_scale`.  Where P is at rounding level (E
-    flat in psi to rounding) the candidates 0 and +-half hold the maximum to rounding."""
+    (``|tan psi| <= 1``).  ``err``: the rounding bound of P's coefficients
+    (:func:`_critical_polynomial_and_rounding`).  Where P is at rounding level (E flat in psi to
+    rounding) the candidates 0 and +-half hold the maximum to rounding.
+
+    Each of P, -P and P' is certainly non-negative on ``[-T, T]`` when its lower bound
+    ``p_0 + sum_k b_k T^k`` (``b_k = -|p_k|`` for odd k, ``min(p_k, 0)`` for even k) is at least
+    ``-_ROUNDING sum_k err_k T^k``."""
     T = jnp.tan(jnp.minimum(half, _QUARTER_PI))
-    dP, d_err = _derivative(P), _derivative(err)
-    sure = _nonnegative_on(P, err, T) | _nonnegative_on(-P, err, T) | _nonnegative_on(dP, d_err, T)
-    return sure & (half <= _QUARTER_PI)
+    pad = [(0, 0)] * (P.ndim - 1) + [(0, 1)]
+    p = jnp.stack([P, -P, jnp.pad(_derivative(P), pad)], -2)
+    e = jnp.stack([err, err, jnp.pad(_derivative(err), pad)], -2)
+    k = np.arange(_DEGREE + 1)
+    powers = jnp.cumprod(jnp.where(k == 0, 1.0, T[..., None]), -1)[..., None, :]
+    bound = jnp.where(k % 2 == 1, -jnp.abs(p), jnp.where(k == 0, p, jnp.minimum(p, 0.0)))
+    sure = jnp.sum(bound * powers, -1) >= -_ROUNDING * jnp.sum(e * powers, -1)
+    return jnp.any(sure, -1) & (half <= _QUARTER_PI)
 
 
 def _winner(forms: Array, half: Array) -> tuple[Array, Array, Array]:
     """The winning phase psi [rad], its kind (-1, +1: that end; 0: psi = 0 or a critical point)
     and a NaN flag, compared on E^2 from the forms.  No gradient flows here."""
-    P = _critical_polynomial(forms)
+    P, err = _critical_polynomial_and_rounding(forms)
     shape = half.shape
-    need = ~_no_interior_maximum(P, _rounding_scale(forms), half)
+    need = ~_no_interior_maximum(P, err, half)
 
     def search(state):
         todo, roots = state
@@ -157,8 +164,25 @@ def _E_at(r: CascadeRates, key: str, psi: Array) -> Array:
     return reid_E_from_blocks(b.client, b.cross, b.server, b.shear, key)
 
 
+def _phase_forms(r: CascadeRates, key: str, phi0: Array) -> Array:
+    """The forms of :func:`steerjax.model._tolerance.phase_forms_from_rates` (same formulas and
+    values), with the block covariance at psi = 0 and pi/2 evaluated as one batch of two phases
+    (one traced copy of the block path instead of two)."""
+    mgp = key == "minus-given-plus"
+    r2 = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], r)
+    psi = jnp.asarray([0.0, _HALF_PI], phi0.dtype)
+    at, d = jax.jvp(
+        lambda p: _forms_at(r2, phi0[..., None] + p, mgp), (psi,), (jnp.asarray([1.0, 0.0], phi0.dtype),)
+    )
+    forms = jnp.stack([at[..., 0, :], 0.5 * d[..., 0, :], at[..., 1, :]], -1)
+    if not mgp:
+        unit = jnp.asarray([1.0, 0.0, 1.0], forms.dtype)
+        forms = forms.at[..., 2:, :].set(jnp.broadcast_to(unit, forms[..., 2:, :].shape))
+    return forms
+
+
 def _prepare(key: str, r: CascadeRates, delta: Array, phi0: Array):
-    forms = phase_forms_from_rates(r, key, phi0)
+    forms = _phase_forms(r, key, phi0)
     half = jnp.minimum(delta, _HALF_PI)
     shape = jnp.broadcast_shapes(forms.shape[:-2], jnp.shape(half))
     forms = jnp.broadcast_to(forms, shape + forms.shape[-2:])
