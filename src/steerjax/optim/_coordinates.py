@@ -18,6 +18,7 @@ from ..model._conditional import conditional_steering_from_rates
 from ..model._gaussian import steering_at_phase_from_rates
 from ..model._lab_frame import lab_frame_steering_from_rates
 from ..model._params import Design
+from ..model._phase_search import worst_case_search_value
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
 from ..model._tolerance import worst_case_over_phase_from_rates
@@ -179,7 +180,7 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
     elif problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
     elif problem.phase_tolerance is not None:
-        return phase_worst_case(problem, r)
+        return worst_case_search_value(r, problem.direction, problem.phase_tolerance)
     elif problem.lab_frame or problem.free_phi:
         e_pm, e_mp = steering_in_model(problem, r, design.phi)
     else:
@@ -214,7 +215,9 @@ def phase_worst_case(problem: Problem, r: CascadeRates) -> Array:
     """The worst case of E (the problem's direction) over phi in [-delta, delta],
     ``delta = problem.phase_tolerance`` (the exact maximum over the interval:
     :func:`steerjax.model.worst_case_over_phase_from_rates`; gradient by the envelope
-    theorem).  Only for a problem with a phase tolerance."""
+    theorem).  Only for a problem with a phase tolerance.  This is the value reported as
+    ``E_worst``; the search's loss is :func:`steerjax.model._phase_search.worst_case_search_value`
+    (the same maximum, cheaper, with exact second derivatives)."""
     return worst_case_over_phase_from_rates(r, problem.direction, problem.phase_tolerance).E_worst
 
 

@@ -70,8 +70,9 @@ class Problem(eqx.Module):
             [0, pi/2] (E is pi-periodic in phi), a scalar or one per problem (broadcast like
             ``C_minus``).  When given, the objective minimised is the *worst case* of E of
             the chosen direction over phi in [-delta, delta]
-            (:func:`steerjax.model.worst_case_over_phase_from_rates`: the exact maximum over
-            the interval, differentiable by the envelope theorem), and the result reports it
+            (the exact maximum over the interval; the search minimises it through
+            :func:`steerjax.model._phase_search.worst_case_search_value`, with exact second
+            derivatives), and the result reports it
             as :attr:`OptimumResult.E_worst` (``value`` stays the nominal E at phi = 0).  Not
             combinable with ``conditional=True`` or ``objective``.  ``None`` (default) or
             ``0`` (every entry zero): the nominal problem, with today's compiled program and

@@ -1,0 +1,236 @@
+"""The phase-robust loss of the optimiser: the worst case of E over phi in [-delta, delta], fast
+to evaluate and to differentiate twice (issue 11, item 6).
+
+:func:`steerjax.model.worst_case_over_phase_from_rates` certifies the maximum of E(phi) over the
+interval (every critical point found by a derivative cascade, E evaluated with the block path
+at each candidate).  Inside a Newton search that is too slow: the search evaluates the loss,
+its gradient and its Hessian at every step for every lane.  :func:`worst_case_search_value`
+returns the same maximum (the same candidates) at a fraction of the cost:
+
+* The candidates are compared on E^2 from the quadratic forms in ``(cos psi, sin psi)``
+  (:func:`steerjax.model._tolerance.phase_forms_from_rates`, one block covariance at psi = 0
+  with its psi-derivative and one at pi/2), not with one block covariance per candidate.
+* The critical points are searched only where they can hold the maximum.  The maximum is at an
+  end of the interval or at a root of the critical polynomial P(t), ``t = tan psi``, where P
+  changes sign from + to - (dE/dpsi = 0 and E concave there).  When P keeps one sign on
+  ``[-T, T]`` (``T = tan min(delta, pi/2)``), or P is increasing there (at most one root, a
+  minimum of E), no interior point is a maximum: a lower bound of P, -P or P' on ``[-T, T]``
+  (:func:`_no_interior_maximum`, up to the rounding of the coefficients) certifies this in a few
+  flops for ``delta <= pi/4``.  At phi_0 = 0 it is the
+  usual case (E even and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs
+  only when some lane of the batch (vmapped lanes included) lacks the certificate: a
+  ``while_loop`` of at most one iteration, whose predicate stays a loop predicate under vmap.
+* E itself is evaluated once, with the accurate block path, at the winning phase.
+
+Derivatives (a ``custom_jvp``; the root search never enters a derivative).  With psi* the
+winning phase: at an end (psi* = +-min(delta, pi/2)) E_worst(x) = E(x, +-delta), whose
+derivatives in the design and in delta are those of the block path.  At an interior maximum the
+gradient is dE/dx at fixed psi* (envelope theorem) and the Hessian has the implicit term
+``-E_xpsi E_psix / E_psipsi``: the JVP rule evaluates E at ``psi* - (g(x) - g(x0))/h`` with
+``g = d(E^2)/dpsi`` at psi* from the forms (closed form; zero at x0, so the value does not
+change) and ``h = d^2(E^2)/dpsi^2 < 0`` held fixed, whose x-derivative is dpsi*/dx.  Only this
+rule's outputs are differentiated again (``jax.hessian`` is forward over reverse), so the
+second derivatives cost a forward pass through the forms, not a reverse pass.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from .._validation import parse_direction
+from ._gaussian import block_covariance_from_rates
+from ._measures import reid_E_from_blocks
+from ._rates import CascadeRates
+from ._tolerance import _DEGREE, _derivative, _forms_at, _roots_in
+
+__all__ = ["worst_case_search_value", "E2_from_forms", "phase_derivatives_of_E2"]
+
+_HALF_PI = math.pi / 2
+_QUARTER_PI = math.pi / 4
+# Relative rounding allowed in the certificate, against the coefficients' own rounding scale
+# (:func:`_critical_polynomial_and_rounding`; a few ulp each, so this is generous).
+_ROUNDING = 1e-13
+
+
+def _quadratic(forms: Array, psi: Array) -> tuple[Array, Array, Array]:
+    """Each form ``q = m11 c^2 + 2 m12 c s + m22 s^2`` and its first two psi-derivatives at
+    ``psi`` (``batch + (m,)``); forms ``batch + (4, 3)``; results ``batch + (m, 4)``."""
+    f = forms[..., None, :, :]
+    c2, s2 = jnp.cos(2.0 * psi)[..., None], jnp.sin(2.0 * psi)[..., None]
+    mean, half_diff = 0.5 * (f[..., 0] + f[..., 2]), 0.5 * (f[..., 0] - f[..., 2])
+    q = mean + half_diff * c2 + f[..., 1] * s2
+    dq = 2.0 * (f[..., 1] * c2 - half_diff * s2)
+    d2q = -4.0 * (q - mean)
+    return q, dq, d2q
+
+
+def E2_from_forms(forms: Array, psi: Array) -> Array:
+    """E^2 = n_X n_P/(w_X w_P) at phases ``psi`` [rad] (``batch + (m,)``) from the forms of
+    :func:`steerjax.model._tolerance.phase_forms_from_rates` (``batch + (4, 3)``); dimensionless."""
+    q = _quadratic(forms, psi)[0]
+    return q[..., 0] * q[..., 1] / (q[..., 2] * q[..., 3])
+
+
+def phase_derivatives_of_E2(forms: Array, psi: Array) -> tuple[Array, Array]:
+    """``(d(E^2)/dpsi, d^2(E^2)/dpsi^2)`` [1/rad, 1/rad^2] at ``psi`` (``batch + (m,)``), in
+    closed form from the quadratic forms (``log E^2 = sum_i +-log q_i``)."""
+    q, dq, d2q = _quadratic(forms, psi)
+    sign = jnp.asarray([1.0, 1.0, -1.0, -1.0], q.dtype)
+    E2 = q[..., 0] * q[..., 1] / (q[..., 2] * q[..., 3])
+    L1 = jnp.sum(sign * dq / q, -1)
+    L2 = jnp.sum(sign * (d2q / q - (dq / q) ** 2), -1)
+    return E2 * L1, E2 * (L2 + L1**2)
+
+
+def _product(a: Array, b: Array) -> Array:
+    """Product of polynomials (ascending coefficients on the last axis) as one contraction."""
+    na, nb = a.shape[-1], b.shape[-1]
+    T = np.zeros((na, nb, na + nb - 1))
+    for i in range(na):
+        T[i, np.arange(nb), i + np.arange(nb)] = 1.0
+    return jnp.einsum("...i,...j,ijk->...k", a, b, jnp.asarray(T, a.dtype))
+
+
+def _critical_polynomial_and_rounding(forms: Array) -> tuple[Array, Array]:
+    """The critical polynomial P (as :func:`steerjax.model._tolerance._critical_polynomial`, up
+    to rounding) and the same polynomial built from the absolute values of the scaled forms, a
+    bound (up to a few ulp) of the rounding error of each of P's coefficients.  Ascending
+    coefficients, ``batch + (7,)`` each."""
+    scale = jnp.max(jnp.abs(forms), axis=-1, keepdims=True)
+    f = forms / jnp.where(scale > 0, scale, 1.0)
+    f = jnp.stack([f, jnp.abs(f)], -3) * jnp.asarray([1.0, 2.0, 1.0], f.dtype)  # m11 + 2 m12 t + m22 t^2
+    N = _product(f[..., 0, :], f[..., 1, :])
+    W = _product(f[..., 2, :], f[..., 3, :])
+    sign = jnp.asarray([[-1.0], [1.0]], f.dtype)  # P = N' W - N W'; the bound adds
+    P = _product(_derivative(N), W) + sign * _product(N, _derivative(W))
+    return P[..., 0, : _DEGREE + 1], P[..., 1, : _DEGREE + 1]
+
+
+def _no_interior_maximum(P: Array, err: Array, half: Array) -> Array:
+    """True where no point inside ``[-half, half]`` is a maximum of E, up to rounding: P(tan psi)
+    of one sign, or increasing (its only root a minimum of E).  Only claimed for ``half <= pi/4``
+    (``|tan psi| <= 1``).  ``err``: the rounding bound of P's coefficients
+    (:func:`_critical_polynomial_and_rounding`).  Where P is at rounding level (E flat in psi to
+    rounding) the candidates 0 and +-half hold the maximum to rounding.
+
+    Each of P, -P and P' is certainly non-negative on ``[-T, T]`` when its lower bound
+    ``p_0 + sum_k b_k T^k`` (``b_k = -|p_k|`` for odd k, ``min(p_k, 0)`` for even k) is at least
+    ``-_ROUNDING sum_k err_k T^k``."""
+    T = jnp.tan(jnp.minimum(half, _QUARTER_PI))
+    pad = [(0, 0)] * (P.ndim - 1) + [(0, 1)]
+    p = jnp.stack([P, -P, jnp.pad(_derivative(P), pad)], -2)
+    e = jnp.stack([err, err, jnp.pad(_derivative(err), pad)], -2)
+    k = np.arange(_DEGREE + 1)
+    powers = jnp.cumprod(jnp.where(k == 0, 1.0, T[..., None]), -1)[..., None, :]
+    bound = jnp.where(k % 2 == 1, -jnp.abs(p), jnp.where(k == 0, p, jnp.minimum(p, 0.0)))
+    sure = jnp.sum(bound * powers, -1) >= -_ROUNDING * jnp.sum(e * powers, -1)
+    return jnp.any(sure, -1) & (half <= _QUARTER_PI)
+
+
+def _winner(forms: Array, half: Array) -> tuple[Array, Array, Array]:
+    """The winning phase psi [rad], its kind (-1, +1: that end; 0: psi = 0 or a critical point)
+    and a NaN flag, compared on E^2 from the forms.  No gradient flows here."""
+    P, err = _critical_polynomial_and_rounding(forms)
+    shape = half.shape
+    need = ~_no_interior_maximum(P, err, half)
+
+    def search(state):
+        todo, roots = state
+        # the barrier ties P to the loop state: without it XLA hoists the whole (loop-invariant)
+        # root search out of the loop, and it runs whatever the predicate says
+        todo, p, a = jax.lax.optimization_barrier((todo, P, half))
+        found = _roots_in(p, -a, a)
+        return jnp.zeros_like(todo), jnp.where(todo[..., None], found, roots)
+
+    roots = jnp.zeros(shape + (P.shape[-1] - 1,), half.dtype)
+    roots = jax.lax.while_loop(lambda s: jnp.any(s[0]), search, (need, roots))[1]
+    h = half[..., None]
+    psi = jnp.concatenate([jnp.zeros_like(h), -h, h, roots], -1)
+    E2 = E2_from_forms(forms, psi)
+    nan = jnp.any(jnp.isnan(E2), -1)
+    best = jnp.argmax(jnp.where(jnp.isnan(E2), -jnp.inf, E2), axis=-1)
+    kind = jnp.where(best == 1, -1.0, jnp.where(best == 2, 1.0, 0.0)).astype(half.dtype)
+    return jnp.take_along_axis(psi, best[..., None], -1)[..., 0], kind, nan
+
+
+def _E_at(r: CascadeRates, key: str, psi: Array) -> Array:
+    b = block_covariance_from_rates(r, psi)
+    return reid_E_from_blocks(b.client, b.cross, b.server, b.shear, key)
+
+
+def _phase_forms(r: CascadeRates, key: str, phi0: Array) -> Array:
+    """The forms of :func:`steerjax.model._tolerance.phase_forms_from_rates` (same formulas and
+    values), with the block covariance at psi = 0 and pi/2 evaluated as one batch of two phases
+    (one traced copy of the block path instead of two)."""
+    mgp = key == "minus-given-plus"
+    r2 = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], r)
+    psi = jnp.asarray([0.0, _HALF_PI], phi0.dtype)
+    at, d = jax.jvp(
+        lambda p: _forms_at(r2, phi0[..., None] + p, mgp), (psi,), (jnp.asarray([1.0, 0.0], phi0.dtype),)
+    )
+    forms = jnp.stack([at[..., 0, :], 0.5 * d[..., 0, :], at[..., 1, :]], -1)
+    if not mgp:
+        unit = jnp.asarray([1.0, 0.0, 1.0], forms.dtype)
+        forms = forms.at[..., 2:, :].set(jnp.broadcast_to(unit, forms[..., 2:, :].shape))
+    return forms
+
+
+def _prepare(key: str, r: CascadeRates, delta: Array, phi0: Array):
+    forms = _phase_forms(r, key, phi0)
+    half = jnp.minimum(delta, _HALF_PI)
+    shape = jnp.broadcast_shapes(forms.shape[:-2], jnp.shape(half))
+    forms = jnp.broadcast_to(forms, shape + forms.shape[-2:])
+    half = jnp.broadcast_to(half, shape)
+    psi, kind, nan = _winner(jax.lax.stop_gradient(forms), jax.lax.stop_gradient(half))
+    return forms, half, psi, kind, nan
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _search_value(key: str, r: CascadeRates, delta: Array, phi0: Array) -> Array:
+    _, half, psi, kind, nan = _prepare(key, r, delta, phi0)
+    E = _E_at(r, key, phi0 + jnp.where(kind != 0, kind * half, psi))
+    return jnp.where(nan, jnp.nan, E)
+
+
+@_search_value.defjvp
+def _search_value_jvp(key, primals, tangents):
+    r, delta, phi0 = primals
+    dr, d_delta, d_phi0 = tangents
+    forms, half, psi0, kind, nan = _prepare(key, r, delta, phi0)
+    # interior maximum: psi*(x) to first order, psi0 - (g(x) - g(x0))/h (value unchanged)
+    g, h = phase_derivatives_of_E2(forms, psi0[..., None])
+    g, h = g[..., 0], jax.lax.stop_gradient(h[..., 0])
+    interior = (kind == 0) & (h < 0)
+    shift = jnp.where(interior, (g - jax.lax.stop_gradient(g)) / jnp.where(interior, h, -1.0), 0.0)
+    psi = phi0 + jnp.where(kind != 0, kind * half, psi0 - shift)
+    d_half = jnp.where(delta < _HALF_PI, d_delta, jnp.zeros_like(d_delta))
+    d_psi = d_phi0 + kind * d_half
+    E, dE = jax.jvp(lambda rr, p: _E_at(rr, key, p), (r, psi), (dr, jnp.broadcast_to(d_psi, psi.shape)))
+    return jnp.where(nan, jnp.nan, E), jnp.where(nan, jnp.nan, dE)
+
+
+def worst_case_search_value(r: CascadeRates, direction: str, delta, phi0=0.0) -> Array:
+    """The maximum of E (``direction``) over ``phi in [phi0 - delta, phi0 + delta]`` as the
+    optimiser's loss: the value of :func:`steerjax.model.worst_case_over_phase_from_rates`
+    (the same candidates; E from the block path at the winner), cheaper, with the exact second
+    derivatives of the maximum (module docstring).
+
+    Args:
+        r: cascade rates (rate units of the caller).
+        direction: static, ``"plus-given-minus"`` or ``"minus-given-plus"`` (any spelling).
+        delta: phase tolerance [rad], >= 0 (values >= pi/2 cover a full period).
+        phi0: nominal phase [rad] (0 in the optimiser).
+
+    Returns:
+        E_worst, dimensionless, batch shape of ``r`` and ``delta`` broadcast.
+    """
+    key = parse_direction(direction)
+    delta = jnp.asarray(delta, dtype=jnp.result_type(delta, float))
+    phi0 = jnp.asarray(phi0, dtype=delta.dtype)
+    return _search_value(key, r, delta, phi0)
