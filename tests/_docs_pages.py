@@ -23,7 +23,7 @@ GROUPS = {
         "tutorials/scale-out.md",
         "tutorials/conditional.md",
     ),
-    "beyond": ("tutorials/robust-design.md", "tutorials/asymmetry.md", "api/io.md"),
+    "beyond": ("tutorials/robust-design.md", "tutorials/asymmetry.md", "api/io.md", "lab-frame.md"),
 }
 
 

@@ -130,3 +130,29 @@ def rates_from_rho(rho, C, gamma0, nbar):
     gamma = rho * (gamma0 + G)
     GB, GP = max((G - gamma0 + gamma) / 2, 0.0), max((G + gamma0 - gamma) / 2, 0.0)
     return (G, math.atan2(math.sqrt(GB), math.sqrt(GP)), gamma, gamma0, gt)
+
+
+def covariance_mp(A, D):
+    """Stationary covariance at the working precision of mpmath: the Kronecker form of
+    ``A S + S A^T = -D`` (4 x 4, so 16 unknowns) solved by LU."""
+    op, rhs = mp.zeros(16, 16), mp.zeros(16, 1)
+    for i in range(4):
+        for j in range(4):
+            rhs[4 * i + j] = -D[i, j]
+            for k in range(4):
+                op[4 * i + j, 4 * k + j] += A[i, k]
+                op[4 * i + j, 4 * i + k] += A[j, k]
+    x = mp.lu_solve(op, rhs)
+    S = mp.matrix(4, 4)
+    for i in range(4):
+        for j in range(4):
+            S[i, j] = x[4 * i + j]
+    return S
+
+
+def schur_E_mp(S, b, a):
+    """sqrt(det) of the conditional covariance of the quadratures ``b`` given ``a`` (mpmath)."""
+    Sb = mp.matrix([[S[i, j] for j in b] for i in b])
+    Sa = mp.matrix([[S[i, j] for j in a] for i in a])
+    Sba = mp.matrix([[S[i, j] for j in a] for i in b])
+    return mp.sqrt(mp.det(Sb - Sba * Sa**-1 * Sba.T))

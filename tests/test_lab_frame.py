@@ -26,6 +26,7 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 import steerjax as sj
+from reference_lab_frame import covariance_mp, schur_E_mp
 from reference_lab_frame import fixed_E_on_grid as _fixed_E_on_grid
 from reference_lab_frame import langevin as _langevin
 from reference_lab_frame import schur_E as _schur_E
@@ -181,29 +182,8 @@ def test_accurate_at_the_client_edge(rho):
     ]
     args += [mp.mpf(float(x)) for x in (plus.Gamma, plus.theta, plus.gamma, plus.gamma0, plus.gamma_tilde0)]
     A, D = _langevin(*args, mp.mpf(0), mp.mpf(phi), mp.mpf(omega), lib=mp)
-    # Kronecker form of A S + S A^T = -D
-    n = 4
-    op = mp.zeros(16, 16)
-    rhs = mp.zeros(16, 1)
-    for i in range(n):
-        for j in range(n):
-            rhs[4 * i + j] = -D[i, j]
-            for k in range(n):
-                op[4 * i + j, 4 * k + j] += A[i, k]
-                op[4 * i + j, 4 * i + k] += A[j, k]
-    x = mp.lu_solve(op, rhs)
-    S = mp.matrix(4, 4)
-    for i in range(4):
-        for j in range(4):
-            S[i, j] = x[4 * i + j]
-
-    def schur(b, a):
-        Sb = mp.matrix([[S[i, j] for j in b] for i in b])
-        Sa = mp.matrix([[S[i, j] for j in a] for i in a])
-        Sba = mp.matrix([[S[i, j] for j in a] for i in b])
-        return mp.sqrt(mp.det(Sb - Sba * Sa**-1 * Sba.T))
-
-    ref_pm, ref_mp = schur([2, 3], [0, 1]), schur([0, 1], [2, 3])
+    S = covariance_mp(A, D)
+    ref_pm, ref_mp = schur_E_mp(S, [2, 3], [0, 1]), schur_E_mp(S, [0, 1], [2, 3])
     assert abs(float(e_pm) / float(ref_pm) - 1) < 1e-12
     assert abs(float(e_mp) / float(ref_mp) - 1) < 1e-12
     assert float(S[0, 0]) > 1e-3 / rho  # the client's variance really diverges

@@ -16,7 +16,7 @@ import pytest
 
 import steerjax as sj
 from reference_lab_frame import covariance as ref_covariance
-from reference_lab_frame import fixed_E_on_grid, langevin, schur_E
+from reference_lab_frame import covariance_mp, fixed_E_on_grid, langevin, schur_E, schur_E_mp
 from steerjax.model._rates import CascadeRates, oscillator_rates_from_damping
 
 BATH_PAIRS = [("viscous", "viscous"), ("optical", "viscous"), ("viscous", "optical")]
@@ -112,26 +112,9 @@ def test_accuracy_near_the_client_edge_is_as_documented(rho):
         mp.mpf(float(x)) for o in (minus, plus) for x in (o.Gamma, o.theta, o.gamma, o.gamma0, o.gamma_tilde0)
     ]
     A, D = langevin(*args, mp.mpf(0), mp.mpf(phi), mp.mpf(omega), lib=mp, viscous=(True, True))
-    op, rhs = mp.zeros(16, 16), mp.zeros(16, 1)
-    for i in range(4):
-        for j in range(4):
-            rhs[4 * i + j] = -D[i, j]
-            for k in range(4):
-                op[4 * i + j, 4 * k + j] += A[i, k]
-                op[4 * i + j, 4 * i + k] += A[j, k]
-    x = mp.lu_solve(op, rhs)
-    S = mp.matrix(4, 4)
-    for i in range(4):
-        for j in range(4):
-            S[i, j] = x[4 * i + j]
+    S = covariance_mp(A, D)
 
-    def schur(b, a):
-        Sb = mp.matrix([[S[i, j] for j in b] for i in b])
-        Sa = mp.matrix([[S[i, j] for j in a] for i in a])
-        Sba = mp.matrix([[S[i, j] for j in a] for i in b])
-        return mp.sqrt(mp.det(Sb - Sba * Sa**-1 * Sba.T))
-
-    for ours, ref in ((e_pm, schur([2, 3], [0, 1])), (e_mp, schur([0, 1], [2, 3]))):
+    for ours, ref in ((e_pm, schur_E_mp(S, [2, 3], [0, 1])), (e_mp, schur_E_mp(S, [0, 1], [2, 3]))):
         assert abs(float(ours) / float(ref) - 1) < 1e-13 / rho, (rho, float(ours), float(ref))
 
 

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 
 import equinox as eqx
 import jax
+
+from .._io import atomic_write_bytes
 
 __all__ = ["use_program_store", "program_store_dir", "stored_call"]
 
@@ -104,16 +104,7 @@ def _load(path: Path):
 
 def _write(path: Path, exported, out_tree) -> None:
     skeleton = jax.tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves)
-    data = pickle.dumps((_FORMAT, exported.serialize(), skeleton))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, pickle.dumps((_FORMAT, exported.serialize(), skeleton)))
 
 
 def _remove_stale(path: Path) -> None:
