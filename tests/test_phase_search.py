@@ -97,20 +97,22 @@ def test_derivatives_at_an_interior_maximum(direction):
     wc = _certified(_rates(t), direction, delta, t[5])
     assert abs(float(wc.phi_worst) - t[5]) < delta - 0.05  # interior, far from both ends
     f, x0 = _f(t, direction, delta, third="phi0")
-    E = float(f(x0))
-    g = np.asarray(jax.grad(f)(x0))
-    H = np.asarray(jax.hessian(f)(x0))
+    # compiled once each (op-by-op evaluation of the root search's loops took ~60 s here)
+    f_jit, grad_jit = jax.jit(f), jax.jit(jax.grad(f))
+    E = float(f_jit(x0))
+    g = np.asarray(grad_jit(x0))
+    H = np.asarray(jax.jit(jax.hessian(f))(x0))
     h = np.asarray([1e-5, 1e-5, 1e-5])
-    np.testing.assert_allclose(g, _central(jax.jit(f), x0, h), rtol=1e-6, atol=1e-9 * E)
+    np.testing.assert_allclose(g, _central(f_jit, x0, h), rtol=1e-6, atol=1e-9 * E)
     assert abs(g[2]) <= 1e-9 * E  # E_worst does not depend on phi_0 here
-    H_fd = _central(jax.jit(jax.grad(f)), x0, h)
+    H_fd = _central(grad_jit, x0, h)
     np.testing.assert_allclose(H, H_fd, rtol=1e-5, atol=1e-7 * E)
     np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12 * E)
     # second differences of the value itself (no AD at all), diagonal
     for j in range(3):
         e = np.zeros(3)
         e[j] = 1e-4
-        d2 = (float(f(x0 + e)) - 2 * E + float(f(x0 - e))) / 1e-8
+        d2 = (float(f_jit(x0 + e)) - 2 * E + float(f_jit(x0 - e))) / 1e-8
         assert H[j, j] == pytest.approx(d2, rel=1e-4, abs=1e-6 * E)
 
     # the implicit term matters: with the phase (relative to phi_0) held at the maximiser, the
@@ -132,12 +134,13 @@ def test_derivatives_at_an_end(t, delta):
     """Maximum at an end: gradient and Hessian in (theta_+, log C_+, delta) against central
     differences (delta enters through the end phase)."""
     f, x0 = _f(t, "plus-given-minus", delta)
-    g = np.asarray(jax.grad(f)(x0))
-    H = np.asarray(jax.hessian(f)(x0))
+    grad_jit = jax.jit(jax.grad(f))  # compiled, not op by op (the root search's loops)
+    g = np.asarray(grad_jit(x0))
+    H = np.asarray(jax.jit(jax.hessian(f))(x0))
     h = 1e-6 * np.maximum(np.abs(np.asarray(x0)), 1e-2)
     h[2] = 1e-3 * delta
     np.testing.assert_allclose(g, _central(jax.jit(f), x0, h), rtol=1e-5, atol=1e-9 * np.abs(g).max())
-    H_fd = _central(jax.jit(jax.grad(f)), x0, h)
+    H_fd = _central(grad_jit, x0, h)
     np.testing.assert_allclose(H, H_fd, rtol=1e-4, atol=1e-6 * np.abs(H).max())
 
 
