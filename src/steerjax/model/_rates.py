@@ -226,13 +226,18 @@ def rate_unit(thermal: Thermal) -> Array:
     gt = jnp.asarray(thermal.gamma_tilde0_minus_hz)
     dtype = gt.dtype if jnp.issubdtype(gt.dtype, jnp.floating) else jnp.result_type(float)
     gt = gt.astype(dtype)
-    info = jnp.finfo(dtype)
-    _, exponent = jnp.frexp(gt)  # gt = m 2^exponent with m in [0.5, 1)
-    exponent = jnp.where(jnp.isfinite(gt) & (gt > 0), exponent, 0)
+    return jax.lax.stop_gradient(_even_power_of_two(jnp, gt, jnp.finfo(dtype)))
+
+
+def _even_power_of_two(xp, gt, info):
+    """The even power of two of :func:`rate_unit` for the rates ``gt`` (``xp``: numpy or
+    jax.numpy; the same operations either way)."""
+    _, exponent = xp.frexp(gt)  # gt = m 2^exponent with m in [0.5, 1)
+    exponent = xp.where(xp.isfinite(gt) & (gt > 0), exponent, 0)
     # An even power, so that square roots of rates (the noise amplitudes sqrt(Gamma)) scale
     # exactly too.
-    exponent = 2 * jnp.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
-    return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(gt), exponent))
+    exponent = 2 * xp.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
+    return xp.ldexp(xp.ones_like(gt), exponent)
 
 
 def _rate_unit_numpy(thermal: Thermal) -> np.ndarray:
@@ -248,10 +253,7 @@ def _rate_unit_numpy(thermal: Thermal) -> np.ndarray:
 
     with np.errstate(over="ignore", invalid="ignore"):  # inf and nan give the unit 1, as in jnp
         gt = flush(flush(g0.astype(dtype)) * (flush(nbar.astype(dtype)) + dtype.type(0.5)))
-    _, exponent = np.frexp(gt)
-    exponent = np.where(np.isfinite(gt) & (gt > 0), exponent, 0)
-    exponent = 2 * np.clip(exponent // 2, (int(info.minexp) + 1) // 2, (int(info.maxexp) - 1) // 2)
-    return np.ldexp(np.ones_like(gt), exponent).astype(dtype)
+    return _even_power_of_two(np, gt, info).astype(dtype)
 
 
 def thermal_in_rate_units(thermal: Thermal) -> tuple[Thermal, Array]:
