@@ -156,8 +156,14 @@ def _critical_polynomial(forms: Array) -> Array:
     poly = jnp.stack([f[..., 0], 2.0 * f[..., 1], f[..., 2]], -1)  # m11 + 2 m12 t + m22 t^2
     N = _polymul(poly[..., 0, :], poly[..., 1, :])
     W = _polymul(poly[..., 2, :], poly[..., 3, :])
+    return critical_polynomial_of(N, W)
+
+
+def critical_polynomial_of(N: Array, W: Array) -> Array:
+    """Ascending coefficients (degree 6) of ``P(t) = N' W - N W'`` for quartics N and W (ascending
+    coefficients, last axis): where d(N/W)/dt = 0 (for W > 0).  The t^7 coefficient cancels."""
     P = _polymul(_derivative(N), W) - _polymul(N, _derivative(W))
-    return P[..., : _DEGREE + 1]  # the t^7 coefficient is exactly 0 (cancels)
+    return P[..., : _DEGREE + 1]
 
 
 def _homogeneous(p: Array, psi: Array) -> Array:
@@ -249,7 +255,14 @@ _worst_case_compiled = eqx.filter_jit(worst_case_over_phase_from_rates)
 
 
 def worst_case_over_phase(
-    thermal: Thermal, design: Design, direction: str, delta, *, on_invalid: str = "raise"
+    thermal: Thermal,
+    design: Design,
+    direction: str,
+    delta,
+    *,
+    omega_hz=None,
+    bath="optical",
+    on_invalid: str = "raise",
 ) -> PhaseWorstCase:
     """The true maximum of Reid's E over a phase error: phi in ``[phi_0 - delta, phi_0 + delta]``.
 
@@ -281,6 +294,12 @@ def worst_case_over_phase(
         design: design parameters (:class:`Design`); ``phi`` is the nominal phase.
         direction: ``"plus-given-minus"`` (E_{+|-}, ``"+|-"``) or ``"minus-given-plus"``.
         delta: phase tolerance [rad], in [0, inf); values >= pi/2 cover a full period.
+        omega_hz: optional oscillator frequency Omega/2pi [Hz], > 0: the maximum of the
+            lab-frame E (:func:`steerjax.lab_frame_steering`, beyond the rotating-wave
+            approximation), found the same way (:mod:`steerjax.model._lab_phase`: E^2 is again
+            a ratio of quartics in ``tan(phi - phi_0)``).  ``None``: the paper's model.
+        bath: the lab frame's thermal baths (with ``omega_hz`` only), as for
+            :func:`steerjax.lab_frame_steering`.
         on_invalid: ``"raise"`` (default) or ``"nan"``, as for :func:`steerjax.covariance`;
             a negative or non-finite ``delta`` counts as invalid input.
 
@@ -302,12 +321,27 @@ def worst_case_over_phase(
     check_on_invalid(on_invalid)
     scaled, unit = thermal_in_rate_units(thermal)
     r = cascade_rates(scaled, design)
+    if omega_hz is None:
+        if bath != "optical":
+            raise ValueError(f"bath = {bath!r} needs omega_hz (the paper's model has the optical bath only)")
+        compiled = _worst_case_compiled
+    else:
+        from ._baths import bath_pair
+        from ._lab_frame import check_omega
+        from ._lab_phase import lab_frame_worst_compiled
+
+        check_omega(omega_hz)
+        pair, omega = bath_pair(bath), jnp.asarray(omega_hz) / unit
+
+        def compiled(r, key, delta, phi0):
+            return lab_frame_worst_compiled(r, key, delta, phi0, omega, pair)
+
     if on_invalid == "raise" and is_concrete(thermal, design, delta):
         check_delta(delta)
         validate(thermal, design, r, require_phi_zero=False, rate_unit=unit)
-        return _worst_case_compiled(r, key, delta, design.phi)
+        return compiled(r, key, delta, design.phi)
     check_real(delta=delta)
     delta = jnp.asarray(delta)
     mask = valid_mask(thermal, design, r, require_phi_zero=False) & jnp.isfinite(delta) & (delta >= 0)
     safe_delta = jnp.where(jnp.isfinite(delta) & (delta >= 0), delta, 0.0)
-    return apply_policy(_worst_case_compiled(r, key, safe_delta, design.phi), mask, on_invalid)
+    return apply_policy(compiled(r, key, safe_delta, design.phi), mask, on_invalid)

@@ -15,15 +15,12 @@ from .._validation import (
     select_direction,
 )
 from ..model._conditional import conditional_steering_from_rates
-from ..model._gaussian import steering_at_phase_from_rates
-from ..model._lab_frame import lab_frame_steering_from_rates
 from ..model._params import Design
-from ..model._phase_search import worst_case_search_value
 from ..model._rates import CascadeRates
 from ..model._steering import steering_from_rates, steering_result_from_rates
-from ..model._tolerance import worst_case_over_phase_from_rates
 from ._constraint import augmented_term, other_direction
 from ._intervals import oscillator_interval
+from ._model_choice import phase_search_value, phase_worst_in_model, steering_in_model
 from ._problem import Problem
 from ._reparam import (
     U_MIN,
@@ -180,7 +177,7 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
     elif problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
     elif problem.phase_tolerance is not None:
-        return worst_case_search_value(r, problem.direction, problem.phase_tolerance)
+        return phase_search_value(problem, r, design.phi)
     elif problem.lab_frame or problem.free_phi:
         e_pm, e_mp = steering_in_model(problem, r, design.phi)
     else:
@@ -192,33 +189,14 @@ def _objective_value(problem: Problem, r: CascadeRates, design: Design, lo_phase
     return value
 
 
-def steering_in_model(problem: Problem, r: CascadeRates, phi) -> tuple[Array, Array]:
-    """``(E_{+|-}, E_{-|+})`` at carrier phase ``phi`` in the problem's model: the lab-frame
-    model at ``problem.omega_hz`` (rotation-invariant E, :mod:`steerjax.model._lab_frame`) or
-    the paper's model at any phi (:func:`steerjax.model.steering_at_phase_from_rates`).
-    ``problem.omega_hz`` must be in the unit of the rates of ``r``."""
-    if problem.lab_frame:
-        return lab_frame_steering_from_rates(r, phi, problem.omega_hz, fixed_pairing=False, bath=problem.bath)
-    return steering_at_phase_from_rates(r, phi)
-
-
 def worst_case(problem: Problem, r: CascadeRates, design: Design) -> Array:
     """The worst case of the objective over the problem's whole tolerance set (box of errors
     and phase: :func:`~steerjax.optim._robust.box_worst_case`; phase alone:
-    :func:`phase_worst_case`).  Only for a problem with a tolerance."""
+    :func:`~steerjax.optim._model_choice.phase_worst_in_model`, the certified maximum in the
+    problem's model around ``design.phi``).  Only for a problem with a tolerance."""
     if problem.has_box_tolerance:
         return box_worst_case(problem, r, design).E_worst
-    return phase_worst_case(problem, r)
-
-
-def phase_worst_case(problem: Problem, r: CascadeRates) -> Array:
-    """The worst case of E (the problem's direction) over phi in [-delta, delta],
-    ``delta = problem.phase_tolerance`` (the exact maximum over the interval:
-    :func:`steerjax.model.worst_case_over_phase_from_rates`; gradient by the envelope
-    theorem).  Only for a problem with a phase tolerance.  This is the value reported as
-    ``E_worst``; the search's loss is :func:`steerjax.model._phase_search.worst_case_search_value`
-    (the same maximum, cheaper, with exact second derivatives)."""
-    return worst_case_over_phase_from_rates(r, problem.direction, problem.phase_tolerance).E_worst
+    return phase_worst_in_model(problem, r, design.phi).E_worst
 
 
 def loss(problem: Problem, w: Array) -> Array:

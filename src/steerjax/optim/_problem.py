@@ -108,7 +108,9 @@ class Problem(eqx.Module):
             phase phi between the sites, which then becomes a free design parameter (one more
             search coordinate, after eps); equal ends fix phi.  ``None``: phi = 0.  With
             ``omega_hz`` the best phi moves away from 0 (issue 16).  Neither option combines
-            with ``conditional``, ``objective`` or the tolerances.
+            with ``conditional``, ``objective`` or ``max_other_E``/``min_other_E``; both
+            combine with the tolerances on theta, C and eps; ``omega_hz`` also with
+            ``phase_tolerance``, at a fixed phi (equal ends of ``phi_bounds``, or phi = 0).
         bath: the thermal baths of the lab-frame model (with ``omega_hz`` only):
             ``"optical"`` (default, the paper's form), ``"viscous"`` (Brownian, for mechanical
             oscillators), or a ``(client, server)`` pair; see :data:`steerjax.model.BATHS`.
@@ -116,12 +118,14 @@ class Problem(eqx.Module):
     Tolerances.  With any of ``phase_tolerance``, ``theta_tolerance``, ``C_tolerance`` and
     ``eps_range`` the objective minimised is the *worst case* of E (or of the custom
     ``objective``; not with a phase tolerance) over the tolerance set, computed by
-    :func:`steerjax.optim.tolerance_worst_case`: the box of errors in (theta_+, theta_-, C_+,
+    :func:`steerjax.optim._robust.box_worst_case`: the box of errors in (theta_+, theta_-, C_+,
     C_-, eps) is searched at its corners and then locally, and at each point of the box the
     phase error is maximised exactly.  The nominal design is kept where *every* point of the
     box is dynamically stable (the angle intervals start at the stability edge of C_j (1 + c)
     plus the angle tolerance).  The result reports the worst case as
-    :attr:`OptimumResult.E_worst` and the nominal E as ``value``.
+    :attr:`OptimumResult.E_worst` and the nominal E as ``value``.  With ``omega_hz`` every E of
+    the tolerance set is the lab frame's, and the phase error is maximised exactly there too
+    (:mod:`steerjax.model._lab_phase`), around the fixed phi.
 
     The constructor converts each argument (checking its own format and range, so that a
     message quotes the argument as given) and broadcasts them to one batch shape; the checks
@@ -258,17 +262,24 @@ class Problem(eqx.Module):
                 + ("conditional=True" if self.conditional else "a custom objective")
                 + " (the phase-robust objective is the worst case of E of the chosen direction)"
             )
+        if self.phase_tolerance is not None and self._phi_varies():
+            raise ValueError(
+                "phase_tolerance is not supported with a free carrier phase (phi_bounds with "
+                "low < high): the worst case over [phi - delta, phi + delta] has a kink in phi where "
+                "its two ends balance, which the gradient search cannot resolve.  Fix phi instead "
+                "(phi_bounds=(phi, phi), e.g. the phi of a nominal re-tuned optimum)"
+            )
         if self.bath != ("optical", "optical") and self.omega_hz is None:
             raise ValueError(
                 f"bath = {self.bath!r} needs omega_hz: the paper's (rotating-wave) model has the "
                 "optical bath only"
             )
         if (self.omega_hz is not None or self.phi_bounds is not None) and (
-            self.conditional or self.objective is not None or self.has_tolerance or self.other_E is not None
+            self.conditional or self.objective is not None or self.other_E is not None
         ):
             raise ValueError(
-                "omega_hz and phi_bounds are not supported with conditional=True, a custom objective, "
-                "tolerances or max_other_E/min_other_E (not implemented for the lab-frame model)"
+                "omega_hz and phi_bounds are not supported with conditional=True, a custom objective "
+                "or max_other_E/min_other_E (not implemented for the lab-frame model)"
             )
         if self.has_box_tolerance and self.conditional:
             raise ValueError(
@@ -340,6 +351,13 @@ class Problem(eqx.Module):
     def free_phi(self) -> bool:
         """Whether the carrier phase phi is a search coordinate (``phi_bounds`` given)."""
         return self.phi_bounds is not None
+
+    def _phi_varies(self) -> bool:
+        """Whether some row's ``phi_bounds`` has low < high (False for traced bounds)."""
+        if self.phi_bounds is None or not is_concrete(self.phi_bounds):
+            return False
+        b = np.asarray(self.phi_bounds)
+        return bool(np.any(b[..., 1] > b[..., 0]))
 
     @property
     def lab_frame(self) -> bool:

@@ -4,7 +4,8 @@ The tolerance set of a :class:`~steerjax.optim.Problem`: independent errors on t
 (``|d theta_j| <= t`` rad), relative errors on the cooperativities (``C_j (1 + s c)``,
 ``|s| <= 1``), the loss anywhere in ``eps_range``, and the inter-subsystem phase within
 ``+-delta``.  The phase is handled exactly at every point of the box
-(:func:`steerjax.model.worst_case_over_phase_from_rates`).  For the other errors the worst
+(:func:`steerjax.model.worst_case_over_phase_from_rates`; in the lab frame
+:func:`steerjax.model._lab_phase.lab_frame_worst_over_phase_from_rates`).  For the other errors the worst
 case is searched, not certified:
 
 1. every corner of the box is evaluated (2^k points for k uncertain quantities, k <= 5);
@@ -41,7 +42,7 @@ from .._validation import select_direction
 from ..model._params import Design
 from ..model._rates import CascadeRates, OscillatorRates, cos_two_theta
 from ..model._steering import steering_from_rates, steering_result_from_rates
-from ..model._tolerance import worst_case_over_phase_from_rates
+from ._model_choice import phase_worst_in_model, steering_in_model
 
 __all__ = ["BoxWorstCase", "box_axes", "box_corners", "box_value_at", "perturbed_rates", "box_worst_case"]
 
@@ -118,11 +119,15 @@ def perturbed_rates(problem, r: CascadeRates, design: Design, s: Array) -> tuple
 
 
 def _value(problem, r: CascadeRates, design: Design) -> Array:
-    """The objective at one point of the box, the phase error maximised (no other errors)."""
+    """The objective at one point of the box, the phase error maximised (no other errors), in
+    the problem's model (the lab frame with ``omega_hz``; the paper's model at ``design.phi``
+    when phi is free)."""
     if problem.phase_tolerance is not None:
-        return worst_case_over_phase_from_rates(r, problem.direction, problem.phase_tolerance).E_worst
+        return phase_worst_in_model(problem, r, design.phi).E_worst
     if problem.objective is not None:
         return problem.objective(steering_result_from_rates(r), design)
+    if problem.lab_frame or problem.free_phi:
+        return select_direction(problem.direction, *steering_in_model(problem, r, design.phi))
     return select_direction(problem.direction, *steering_from_rates(r))
 
 

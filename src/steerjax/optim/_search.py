@@ -17,7 +17,8 @@ from ..model._conditional import conditional_steering_from_rates
 from ..model._rates import cascade_rates
 from ..model._steering import SteeringResult, steering_result_from_rates
 from ._constraint import other_direction
-from ._coordinates import lo_phase_from_w, loss, rates_from_w, steering_in_model, worst_case
+from ._coordinates import lo_phase_from_w, loss, rates_from_w, worst_case
+from ._model_choice import steering_in_model
 from ._problem import EDGE_DAMPING_RATIO, Problem
 from ._program_store import stored_call
 from ._result import OptimumResult
