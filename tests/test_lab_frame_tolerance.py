@@ -179,3 +179,25 @@ def test_tolerance_box_in_the_lab_frame_reaches_its_corners():
         for sm in (-1, 1)
     ]
     assert abs(value / max(paper) - 1) > 1e-4
+
+
+def test_cli_refuses_a_free_phase_with_a_phase_tolerance_by_row(capsys):
+    """With --omega-hz phi is free by default: the row is refused with the reason and the fix
+    (exit status 1, no traceback)."""
+    from steerjax._cli import main
+
+    argv = [
+        "optimize",
+        "--thermal",
+        "hot",
+        "--c-minus",
+        "10",
+        "--omega-hz",
+        "1.3e6",
+        "--phase-tolerance",
+        "1e-3",
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "phase_tolerance is not supported with a free carrier phase" in err
+    assert "--phi-bounds PHI PHI" in err

@@ -128,6 +128,12 @@ def build_problem(table: Table, rows: np.ndarray, key: tuple) -> Problem:
     return Problem(thermal, C_minus, **problem_options(table, rows, key))
 
 
+_FREE_PHI_WITH_PHASE_TOLERANCE = (
+    "phase_tolerance is not supported with a free carrier phase (phi_min < phi_max; with omega_hz "
+    "phi is free in [-pi/2, pi/2] by default): fix phi with phi_min = phi_max (--phi-bounds PHI PHI)"
+)
+
+
 def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.ndarray, Problem | None]:
     """The group's Problem, after rejecting the rows whose constraints admit no stable design
     (:func:`steerjax.optim.problem_feasibility`, with its reason in the row's own numbers)."""
@@ -152,6 +158,13 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
             for r in rows.tolist():
                 table.reject([int(r)], f"{key[3]} is not supported with omega_hz or phi_min/phi_max")
             return rows[:0], None
+    if key[5]:  # a free phi: a phase tolerance only with phi fixed (equal ends)
+        phi = _pair(v["phi_min"][rows], v["phi_max"][rows], (-_HALF_PI, _HALF_PI))
+        tol = v["phase_tolerance"][rows]
+        refused = (phi[:, 1] > phi[:, 0]) & ~np.isnan(tol) & (tol != 0)
+        for j in np.flatnonzero(refused).tolist():
+            table.reject([int(rows[j])], _FREE_PHI_WITH_PHASE_TOLERANCE)
+        rows = rows[~refused]
     thermal = Thermal(**{f: np.asarray(v[f][rows], dtype=np.float64) for f in THERMAL_FIELDS})
     options = problem_options(table, rows, key)
     bounds = (
