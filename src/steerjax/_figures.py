@@ -219,7 +219,7 @@ def load_figure_module(script: FigureScript) -> ModuleType:
 class _ProgressRelay:
     """Turns the scripts' ``progress(done, total)`` calls into updates of a bar made by
     ``make_bar(total, label)`` (an object with ``update(n)``, ``count`` and ``close()``, such as
-    :class:`steerjax._cli._common.Progress`), created on the first call."""
+    :class:`steerjax.io.Progress`), created on the first call."""
 
     def __init__(self, make_bar: Callable[[int, str], Any] | None, label: str):
         self.make_bar = make_bar

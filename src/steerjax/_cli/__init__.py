@@ -14,7 +14,7 @@ CLI also keeps the optimiser's traced programs in its ``programs`` folder
 (:mod:`steerjax.optim._program_store`), so that a later run does not trace them again.
 
 Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
-then left as they were (see :mod:`._signals` and :mod:`steerjax._io`).
+then left as they were (see :class:`steerjax.io.StopOnSignals` and :mod:`steerjax._io`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ._signals import StopOnSignals
+from ..io._signals import StopOnSignals
 
 __all__ = ["main", "build_parser"]
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     SIGINT (Ctrl-C) and SIGTERM stop a command with status 130 and 143 (128 + the signal's
     number), and no output file is written or replaced once one has arrived, even if Python
-    swallowed the ``KeyboardInterrupt`` it raised (see :mod:`._signals`).
+    swallowed the ``KeyboardInterrupt`` it raised (see :class:`steerjax.io.StopOnSignals`).
     """
     status = 0
     with StopOnSignals() as stop:

@@ -11,11 +11,11 @@ import numpy as np
 import steerjax as sj
 
 from .._io import atomic_write_text, json_records, write_csv
+from ..io._console import format_columns
 from ..io._tables import THERMAL_FIELDS, Table
 from ..io._text import format_number
 from ..optim._job_columns import SENSITIVITY_PARAMETERS
 from ..optim._jobs import group_key
-from ._common import format_columns
 from ._messages import note
 from ._optimize_columns import _BOUND_FLAGS, _COUPLING_WORDS, _DIRECTION_WORDS, PROG, TOLERANCE_FLAGS
 from ._optimize_jobs import _UNSET, _conditional_flags

@@ -51,9 +51,9 @@ from ..analysis._design_table import (
     reject_bad_omega,
     reject_optimal_lo_phase_at_nonzero_phi,
 )
+from ..io._console import ProgressBar
 from ..io._tables import read_table, reject_out_of_domain, resolve_thermal
 from ..io._text import ANGLE_FORMS, MISSING_RULE
-from ._common import ProgressBar
 from ._evaluate_batch import (
     _UNSET,
     _columns_spec,

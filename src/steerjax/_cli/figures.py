@@ -23,8 +23,8 @@ from pathlib import Path
 import steerjax as sj
 
 from .. import _figures
+from ..io._console import Progress, format_columns
 from ..io._text import ANGLE_FORMS, parse_angle
-from ._common import Progress, format_columns
 from ._messages import InputError, UsageError, command, error, print_stdout, wrap
 
 __all__ = ["register", "parse_override"]

@@ -20,6 +20,7 @@ import numpy as np
 import steerjax as sj
 
 from .._io import csv_text, json_records
+from ..io._console import ProgressBar
 from ..io._tables import THERMAL_FIELDS, read_table, reject_out_of_domain, resolve_thermal
 from ..io._text import (
     ANGLE_FORMS,
@@ -42,7 +43,6 @@ from ..optim._job_columns import (
     reject_bad_constraints,
 )
 from ..optim._jobs import group_key, solve
-from ._common import ProgressBar
 from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
 from ._numbers import angle_argument, argument, int_in
 from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG

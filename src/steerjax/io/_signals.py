@@ -1,4 +1,5 @@
-"""SIGINT and SIGTERM while a command runs: stop, keep the old output, exit 130 or 143.
+"""SIGINT and SIGTERM while a program runs: stop, keep the old output (the command line then
+exits with status 130 or 143; a script using :class:`StopOnSignals` decides for itself).
 
 Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the interpreter happens to
 be -- and where that is a garbage-collector callback or a ``__del__`` method, the exception is
