@@ -35,16 +35,6 @@ _JOB_FLAGS = {
     "efficiency": "--efficiency",
 }
 
-_DIRECTION_WORDS = {
-    "plus-given-minus": ("E_+|-", "client => server"),
-    "minus-given-plus": ("E_-|+", "server => client"),
-}
-_COUPLING_WORDS = {
-    "asymmetric": "theta_+, theta_-, C_+ free",
-    "symmetric": "theta_+ = theta_- tied, C_+ free",
-}
-
-
 MAX_STARTS = 1_000_000
 """Largest ``--starts`` (each start is a search; a million per optimum is far past any use)."""
 
