@@ -39,6 +39,9 @@ def test_progress_bar_callback_follows_done_total_and_label():
         assert progress.bar.count == 3 and progress.bar.label == "first"
         progress(2, 5)  # a new total: a new bar, label optional
         assert progress.bar.total == 5 and progress.bar.count == 2
+        first = progress.bar
+        progress(1, 5, "next stage")  # starting over: a new bar as well
+        assert progress.bar is not first and progress.bar.count == 1
     assert progress.bar is None
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
 import steerjax as sj
 
 from .._io import csv_text, write_csv
@@ -28,31 +26,15 @@ from ..analysis._design_batch import (
     LAB_RESULT_COLUMNS,
     LO_PHASE_GRID,
     LO_PHASE_POLISH_STEPS,
-    NUMERIC_RESULT_COLUMNS,
     OMEGA_COLUMN,
     PHI_COLUMN,
     RESULT_COLUMNS,
     SENSITIVITY_CHUNK_ROWS,
     SENSITIVITY_PARAMETERS,
-    SENSITIVITY_RESULT_COLUMNS,
-    _regime_names,
-    evaluate_conditional,
-    evaluate_lab_frame,
-    evaluate_rows,
-    evaluate_sensitivity,
-    reject_bad_sensitivity,
-    reject_nonfinite,
-    reject_unstable,
 )
-from ..analysis._design_table import (
-    has_omega,
-    output_columns,
-    reject_bad_conditional,
-    reject_bad_omega,
-    reject_optimal_lo_phase_at_nonzero_phi,
-)
+from ..analysis._design_table import evaluate_table, has_omega, result_columns
 from ..io._console import ProgressBar
-from ..io._tables import read_table, reject_out_of_domain, resolve_thermal
+from ..io._tables import read_table, resolve_thermal
 from ..io._text import ANGLE_FORMS, MISSING_RULE
 from ._evaluate_batch import (
     _UNSET,
@@ -313,49 +295,16 @@ def run_batch(args: argparse.Namespace) -> int:
             "omega_hz (the lab-frame model) is not supported with --conditional or --margins "
             "(paper's model only)"
         )
-    result_columns = RESULT_COLUMNS
-    if conditional:
-        result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
-    if args.margins:
-        result_columns = (*result_columns, *SENSITIVITY_RESULT_COLUMNS)
-    if lab:
-        result_columns = (*result_columns, *LAB_RESULT_COLUMNS)
-    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
-
-    reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
-    reject_bad_omega(table)
-    if conditional:
-        reject_bad_conditional(table)
-        reject_optimal_lo_phase_at_nonzero_phi(table)
-    reject_unstable(table)
-    rows = np.flatnonzero(table.ok)
+    columns = result_columns(conditional=conditional, margins=args.margins, lab=lab)
+    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, columns)
     with ProgressBar(quiet=args.quiet) as bar:
-        results = evaluate_rows(table, rows, progress=bar)
-    lab_notes = evaluate_lab_frame(table, rows, results) if lab else []
-    numeric = NUMERIC_RESULT_COLUMNS
-    if conditional:
-        with ProgressBar(quiet=args.quiet) as bar:
-            results |= evaluate_conditional(table.values, rows, progress=bar)
-        numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
-    rows, results = reject_nonfinite(table, rows, results, numeric)
-    if args.margins:
-        with ProgressBar(quiet=args.quiet) as bar:
-            results |= evaluate_sensitivity(table.values, rows, progress=bar)
-        rows, results = reject_bad_sensitivity(table, rows, results)
-    if conditional:
-        results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
-            results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]
+        rows, out_columns, lab_notes = evaluate_table(
+            table, filled, conditional=conditional, margins=args.margins, progress=bar
         )
     for message in table.error_messages():
         print(message, file=sys.stderr)
     for message in lab_notes:
         note(prog, message, quiet=args.quiet)
-
-    out_columns = output_columns(table, rows, filled, results, result_columns)
-    for name in (OMEGA_COLUMN, *LAB_RESULT_COLUMNS):  # no frequency: an empty cell
-        if name in out_columns and out_columns[name].dtype != object:
-            column = out_columns[name]
-            out_columns[name] = np.asarray(["" if np.isnan(v) else v for v in column.tolist()], dtype=object)
     n_bad = len(table.problems)
     if args.out is None:
         print_stdout(csv_text(out_columns))

@@ -108,7 +108,8 @@ class Progress:
 
 class ProgressBar:
     """A ``progress(done, total, label)`` callback for the library's batch functions, drawing a
-    :class:`Progress` bar (made on the first call; silent when ``quiet`` or ``total <= 1``).
+    :class:`Progress` bar (made on the first call, and again for a new total or when ``done``
+    starts over, as in the next stage of a batch; silent when ``quiet`` or ``total <= 1``).
     Use as a context manager."""
 
     def __init__(self, *, quiet: bool = False):
@@ -116,7 +117,7 @@ class ProgressBar:
         self.bar: Progress | None = None
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
-        if self.bar is None or self.bar.total != total:
+        if self.bar is None or self.bar.total != total or done < self.bar.count:
             self.close()
             self.bar = Progress(total, label=label, quiet=self.quiet or total <= 1)
         if label != self.bar.label:
