@@ -5,13 +5,14 @@ which adds its parser and sets ``func`` to a callable ``(args) -> int`` (the exi
 
 The CLI is an entry point, so it is the place where global JAX configuration is set:
 float64 is enabled here (the library itself never changes global configuration on import),
-and so is JAX's persistent compilation cache, so that a second run of a command skips most of
-the compilation (the optimiser's compiled blocks take 5-20 s each to build on CPU).  The cache
-lives in ``$STEERJAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/steerjax/jax``, else
-``~/.cache/steerjax/jax``; set ``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir
-already configured for JAX (``JAX_COMPILATION_CACHE_DIR``) is left alone.  With the cache the
-CLI also keeps the optimiser's traced programs in its ``programs`` folder
-(:mod:`steerjax.optim._program_store`), so that a later run does not trace them again.
+and so is JAX's persistent compilation cache (:func:`steerjax.optim.use_compilation_cache`), so
+that a second run of a command skips most of the compilation (the optimiser's compiled blocks
+take 5-20 s each to build on CPU).  The cache lives in ``$STEERJAX_CACHE_DIR``, else
+``$XDG_CACHE_HOME/steerjax/jax``, else ``~/.cache/steerjax/jax``; set
+``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir already configured for JAX
+(``JAX_COMPILATION_CACHE_DIR``) is left alone.  With the cache the CLI also keeps the
+optimiser's traced programs in its ``programs`` folder, so that a later run does not trace them
+again.
 
 Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
 then left as they were (see :class:`steerjax.io.StopOnSignals` and :mod:`steerjax._io`).
@@ -21,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import sys
-from pathlib import Path
 
 from ..io._signals import StopOnSignals
 
@@ -34,34 +33,13 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("evaluate", "optimize", "pareto", "figures")
 
 
-def compilation_cache_dir() -> Path | None:
-    """Where the CLI keeps JAX's persistent compilation cache (None: switched off)."""
-    chosen = os.environ.get("STEERJAX_CACHE_DIR", "").strip()
-    if chosen.lower() in ("off", "0", "none", "false"):
-        return None
-    if chosen:
-        return Path(chosen).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
-    return Path(base) / "steerjax" / "jax"
-
-
 def _configure_jax() -> None:
     import jax
 
-    jax.config.update("jax_enable_x64", True)
-    folder = compilation_cache_dir()
-    if folder is not None and not jax.config.jax_compilation_cache_dir:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return  # read-only home etc.: run without the cache
-        jax.config.update("jax_compilation_cache_dir", str(folder))
-        # also the small programs (the default caches only those that took over 1 s to
-        # compile, but a command runs dozens of small ones: 0.8 s of a warm run)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        from ..optim._program_store import use_program_store
+    from ..optim import use_compilation_cache
 
-        use_program_store(folder / "programs")  # skip tracing the optimiser's block program
+    jax.config.update("jax_enable_x64", True)
+    use_compilation_cache()
 
 
 def build_parser() -> argparse.ArgumentParser:
