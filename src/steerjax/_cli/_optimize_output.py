@@ -9,7 +9,7 @@ import numpy as np
 
 from .._io import atomic_write_text, json_records, write_csv
 from ..io._tables import Table
-from ..optim._job_report import optima_report
+from ..optim._job_report import convergence_notes, optima_report
 from ._messages import note
 from ._optimize_columns import _BOUND_FLAGS, PROG, TOLERANCE_FLAGS
 from ._optimize_jobs import _UNSET, _conditional_flags
@@ -60,25 +60,5 @@ def _write_out(args, columns, n_written: int, n_total: int) -> int:
 
 
 def _note_not_converged(results: dict, quiet: bool) -> None:
-    k = int(np.count_nonzero(~np.asarray(results["converged"], dtype=bool)))
-    if k:
-        note(
-            PROG,
-            f"{k} of {len(results['converged'])} optima did not converge (the search stopped "
-            "neither on the solver's own test nor with a projected gradient below the first-order "
-            "tolerance relative to |E|; see converged and grad_norm); the best start is reported "
-            "-- more --starts may help",
-            quiet=quiet,
-        )
-    if "E_worst" in results:
-        bad = ~np.asarray(results["converged"], dtype=bool)
-        tolerant = np.asarray(results["E_worst"]) != np.asarray(results["E"])
-        if np.any(bad & tolerant):
-            note(
-                PROG,
-                "with a tolerance the worst case is a maximum over error corners, and at a robust "
-                "optimum two corners usually tie (a kink), where the gradient test cannot pass; "
-                "E_worst is then typically within ~1e-8 (relative) of the best value (measured "
-                "against Nelder-Mead, docs/dev-notes.md)",
-                quiet=quiet,
-            )
+    for message in convergence_notes(results):
+        note(PROG, message, quiet=quiet)

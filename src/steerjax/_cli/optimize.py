@@ -15,13 +15,11 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 import steerjax as sj
 
 from .._io import csv_text, json_records
 from ..io._console import ProgressBar
-from ..io._tables import THERMAL_FIELDS, read_table, reject_out_of_domain, resolve_thermal
+from ..io._tables import read_table, resolve_thermal
 from ..io._text import (
     ANGLE_FORMS,
     MISSING_RULE,
@@ -32,17 +30,12 @@ from ..io._text import (
 )
 from ..optim._job_columns import (
     _DEFAULT_C_PLUS_RATIO,
-    CONDITIONAL_COLUMNS,
-    CONSTRAINT_COLUMNS,
     DIAGNOSTIC_COLUMNS,
-    JOB_COLUMNS,
     RESULT_COLUMNS,
     SENSITIVITY_PARAMETERS,
     output_table,
-    reject_bad_conditional,
-    reject_bad_constraints,
 )
-from ..optim._jobs import group_key, solve
+from ..optim._jobs import group_key, solve, solve_file
 from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
 from ._numbers import angle_argument, argument, int_in
 from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
@@ -452,27 +445,18 @@ def run_batch(args: argparse.Namespace) -> int:
         )
     used = resolve_thermal(table, thermal_values_from_args(args))
     _note_batch_inputs(args, table, explicit, implicit, used)
-    reject_out_of_domain(table, ("C_minus", "eps", *THERMAL_FIELDS))
-    reject_bad_constraints(table)
-    reject_bad_conditional(table, conditional)
-    any_conditional = bool(np.any(table.values["conditional"].astype(bool)))
     with ProgressBar(quiet=args.quiet) as bar:
-        rows, results = solve(
-            table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
+        rows, results, out = solve_file(
+            table,
+            explicit,
+            conditional=conditional,
+            n_starts=args.starts,
+            seed=args.seed,
+            sensitivities=args.sensitivities,
+            progress=bar,
         )
     for message in table.error_messages():
         print(message, file=sys.stderr)
-    # The job columns the file lacks (always known: flags, defaults, presets); the conditional
-    # ones if a job is conditional; constraint columns a flag gives.
-    filled = [n for n in JOB_COLUMNS[1:] if n not in table.in_file]
-    if any_conditional:
-        filled += [n for n in ("conditional", "efficiency") if n not in table.in_file]
-    filled += [
-        n
-        for n in (*CONDITIONAL_COLUMNS[2:], *CONSTRAINT_COLUMNS)
-        if n not in table.in_file and n in explicit and (any_conditional or n in CONSTRAINT_COLUMNS)
-    ]
-    out = output_table(table, rows, filled, results, conditional=any_conditional)
     n_bad = len(table.problems)
     status = 1 if n_bad else 0
     if args.json:

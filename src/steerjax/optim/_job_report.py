@@ -14,7 +14,7 @@ from ..model import STEERING_BOUND
 from ._job_columns import SENSITIVITY_PARAMETERS
 from ._jobs import group_key
 
-__all__ = ["optima_report"]
+__all__ = ["optima_report", "convergence_notes"]
 
 _DIRECTION_WORDS = {
     "plus-given-minus": ("E_+|-", "client => server"),
@@ -139,3 +139,28 @@ _SHORT = {
 def _elasticity_cell(x) -> str:
     x = float(x)
     return "" if math.isnan(x) else f"{x:+.6f}"
+
+
+def convergence_notes(results: dict) -> list[str]:
+    """Notes on the optima of ``results`` that did not converge (none when all did), and on why
+    a tolerance's worst case often cannot pass the gradient test."""
+    notes = []
+    k = int(np.count_nonzero(~np.asarray(results["converged"], dtype=bool)))
+    if k:
+        notes.append(
+            f"{k} of {len(results['converged'])} optima did not converge (the search stopped "
+            "neither on the solver's own test nor with a projected gradient below the first-order "
+            "tolerance relative to |E|; see converged and grad_norm); the best start is reported "
+            "-- more --starts may help"
+        )
+    if "E_worst" in results:
+        bad = ~np.asarray(results["converged"], dtype=bool)
+        tolerant = np.asarray(results["E_worst"]) != np.asarray(results["E"])
+        if np.any(bad & tolerant):
+            notes.append(
+                "with a tolerance the worst case is a maximum over error corners, and at a robust "
+                "optimum two corners usually tie (a kink), where the gradient test cannot pass; "
+                "E_worst is then typically within ~1e-8 (relative) of the best value (measured "
+                "against Nelder-Mead, docs/dev-notes.md)"
+            )
+    return notes
