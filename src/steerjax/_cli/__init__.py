@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 
 from ..io._signals import StopOnSignals
@@ -73,15 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     number), and no output file is written or replaced once one has arrived, even if Python
     swallowed the ``KeyboardInterrupt`` it raised (see :class:`steerjax.io.StopOnSignals`).
     """
-    status = 0
     with StopOnSignals() as stop:
         status = _run(argv)
-    if stop.signum is None and stop.interrupted is None:
+    if not stop.stopped:
         return status
-    signum = stop.signum if stop.signum is not None else signal.SIGINT
-    detail = f"; {stop.interrupted}" if stop.interrupted is not None and str(stop.interrupted) else ""
-    print(f"steerjax: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr)
-    return 128 + signum
+    print(f"steerjax: {stop.reason}", file=sys.stderr)
+    return stop.exit_status
 
 
 def _run(argv: list[str] | None) -> int:

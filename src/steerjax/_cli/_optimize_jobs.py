@@ -10,7 +10,7 @@ import numpy as np
 
 import steerjax as sj
 
-from .._validation import allowed_range, domain_violations
+from .._validation import domain_problem
 from ..io._tables import THERMAL_FIELDS, Column, Table
 from ..io._text import parse_integer, parse_number
 from ..optim._job_columns import (
@@ -134,11 +134,9 @@ def _constraint_flag_values(args: argparse.Namespace) -> dict[str, tuple[float, 
 def _check_flag_domain(name: str, flag: str, values: Sequence[float]) -> None:
     """InputError (status 1, like ``evaluate``) naming the parameter, the flag, the bad values
     and the allowed range."""
-    bad = np.asarray(values, dtype=np.float64)[domain_violations(**{name: values})[name]]
-    if bad.size:
-        more = f" (and {bad.size - 5} more)" if bad.size > 5 else ""
-        shown = ", ".join(repr(float(x)) for x in bad[:5]) + more
-        raise InputError(f"{name} = {shown} ({flag}) is outside the allowed range {allowed_range(name)}")
+    problem = domain_problem(name, values, flag)
+    if problem is not None:
+        raise InputError(problem)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
-from .._io import atomic_write_text, json_records, write_csv
+from .._io import write_columns
 from ..io._tables import Table
 from ..optim._job_report import convergence_notes, optima_report
 from ._messages import note
@@ -45,15 +44,8 @@ def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, resul
     return optima_report(table, rows, results, thermal_source=describe_thermal_source(args), search=search)
 
 
-def _write(path: str, columns: dict[str, np.ndarray]) -> None:
-    if path.lower().endswith(".json"):
-        atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n", parents=False)
-    else:
-        write_csv(path, columns, parents=False)
-
-
 def _write_out(args, columns, n_written: int, n_total: int) -> int:
-    if write_out_file(PROG, args.out, lambda path: _write(path, columns)):
+    if write_out_file(PROG, args.out, lambda path: write_columns(path, columns, parents=False)):
         return 1
     note(PROG, f"wrote {n_written} of {n_total} optima to {args.out}", quiet=args.quiet)
     return 0

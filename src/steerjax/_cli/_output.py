@@ -10,12 +10,10 @@ one error line and exit status 1.
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from collections.abc import Callable
 
-from .._io import output_problem
+from .._io import output_problem, write_error_message
 from ._messages import InputError, UsageError
 
 __all__ = ["check_out_file", "write_out_file"]
@@ -39,22 +37,13 @@ def check_out_file(path: str | None, flag: str = "--out") -> None:
     raise InputError(f"cannot write {flag} {path}: {problem}; nothing was written")
 
 
-def _is_regular_or_new(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return True
-
-
 def write_out_file(prog: str, path: str, write: Callable[[str], object]) -> int:
     """Call ``write(path)`` and return 0, or print ``<prog>: error: cannot write ...`` and
-    return 1 if it raises ``OSError``.  For a regular file the message adds that nothing was
-    written (the previous file is unchanged); for a device or FIFO, part of the data may have
-    gone out."""
+    return 1 if it raises ``OSError`` (:func:`steerjax._io.write_error_message`: for a regular
+    file nothing was written, for a device or FIFO part of the data may have gone out)."""
     try:
         write(path)
     except OSError as exc:
-        tail = "nothing was written" if _is_regular_or_new(path) else "the output may be incomplete"
-        print(f"{prog}: error: cannot write {path}: {exc.strerror or exc}; {tail}", file=sys.stderr)
+        print(f"{prog}: error: {write_error_message(path, exc)}", file=sys.stderr)
         return 1
     return 0

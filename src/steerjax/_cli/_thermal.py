@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .._validation import allowed_range, domain_violations
+from .._validation import domain_problem
 from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, preset_values
 from ..model._params import THERMAL_PRESETS, Thermal
 from ._messages import InputError, UsageError, wrap
@@ -115,13 +115,7 @@ def thermal_from_args(args: argparse.Namespace) -> Thermal:
             f"{{{','.join(THERMAL_PRESETS)}}}, or all four of {', '.join(THERMAL_FLAGS.values())}"
             + (f" (given: {', '.join(given)}; missing: {', '.join(missing)})" if given else "")
         )
-    plain = {n: v for n, (v, _) in values.items()}
-    bad = [n for n, mask in domain_violations(**plain).items() if mask.any()]
-    if bad:
-        raise InputError(
-            "; ".join(
-                f"{n} = {plain[n]!r} ({values[n][1]}) is outside the allowed range {allowed_range(n)}"
-                for n in bad
-            )
-        )
-    return Thermal(**plain)
+    problems = [domain_problem(n, [v], origin) for n, (v, origin) in values.items()]
+    if any(problems):
+        raise InputError("; ".join(p for p in problems if p is not None))
+    return Thermal(**{n: v for n, (v, _) in values.items()})

@@ -25,6 +25,7 @@ from .. import _figures
 from ..io._console import Progress
 from ..io._text import ANGLE_FORMS
 from ._messages import InputError, UsageError, command, error, print_stdout, wrap
+from ._numbers import argument
 
 __all__ = ["register"]
 
@@ -39,13 +40,6 @@ examples:
 Every figure writes figN.png, figN.pdf, its data (figN_*.csv / figN_*.npz) and figN.json
 (parameters, grid sizes, steerjax version, git commit, JAX backend and device, run time).
 """
-
-
-def _override_argument(text: str) -> tuple[str, object]:
-    try:
-        return _figures.parse_override(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -84,7 +78,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        type=_override_argument,
+        type=argument(_figures.parse_override),
         help="change a parameter of the figure (needs --only with one figure; see --list for the "
         f"keys); values are numbers, angles ({ANGLE_FORMS}), comma-separated lists or text",
     )

@@ -35,7 +35,8 @@ from ..optim._job_columns import (
     SENSITIVITY_PARAMETERS,
     output_table,
 )
-from ..optim._jobs import group_key, solve, solve_file
+from ..optim._job_report import job_problems
+from ..optim._jobs import solve, solve_file
 from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
 from ._numbers import angle_argument, argument, int_in
 from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
@@ -413,13 +414,8 @@ def run_flags(args: argparse.Namespace) -> int:
         rows, results = solve(
             table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
         )
-    v = table.values
-    for i in sorted(table.problems):
-        coupling, direction, conditional, _, _, _ = group_key(table, i)
-        job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
-        if conditional:
-            job += f", efficiency = {float(v['efficiency'][i])!r}"
-        error(PROG, f"{job} ({coupling}, {direction}): {'; '.join(table.problems[i])}")
+    for message in job_problems(table):
+        error(PROG, message)
     conditional, _, _ = _conditional_flags(args)
     columns = output_table(table, rows, [], results, conditional=conditional)
     if args.json:

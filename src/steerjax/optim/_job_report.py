@@ -14,7 +14,7 @@ from ..model import STEERING_BOUND
 from ._job_columns import SENSITIVITY_PARAMETERS
 from ._jobs import group_key
 
-__all__ = ["optima_report", "convergence_notes"]
+__all__ = ["optima_report", "convergence_notes", "job_problems"]
 
 _DIRECTION_WORDS = {
     "plus-given-minus": ("E_+|-", "client => server"),
@@ -164,3 +164,17 @@ def convergence_notes(results: dict) -> list[str]:
                 "against Nelder-Mead, docs/dev-notes.md)"
             )
     return notes
+
+
+def job_problems(table: Table) -> list[str]:
+    """One line per rejected job of a table made from values rather than a file, naming the
+    job by its values: ``C_minus = 10.0, eps = 0.0 (asymmetric, plus-given-minus): reason``."""
+    v = table.values
+    lines = []
+    for i in sorted(table.problems):
+        coupling, direction, conditional, _, _, _ = group_key(table, i)
+        job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
+        if conditional:
+            job += f", efficiency = {float(v['efficiency'][i])!r}"
+        lines.append(f"{job} ({coupling}, {direction}): {'; '.join(table.problems[i])}")
+    return lines
