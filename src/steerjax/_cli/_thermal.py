@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._validation import domain_problem
-from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, preset_values
+from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, describe_presets, preset_values
 from ..model._params import THERMAL_PRESETS, Thermal
 from ._messages import InputError, UsageError, wrap
 from ._numbers import number_argument, preset_argument
@@ -22,17 +22,6 @@ _THERMAL_HELP = {
 }
 
 
-def _describe_presets() -> str:
-    parts = []
-    for name in THERMAL_PRESETS:
-        v = preset_values(name)
-        parts.append(
-            f"{name}: gamma_+,0/2pi = {v['gamma0_plus_hz']:g} Hz, nbar_+ = {v['nbar_plus']:g}, "
-            f"gamma_-,0/2pi = {v['gamma0_minus_hz']:g} Hz, nbar_- = {v['nbar_minus']:g}"
-        )
-    return "; ".join(parts)
-
-
 def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str | None = None):
     """Add ``--thermal PRESET`` and the four explicit thermal flags in their own help group.
 
@@ -47,7 +36,7 @@ def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str |
             or (
                 "Give a preset with --thermal, or all four explicit flags; an explicit flag given "
                 "together with --thermal overrides the preset's value.  Presets (the paper's Figs. "
-                f"4-8): {_describe_presets()}."
+                f"4-8): {describe_presets()}."
             )
         ),
     )

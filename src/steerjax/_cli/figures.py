@@ -16,6 +16,7 @@ failing figure is reported (exit status 1) and the others still run.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -110,9 +111,6 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     prog = "steerjax figures"
 
-    def make_bar(total: int, label: str) -> Progress:
-        return Progress(total, label, quiet=args.quiet)
-
     def on_done(i, n, outcome):
         if not outcome.ok:
             error(prog, f"{outcome.script.name} ({outcome.script.path.name}) failed: {outcome.error}")
@@ -129,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         out_dir,
         quick=args.quick,
         overrides=overrides,
-        make_bar=make_bar,
+        make_bar=functools.partial(Progress, quiet=args.quiet),
         on_done=on_done,
     )
     print_stdout(_figures.figures_summary(outcomes, out_dir))

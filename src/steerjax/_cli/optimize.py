@@ -4,7 +4,7 @@ The jobs (one optimum each) come from the flags' product grid (:func:`._optimize
 or from a job file read by :func:`steerjax.io.read_table` (:mod:`._optimize_jobs`: columns, flags
 that fill columns, notes).  The library checks each row and solves the good ones
 (:mod:`steerjax.optim._jobs`: one batched :func:`steerjax.optimize` call per group of rows that
-share a compiled program); :mod:`._optimize_output` formats the table, CSV or JSON.  Bad rows are
+share a compiled program); :mod:`._optimize_jobs` also formats the table, CSV or JSON.  Bad rows are
 reported as ``FILE:LINE: reason``; the good rows are still written, and the exit status is 1.
 The epilog below is the user's reference (also on docs/cli.md).
 """
@@ -37,19 +37,21 @@ from ..optim._job_columns import (
 )
 from ..optim._job_report import job_problems
 from ..optim._jobs import solve, solve_file
-from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
-from ._numbers import angle_argument, argument, int_in
-from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
+from ._messages import UsageError, check_conflicts, check_out_file, command, error, note, print_stdout, wrap
+from ._numbers import _UNSET, angle_argument, argument, int_in
 from ._optimize_jobs import (
-    _UNSET,
+    MAX_SEED,
+    MAX_STARTS,
+    PROG,
     _batch_columns,
     _check_flags,
     _conditional_flags,
     _note_batch_inputs,
+    _note_not_converged,
+    _write_out,
+    format_table,
     jobs_from_flags,
 )
-from ._optimize_output import _note_not_converged, _write_out, format_table
-from ._output import check_out_file
 from ._thermal import add_thermal_arguments, thermal_values_from_args
 
 _CONDITIONAL_EPILOG = """
