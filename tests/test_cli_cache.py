@@ -1,4 +1,5 @@
-"""Where the `steerjax` command keeps JAX's persistent compilation cache (``_cli.__init__``)."""
+"""Where the `steerjax` command keeps JAX's persistent compilation cache
+(:func:`steerjax.optim.compilation_cache_dir`, used by :func:`steerjax.optim.use_compilation_cache`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from steerjax._cli import compilation_cache_dir
+from steerjax.optim import compilation_cache_dir, use_compilation_cache
 
 
 @pytest.mark.parametrize("value", ["off", "OFF", "0", "none", "false"])
@@ -27,3 +28,19 @@ def test_default_follows_xdg_then_home(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert compilation_cache_dir() == Path(tmp_path / "home") / ".cache" / "steerjax" / "jax"
+
+
+def test_use_compilation_cache_leaves_a_configured_cache_alone(monkeypatch, tmp_path):
+    import jax
+
+    from steerjax.optim import _program_store
+
+    configured = jax.config.jax_compilation_cache_dir
+    before = _program_store.program_store_dir()
+    if configured:  # the test suite's own cache (conftest): nothing changes
+        assert use_compilation_cache(tmp_path / "other") is None
+        assert jax.config.jax_compilation_cache_dir == configured
+        assert _program_store.program_store_dir() == before
+        assert not (tmp_path / "other").exists()
+    monkeypatch.setenv("STEERJAX_CACHE_DIR", "off")
+    assert use_compilation_cache() is None

@@ -1,4 +1,4 @@
-"""Tests of ``steerjax evaluate`` and of the shared CLI helpers (``steerjax._cli._common``).
+"""Tests of ``steerjax evaluate`` and of the shared CLI helpers.
 
 Most tests call the CLI in-process (``steerjax._cli.main``); one runs the installed console
 script, as a newcomer would.  Numbers are compared with the library called directly on the same
@@ -25,7 +25,6 @@ import pytest
 import steerjax as sj
 from steerjax import io as numbers
 from steerjax import io as tables
-from steerjax._cli import _common as common
 from steerjax._cli import _messages as messages
 from steerjax._cli import build_parser, main
 from steerjax.analysis import _design_batch as evaluate_batch
@@ -545,25 +544,6 @@ def test_read_table_handles_string_columns_defaults_and_per_row_errors(tmp_path)
     assert table.ok.tolist() == [True, False, False, False]
     with pytest.raises(messages.InputError, match="missing required column C_plus"):
         tables.read_table(path, [tables.Column("C_plus")])
-
-
-class FakeTerminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_bar_draws_only_on_a_terminal_and_not_when_quiet():
-    tty = FakeTerminal()
-    with common.Progress(4, label="chunks", stream=tty) as bar:
-        for _ in range(4):
-            bar.update()
-    text = tty.getvalue()
-    last = text.rsplit("\r", 1)[-1]  # the final state of the line, then a line break
-    assert "chunks " in last and "4/4" in last and "100%" in last and "\n" in last
-    for stream, quiet in ((FakeTerminal(), True), (io.StringIO(), False)):
-        with common.Progress(4, stream=stream, quiet=quiet) as bar:
-            bar.update(4)
-        assert stream.getvalue() == ""
 
 
 # ---------------------------------------------------------------------------------------------

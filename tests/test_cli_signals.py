@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from steerjax import _io
-from steerjax._cli import evaluate as ev
 from steerjax._cli import main
+from steerjax.analysis import _design_table as ev
 
 DESIGN_CSV = "theta_plus,theta_minus,C_plus,C_minus\n0.4pi,0.35pi,100,50\n"
 OLD_OUTPUT = b"previous results\n"

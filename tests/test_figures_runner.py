@@ -16,7 +16,7 @@ import pytest
 import steerjax as sj
 import steerjax.plotting  # noqa: F401  (sj.plotting: matplotlib is not imported by steerjax)
 from steerjax._cli import main as cli_main
-from steerjax._cli.figures import parse_override
+from steerjax.plotting import parse_override
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -242,6 +242,20 @@ def test_parse_override():
     assert parse_override("thermal=vacuum-server") == ("thermal", "vacuum-server")
     with pytest.raises(ValueError, match="not KEY=VALUE"):
         parse_override("theta_minus")
+
+
+def test_list_and_summary_text(scripts, tmp_path):
+    found = sj.plotting.discover_figures(scripts)
+    listing = sj.plotting.describe_figures(found).splitlines()
+    assert listing[:3] == ["fig1  fig1_dummy.py  a dummy figure", "    n = 5", "    scale = 1.0"]
+    assert sj.plotting.describe_figures([]) == "no figures"
+    outcomes = sj.plotting.run_figures(found[:2], tmp_path)
+    summary = sj.plotting.figures_summary(outcomes, tmp_path).splitlines()
+    assert re.fullmatch(r"fig1\s+ok\s+[\d.]+ s\s+fig1\.png, fig1\.pdf, fig1\.csv, fig1\.json", summary[1])
+    assert re.fullmatch(r"fig5\s+FAILED\s+[\d.]+ s\s+RuntimeError: boom", summary[2])
+    assert re.fullmatch(
+        rf"1 of 2 figures done in [\d.]+ s; 4 files in {re.escape(str(tmp_path))}; 1 failed", summary[3]
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from reference import textbook_mp
 from steerjax import io as numbers
 from steerjax import io as tables
 from steerjax._cli import _optimize_jobs as optimize_jobs
-from steerjax._cli import _optimize_output as optimize_output
 from steerjax._cli import build_parser, main
 from steerjax.optim import _job_columns as job_columns
 
@@ -368,6 +367,6 @@ def test_optimize_table_shows_eps_just_below_one_and_no_negative_zero():
         "converged": np.asarray([True]),
         "at_stability_edge": np.asarray([False]),
     }
-    text = optimize_output.format_table(args, table, np.asarray([0]), results)
+    text = optimize_jobs.format_table(args, table, np.asarray([0]), results)
     row = text.splitlines()[5].split()
     assert row[1] == repr(eps) and row[3] == "0", text

@@ -32,6 +32,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .io._console import format_columns
+from .io._text import parse_angle
+
 __all__ = [
     "FigureScript",
     "FigureOutcome",
@@ -41,6 +44,9 @@ __all__ = [
     "load_figure_module",
     "run_figure",
     "run_figures",
+    "parse_override",
+    "describe_figures",
+    "figures_summary",
     "SCRIPT_PATTERN",
     "REQUIRED_ATTRIBUTES",
 ]
@@ -219,7 +225,7 @@ def load_figure_module(script: FigureScript) -> ModuleType:
 class _ProgressRelay:
     """Turns the scripts' ``progress(done, total)`` calls into updates of a bar made by
     ``make_bar(total, label)`` (an object with ``update(n)``, ``count`` and ``close()``, such as
-    :class:`steerjax._cli._common.Progress`), created on the first call."""
+    :class:`steerjax.io.Progress`), created on the first call."""
 
     def __init__(self, make_bar: Callable[[int, str], Any] | None, label: str):
         self.make_bar = make_bar
@@ -326,3 +332,89 @@ def run_figures(
         if on_done is not None:
             on_done(i, n, outcome)
     return outcomes
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: parameter overrides, the list of figures, the summary of a run
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> ``(key, value)``, a parameter override of a figure script.  The value is
+    an int (``101``), a float or angle (``0.35pi``, ``1e3``), a tuple of those separated by commas
+    (``0.3pi,0.4pi``), or else the text itself (``vacuum-server``).
+
+    Raises:
+        ValueError: no ``=`` or an empty key.
+
+    Examples:
+        >>> parse_override("n_map=101"), parse_override("thermal = hot")
+        (('n_map', 101), ('thermal', 'hot'))
+    """
+    key, sep, value = str(text).partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise ValueError(f"{text!r} is not KEY=VALUE")
+
+    def one(v: str):
+        v = v.strip()
+        if re.fullmatch(r"[+-]?[0-9]+", v):  # ASCII digits only (int() would also take 1_0, ١٠)
+            return int(v)
+        try:
+            return parse_angle(v)
+        except ValueError:
+            return v
+
+    if "," in value:
+        return key, tuple(one(v) for v in value.split(",") if v.strip())
+    return key, one(value)
+
+
+def describe_figures(scripts: Iterable[FigureScript]) -> str:
+    """One line per script (name, file, title) and one per default parameter (``DEFAULTS``),
+    as ``steerjax figures --list`` prints them; a script that cannot be loaded says why."""
+    lines = []
+    for script in scripts:
+        try:
+            module = load_figure_module(script)
+        except Exception as exc:  # show what is wrong with a script, but list the rest
+            lines.append(
+                f"{script.name}  {script.path.name}  (cannot be loaded: {type(exc).__name__}: {exc})"
+            )
+            continue
+        lines.append(f"{script.name}  {script.path.name}  {module.TITLE}")
+        defaults = getattr(module, "DEFAULTS", None)
+        if isinstance(defaults, dict):
+            for key, value in defaults.items():
+                lines.append(f"    {key} = {value!r}")
+    return "\n".join(lines) if lines else "no figures"
+
+
+def figures_summary(outcomes: Sequence[FigureOutcome], out_dir: str | Path) -> str:
+    """A table of the outcomes of :func:`run_figures` (figure, status, time, files or error) and
+    a closing line of totals, as ``steerjax figures`` prints them.
+
+    Examples:
+        >>> print(figures_summary([], "figures"))
+        figure  status  time  files
+        0 of 0 figures done in 0.0 s; 0 files in figures
+    """
+    cells = [
+        [
+            o.script.name,
+            "ok" if o.ok else "FAILED",
+            f"{o.seconds:.1f} s",
+            ", ".join(f.name for f in o.files) if o.ok else str(o.error),
+        ]
+        for o in outcomes
+    ]
+    n_files = sum(len(o.files) for o in outcomes)
+    failed = sum(not o.ok for o in outcomes)
+    total = sum(o.seconds for o in outcomes)
+    table = format_columns(
+        ["figure", "status", "time", "files"], cells, justify=("left", "left", "right", "left")
+    )
+    return (
+        f"{table}\n{len(outcomes) - failed} of {len(outcomes)} figures done in {total:.1f} s; "
+        f"{n_files} files in {out_dir}" + (f"; {failed} failed" if failed else "")
+    )

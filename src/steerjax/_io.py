@@ -54,6 +54,8 @@ __all__ = [
     "stop_requested",
     "format_value",
     "write_csv",
+    "write_columns",
+    "write_error_message",
     "csv_text",
     "write_json",
     "read_csv",
@@ -269,6 +271,27 @@ def write_csv(
     ``parents``: as for :func:`atomic_write_bytes`."""
     text = csv_text(columns, rows=rows, fieldnames=fieldnames)
     return atomic_write_text(path, text, parents=parents)
+
+
+def write_columns(path: str | os.PathLike, columns: dict[str, np.ndarray], *, parents: bool = True) -> Path:
+    """Write a column table atomically: a JSON list of records (:func:`json_records`) if the
+    name ends in ``.json``, else a CSV (:func:`write_csv`).  ``parents``: as for
+    :func:`atomic_write_bytes`."""
+    if str(path).lower().endswith(".json"):
+        return atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n", parents=parents)
+    return write_csv(path, columns, parents=parents)
+
+
+def write_error_message(path: str | os.PathLike, exc: OSError) -> str:
+    """One line on a failed write of ``path``: ``cannot write PATH: <reason>; ...``, ending with
+    ``nothing was written`` for a regular (or new) file, which a failed write leaves as it was,
+    and ``the output may be incomplete`` for a device or FIFO, written directly."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True
+    tail = "nothing was written" if regular else "the output may be incomplete"
+    return f"cannot write {path}: {exc.strerror or exc}; {tail}"
 
 
 def _json_value(x):

@@ -212,6 +212,19 @@ def allowed_range(name: str) -> str:
     return DOMAINS[name].text
 
 
+def domain_problem(name: str, values, origin: str) -> str | None:
+    """``<name> = <values> (<origin>) is outside the allowed range <range>`` for the values of a
+    named parameter that are outside its domain (the first five, then how many more), or None
+    when all are inside; ``origin`` says where they came from (a flag, a preset)."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    bad = arr[domain_violations(**{name: arr})[name]]
+    if not bad.size:
+        return None
+    more = f" (and {bad.size - 5} more)" if bad.size > 5 else ""
+    shown = ", ".join(repr(float(x)) for x in bad[:5]) + more
+    return f"{name} = {shown} ({origin}) is outside the allowed range {allowed_range(name)}"
+
+
 def _format_bad(name: str, arr: np.ndarray, bad: np.ndarray) -> str:
     rng = allowed_range(name)
     if arr.ndim == 0 or arr.size == 1:

@@ -5,28 +5,26 @@ which adds its parser and sets ``func`` to a callable ``(args) -> int`` (the exi
 
 The CLI is an entry point, so it is the place where global JAX configuration is set:
 float64 is enabled here (the library itself never changes global configuration on import),
-and so is JAX's persistent compilation cache, so that a second run of a command skips most of
-the compilation (the optimiser's compiled blocks take 5-20 s each to build on CPU).  The cache
-lives in ``$STEERJAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/steerjax/jax``, else
-``~/.cache/steerjax/jax``; set ``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir
-already configured for JAX (``JAX_COMPILATION_CACHE_DIR``) is left alone.  With the cache the
-CLI also keeps the optimiser's traced programs in its ``programs`` folder
-(:mod:`steerjax.optim._program_store`), so that a later run does not trace them again.
+and so is JAX's persistent compilation cache (:func:`steerjax.optim.use_compilation_cache`), so
+that a second run of a command skips most of the compilation (the optimiser's compiled blocks
+take 5-20 s each to build on CPU).  The cache lives in ``$STEERJAX_CACHE_DIR``, else
+``$XDG_CACHE_HOME/steerjax/jax``, else ``~/.cache/steerjax/jax``; set
+``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir already configured for JAX
+(``JAX_COMPILATION_CACHE_DIR``) is left alone.  With the cache the CLI also keeps the
+optimiser's traced programs in its ``programs`` folder, so that a later run does not trace them
+again.
 
 Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
-then left as they were (see :mod:`._signals` and :mod:`steerjax._io`).
+then left as they were (see :class:`steerjax.io.StopOnSignals` and :mod:`steerjax._io`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import signal
 import sys
-from pathlib import Path
 
-from ._signals import StopOnSignals
+from ..io._signals import StopOnSignals
 
 __all__ = ["main", "build_parser"]
 
@@ -34,34 +32,13 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("evaluate", "optimize", "pareto", "figures")
 
 
-def compilation_cache_dir() -> Path | None:
-    """Where the CLI keeps JAX's persistent compilation cache (None: switched off)."""
-    chosen = os.environ.get("STEERJAX_CACHE_DIR", "").strip()
-    if chosen.lower() in ("off", "0", "none", "false"):
-        return None
-    if chosen:
-        return Path(chosen).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
-    return Path(base) / "steerjax" / "jax"
-
-
 def _configure_jax() -> None:
     import jax
 
-    jax.config.update("jax_enable_x64", True)
-    folder = compilation_cache_dir()
-    if folder is not None and not jax.config.jax_compilation_cache_dir:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return  # read-only home etc.: run without the cache
-        jax.config.update("jax_compilation_cache_dir", str(folder))
-        # also the small programs (the default caches only those that took over 1 s to
-        # compile, but a command runs dozens of small ones: 0.8 s of a warm run)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        from ..optim._program_store import use_program_store
+    from ..optim import use_compilation_cache
 
-        use_program_store(folder / "programs")  # skip tracing the optimiser's block program
+    jax.config.update("jax_enable_x64", True)
+    use_compilation_cache()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,13 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"steerjax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:  # a command still being written
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
@@ -93,17 +64,14 @@ def main(argv: list[str] | None = None) -> int:
 
     SIGINT (Ctrl-C) and SIGTERM stop a command with status 130 and 143 (128 + the signal's
     number), and no output file is written or replaced once one has arrived, even if Python
-    swallowed the ``KeyboardInterrupt`` it raised (see :mod:`._signals`).
+    swallowed the ``KeyboardInterrupt`` it raised (see :class:`steerjax.io.StopOnSignals`).
     """
-    status = 0
     with StopOnSignals() as stop:
         status = _run(argv)
-    if stop.signum is None and stop.interrupted is None:
+    if not stop.stopped:
         return status
-    signum = stop.signum if stop.signum is not None else signal.SIGINT
-    detail = f"; {stop.interrupted}" if stop.interrupted is not None and str(stop.interrupted) else ""
-    print(f"steerjax: interrupted by {signal.Signals(signum).name}{detail}", file=sys.stderr)
-    return 128 + signum
+    print(f"steerjax: {stop.reason}", file=sys.stderr)
+    return stop.exit_status
 
 
 def _run(argv: list[str] | None) -> int:

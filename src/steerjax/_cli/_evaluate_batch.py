@@ -18,10 +18,8 @@ from ..analysis._design_table import design_file_columns
 from ..io._tables import THERMAL_FIELDS, THERMAL_PRESET_COLUMN, Column, Table
 from ..io._text import LO_PHASE_OPTIMAL
 from ._messages import InputError, UsageError, note, note_file_inputs
+from ._numbers import _UNSET
 from ._thermal import thermal_values_from_args
-
-PHI_FLAG = "--phi"
-OMEGA_FLAG = "--omega-hz"
 
 DESIGN_FLAGS = {
     "theta_plus": "--theta-plus",
@@ -29,12 +27,13 @@ DESIGN_FLAGS = {
     "C_plus": "--c-plus",
     "C_minus": "--c-minus",
     "eps": "--eps",
+    PHI_COLUMN: "--phi",
+    OMEGA_COLUMN: "--omega-hz",
 }
+"""Column -> the flag that gives it for one design or every row: the design, the
+inter-subsystem phase and the oscillator frequency."""
 
 CONDITIONAL_FLAGS = {"lo_phase": "--lo-phase", "efficiency": "--efficiency"}
-
-_UNSET = object()
-"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""
 
 
 def conditional_settings(args: argparse.Namespace) -> tuple[bool, float | None, float | None]:
@@ -67,10 +66,10 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
     explicit: dict[str, str] = {}
     implicit: dict[str, str] = {}
     defaults: dict[str, float] = {}
-    for name in DESIGN_FIELDS:
+    for name, flag in DESIGN_FLAGS.items():
         value = getattr(args, name)
         if value is not None:
-            defaults[name], explicit[name] = float(value), DESIGN_FLAGS[name]
+            defaults[name], explicit[name] = float(value), flag
     if "eps" not in defaults:
         defaults["eps"], implicit["eps"] = 0.0, "default"
     for name, (_, origin) in thermal_values_from_args(args).items():
@@ -81,11 +80,6 @@ def _columns_spec(args: argparse.Namespace) -> tuple[list[Column], dict[str, str
             flag = CONDITIONAL_FLAGS[name]
             given = getattr(args, name) is not (_UNSET if name == "lo_phase" else None)
             (explicit if given else implicit)[name] = flag if given else "default"
-    phi, omega = getattr(args, "phi", None), getattr(args, "omega_hz", None)
-    if phi is not None:
-        defaults[PHI_COLUMN], explicit[PHI_COLUMN] = float(phi), PHI_FLAG
-    if omega is not None:
-        defaults[OMEGA_COLUMN], explicit[OMEGA_COLUMN] = float(omega), OMEGA_FLAG
     defaults["lo_phase"] = math.nan if lo_phase is None else lo_phase
     defaults["efficiency"] = 1.0 if efficiency is None else efficiency
     hints = {name: f"or give {DESIGN_FLAGS[name]}" for name in DESIGN_FIELDS}

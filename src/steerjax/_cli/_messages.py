@@ -1,5 +1,6 @@
-"""How the commands speak: usage and input errors, notes, and the wrapper that turns them into
-exit statuses."""
+"""How the commands speak: usage and input errors, notes, the wrapper that turns them into exit
+statuses, and the output files (``--out FILE``: refused before the work if they cannot be
+written, written safely after)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 
+from .._io import output_problem, write_error_message
 from ..io._tables import InputError as _InputError
 
 # ---------------------------------------------------------------------------------------------
@@ -112,3 +114,38 @@ def note_file_inputs(prog: str, args: argparse.Namespace, table, used: dict, res
         else:
             message = f"column {name!r} is not a parameter; it is copied to the output unchanged"
         note(prog, message, quiet=args.quiet)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output files (--out): checked when a command starts, written through steerjax._io
+# ---------------------------------------------------------------------------------------------
+
+
+def check_out_file(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output file that cannot be written (nothing to do for None).
+
+    Raises:
+        UsageError: the name is empty (exit status 2).
+        InputError: the destination is a folder, its folder does not exist or is not a
+            folder, or the name is too long (exit status 1); the message names ``flag``.
+    """
+    if path is None:
+        return
+    problem = output_problem(path)
+    if problem is None:
+        return
+    if not path:
+        raise UsageError(f"{flag}: {problem} (give the name of the file to write)")
+    raise InputError(f"cannot write {flag} {path}: {problem}; nothing was written")
+
+
+def write_out_file(prog: str, path: str, write: Callable[[str], object]) -> int:
+    """Call ``write(path)`` and return 0, or print ``<prog>: error: cannot write ...`` and
+    return 1 if it raises ``OSError`` (:func:`steerjax._io.write_error_message`: for a regular
+    file nothing was written, for a device or FIFO part of the data may have gone out)."""
+    try:
+        write(path)
+    except OSError as exc:
+        print(f"{prog}: error: {write_error_message(path, exc)}", file=sys.stderr)
+        return 1
+    return 0

@@ -38,3 +38,6 @@ number_argument = argument(parse_number)
 preset_argument = argument(parse_preset_name)
 lo_phase_argument = argument(parse_lo_phase)
 count_argument = argument(parse_integer)
+
+_UNSET = object()
+"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""

@@ -1,4 +1,5 @@
-"""``steerjax optimize``: the job table, from flags or a job file, with every bad row reported."""
+"""``steerjax optimize``: the job table, from flags or a job file, with every bad row reported, and
+the results as a text table, CSV or JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 
 import steerjax as sj
 
-from .._validation import allowed_range, domain_violations
+from .._io import write_columns
+from .._validation import domain_problem
 from ..io._tables import THERMAL_FIELDS, Column, Table
 from ..io._text import parse_integer, parse_number
 from ..optim._job_columns import (
@@ -24,17 +26,56 @@ from ..optim._job_columns import (
     job_file_columns,
     product_jobs,
 )
-from ._messages import InputError, UsageError, note, note_file_inputs
-from ._optimize_columns import _BOUND_FLAGS, _JOB_FLAGS, MAX_GRID_POINTS, PROG, TOLERANCE_FLAGS
-from ._thermal import thermal_from_args, thermal_values_from_args
+from ..optim._job_report import convergence_notes, optima_report
+from ._messages import InputError, UsageError, note, note_file_inputs, write_out_file
+from ._numbers import _UNSET
+from ._thermal import describe_thermal_source, thermal_from_args, thermal_values_from_args
+
+PROG = "steerjax optimize"
+
+TOLERANCE_FLAGS = {
+    # column: (flag, dest)
+    "phase_tolerance": ("--phase-tolerance", "phase_tolerance"),
+    "theta_tolerance": ("--theta-tolerance", "theta_tolerance"),
+    "c_tolerance": ("--c-tolerance", "C_tolerance"),
+    "max_settling_time_s": ("--max-settling-time", "max_settling_time"),
+    "max_other_E": ("--max-other-e", "max_other_E"),
+    "min_other_E": ("--min-other-e", "min_other_E"),
+    "omega_hz": ("--omega-hz", "omega_hz"),
+}
+"""The one-value constraint flags: tolerances, settling time, bounds on the other direction's E
+and the oscillator frequency (``--eps-range LO HI`` fills ``eps_range_min/max``, ``--phi-bounds
+LO HI`` ``phi_min/max``)."""
+
+_BOUND_FLAGS = {
+    # flag dest: (flag, low column, high column)
+    "theta_plus_bounds": ("--theta-plus-bounds", "theta_plus_min", "theta_plus_max"),
+    "theta_minus_bounds": ("--theta-minus-bounds", "theta_minus_min", "theta_minus_max"),
+    "C_plus_bounds": ("--c-plus-bounds", "C_plus_min", "C_plus_max"),
+    "phi_bounds": ("--phi-bounds", "phi_min", "phi_max"),
+}
+
+_JOB_FLAGS = {
+    "C_minus": "--c-minus",
+    "eps": "--eps",
+    "coupling": "--coupling",
+    "direction": "--direction",
+    "efficiency": "--efficiency",
+}
+
+MAX_STARTS = 1_000_000
+"""Largest ``--starts`` (each start is a search; a million per optimum is far past any use)."""
+
+MAX_GRID_POINTS = 10_000_000
+"""Largest N of ``--c-minus-grid`` (ten million optima; the results are held in memory)."""
+
+MAX_SEED = 2**63 - 1
+"""Largest ``--seed`` (jax.random.PRNGKey takes a signed 64-bit integer)."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Flags -> values
 # ---------------------------------------------------------------------------------------------
-
-
-_UNSET = object()
-"""Value of ``--lo-phase`` when the flag is not given (None means ``optimal``)."""
 
 
 def _conditional_flags(args: argparse.Namespace) -> tuple[bool, list[float] | None, object]:
@@ -134,11 +175,9 @@ def _constraint_flag_values(args: argparse.Namespace) -> dict[str, tuple[float, 
 def _check_flag_domain(name: str, flag: str, values: Sequence[float]) -> None:
     """InputError (status 1, like ``evaluate``) naming the parameter, the flag, the bad values
     and the allowed range."""
-    bad = np.asarray(values, dtype=np.float64)[domain_violations(**{name: values})[name]]
-    if bad.size:
-        more = f" (and {bad.size - 5} more)" if bad.size > 5 else ""
-        shown = ", ".join(repr(float(x)) for x in bad[:5]) + more
-        raise InputError(f"{name} = {shown} ({flag}) is outside the allowed range {allowed_range(name)}")
+    problem = domain_problem(name, values, flag)
+    if problem is not None:
+        raise InputError(problem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,3 +287,44 @@ def _note_batch_inputs(args, table: Table, explicit, implicit, used) -> None:
     if parts:
         note(PROG, f"columns not in {table.source}, and where their values come from: " + "; ".join(parts))
     note_file_inputs(PROG, args, table, used, (*ALL_RESULT_COLUMNS, *TOLERANCE_RESULT_COLUMNS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, results: dict) -> str:
+    """The human-readable report of the flags' optima: a heading, then one table per group of
+    jobs (:func:`steerjax.optim._job_report.optima_report`)."""
+    constraints = [
+        f"{flag} {getattr(args, dest)[0]!r} {getattr(args, dest)[1]!r}"
+        for dest, (flag, _, _) in _BOUND_FLAGS.items()
+        if getattr(args, dest) is not None
+    ]
+    if args.min_damping_ratio is not None:
+        constraints.append(f"--min-damping-ratio {args.min_damping_ratio!r}")
+    for flag, dest in TOLERANCE_FLAGS.values():
+        if getattr(args, dest, None) is not None:
+            constraints.append(f"{flag} {getattr(args, dest)!r}")
+    if getattr(args, "eps_range", None) is not None:
+        constraints.append(f"--eps-range {args.eps_range[0]!r} {args.eps_range[1]!r}")
+    _, _, lo_phase = _conditional_flags(args)
+    if lo_phase is not _UNSET and lo_phase is not None:
+        constraints.append(f"--lo-phase {lo_phase!r}")
+    search = f"search: {args.starts} starts, seed {args.seed}" + (
+        f"; constraints: {', '.join(constraints)}" if constraints else ""
+    )
+    return optima_report(table, rows, results, thermal_source=describe_thermal_source(args), search=search)
+
+
+def _write_out(args, columns, n_written: int, n_total: int) -> int:
+    if write_out_file(PROG, args.out, lambda path: write_columns(path, columns, parents=False)):
+        return 1
+    note(PROG, f"wrote {n_written} of {n_total} optima to {args.out}", quiet=args.quiet)
+    return 0
+
+
+def _note_not_converged(results: dict, quiet: bool) -> None:
+    for message in convergence_notes(results):
+        note(PROG, message, quiet=quiet)

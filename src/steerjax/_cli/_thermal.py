@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .._validation import allowed_range, domain_violations
-from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, preset_values
+from .._validation import domain_problem
+from ..io._tables import THERMAL_FIELDS, THERMAL_FLAGS, describe_presets, preset_values
 from ..model._params import THERMAL_PRESETS, Thermal
 from ._messages import InputError, UsageError, wrap
 from ._numbers import number_argument, preset_argument
@@ -22,17 +22,6 @@ _THERMAL_HELP = {
 }
 
 
-def _describe_presets() -> str:
-    parts = []
-    for name in THERMAL_PRESETS:
-        v = preset_values(name)
-        parts.append(
-            f"{name}: gamma_+,0/2pi = {v['gamma0_plus_hz']:g} Hz, nbar_+ = {v['nbar_plus']:g}, "
-            f"gamma_-,0/2pi = {v['gamma0_minus_hz']:g} Hz, nbar_- = {v['nbar_minus']:g}"
-        )
-    return "; ".join(parts)
-
-
 def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str | None = None):
     """Add ``--thermal PRESET`` and the four explicit thermal flags in their own help group.
 
@@ -47,7 +36,7 @@ def add_thermal_arguments(parser: argparse.ArgumentParser, *, description: str |
             or (
                 "Give a preset with --thermal, or all four explicit flags; an explicit flag given "
                 "together with --thermal overrides the preset's value.  Presets (the paper's Figs. "
-                f"4-8): {_describe_presets()}."
+                f"4-8): {describe_presets()}."
             )
         ),
     )
@@ -115,13 +104,7 @@ def thermal_from_args(args: argparse.Namespace) -> Thermal:
             f"{{{','.join(THERMAL_PRESETS)}}}, or all four of {', '.join(THERMAL_FLAGS.values())}"
             + (f" (given: {', '.join(given)}; missing: {', '.join(missing)})" if given else "")
         )
-    plain = {n: v for n, (v, _) in values.items()}
-    bad = [n for n, mask in domain_violations(**plain).items() if mask.any()]
-    if bad:
-        raise InputError(
-            "; ".join(
-                f"{n} = {plain[n]!r} ({values[n][1]}) is outside the allowed range {allowed_range(n)}"
-                for n in bad
-            )
-        )
-    return Thermal(**plain)
+    problems = [domain_problem(n, [v], origin) for n, (v, origin) in values.items()]
+    if any(problems):
+        raise InputError("; ".join(p for p in problems if p is not None))
+    return Thermal(**{n: v for n, (v, _) in values.items()})

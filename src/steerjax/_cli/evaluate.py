@@ -1,11 +1,12 @@
 """``steerjax evaluate``: steady-state steering of one design (flags) or many (a CSV file).
 
-One design (:mod:`._evaluate_single`) is evaluated by :func:`steerjax.steering` (or the Gaussian
-engine at phi != 0, the lab-frame model with ``--omega-hz``), so the numbers and the error
-messages are the library's.  Many designs (``--from FILE``): the file is read by
-:func:`steerjax.io.read_table` (:mod:`._evaluate_batch`: columns, flags that fill columns,
-notes), checked and evaluated row by row by :mod:`steerjax.analysis._design_batch` (padded
-chunks of one compiled program per kind of row), and written atomically; each bad row is
+One design is evaluated by :func:`steerjax.analysis.evaluate_design` (:func:`steerjax.steering`,
+or the Gaussian engine at phi != 0, the lab-frame model with ``--omega-hz``), so the numbers and
+the error messages are the library's, and printed as its JSON record or its text report.  Many
+designs (``--from FILE``): the file is read by :func:`steerjax.io.read_table`
+(:mod:`._evaluate_batch`: columns, flags that fill columns, notes), checked and evaluated row by
+row by :func:`steerjax.analysis._design_table.evaluate_table` (padded chunks of one compiled
+program per kind of row), and written atomically; each bad row is
 reported as ``FILE:LINE: reason`` (exit status 1).  The epilog below is the user's reference
 (also on docs/cli.md).
 """
@@ -13,9 +14,8 @@ reported as ``FILE:LINE: reason`` (exit status 1).  The epilog below is the user
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-
-import numpy as np
 
 import steerjax as sj
 
@@ -24,48 +24,47 @@ from ..analysis._design_batch import (
     CONDITIONAL_INPUT_COLUMNS,
     CONDITIONAL_REGIME_COLUMN,
     CONDITIONAL_RESULT_COLUMNS,
+    DESIGN_FIELDS,
     INPUT_COLUMNS,
     LAB_RESULT_COLUMNS,
     LO_PHASE_GRID,
     LO_PHASE_POLISH_STEPS,
-    NUMERIC_RESULT_COLUMNS,
     OMEGA_COLUMN,
     PHI_COLUMN,
     RESULT_COLUMNS,
     SENSITIVITY_CHUNK_ROWS,
     SENSITIVITY_PARAMETERS,
-    SENSITIVITY_RESULT_COLUMNS,
-    _regime_names,
-    evaluate_conditional,
-    evaluate_lab_frame,
-    evaluate_rows,
-    evaluate_sensitivity,
-    reject_bad_sensitivity,
-    reject_nonfinite,
-    reject_unstable,
 )
-from ..analysis._design_table import (
-    has_omega,
-    output_columns,
-    reject_bad_conditional,
-    reject_bad_omega,
-    reject_optimal_lo_phase_at_nonzero_phi,
-)
-from ..io._tables import read_table, reject_out_of_domain, resolve_thermal
+from ..analysis._design_table import evaluate_table, has_omega, result_columns
+from ..analysis._single_design import design_report, evaluate_design
+from ..io._console import ProgressBar
+from ..io._tables import read_table, resolve_thermal
 from ..io._text import ANGLE_FORMS, MISSING_RULE
-from ._common import ProgressBar
 from ._evaluate_batch import (
-    _UNSET,
+    DESIGN_FLAGS,
     _columns_spec,
     _note_inputs,
     check_conditional_columns,
     conditional_settings,
 )
-from ._evaluate_single import run_single
-from ._messages import UsageError, check_conflicts, command, note, print_stdout, wrap
-from ._numbers import angle_argument, lo_phase_argument, number_argument
-from ._output import check_out_file, write_out_file
-from ._thermal import add_thermal_arguments, thermal_values_from_args
+from ._messages import (
+    InputError,
+    UsageError,
+    check_conflicts,
+    check_out_file,
+    command,
+    note,
+    print_stdout,
+    wrap,
+    write_out_file,
+)
+from ._numbers import _UNSET, angle_argument, lo_phase_argument, number_argument
+from ._thermal import (
+    add_thermal_arguments,
+    describe_thermal_source,
+    thermal_from_args,
+    thermal_values_from_args,
+)
 
 _EPILOG = f"""\
 examples:
@@ -313,49 +312,16 @@ def run_batch(args: argparse.Namespace) -> int:
             "omega_hz (the lab-frame model) is not supported with --conditional or --margins "
             "(paper's model only)"
         )
-    result_columns = RESULT_COLUMNS
-    if conditional:
-        result_columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
-    if args.margins:
-        result_columns = (*result_columns, *SENSITIVITY_RESULT_COLUMNS)
-    if lab:
-        result_columns = (*result_columns, *LAB_RESULT_COLUMNS)
-    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, result_columns)
-
-    reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
-    reject_bad_omega(table)
-    if conditional:
-        reject_bad_conditional(table)
-        reject_optimal_lo_phase_at_nonzero_phi(table)
-    reject_unstable(table)
-    rows = np.flatnonzero(table.ok)
+    columns = result_columns(conditional=conditional, margins=args.margins, lab=lab)
+    _note_inputs(prog, args, table, filled, {**implicit, **explicit}, used, columns)
     with ProgressBar(quiet=args.quiet) as bar:
-        results = evaluate_rows(table, rows, progress=bar)
-    lab_notes = evaluate_lab_frame(table, rows, results) if lab else []
-    numeric = NUMERIC_RESULT_COLUMNS
-    if conditional:
-        with ProgressBar(quiet=args.quiet) as bar:
-            results |= evaluate_conditional(table.values, rows, progress=bar)
-        numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
-    rows, results = reject_nonfinite(table, rows, results, numeric)
-    if args.margins:
-        with ProgressBar(quiet=args.quiet) as bar:
-            results |= evaluate_sensitivity(table.values, rows, progress=bar)
-        rows, results = reject_bad_sensitivity(table, rows, results)
-    if conditional:
-        results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
-            results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]
+        rows, out_columns, lab_notes = evaluate_table(
+            table, filled, conditional=conditional, margins=args.margins, progress=bar
         )
     for message in table.error_messages():
         print(message, file=sys.stderr)
     for message in lab_notes:
         note(prog, message, quiet=args.quiet)
-
-    out_columns = output_columns(table, rows, filled, results, result_columns)
-    for name in (OMEGA_COLUMN, *LAB_RESULT_COLUMNS):  # no frequency: an empty cell
-        if name in out_columns and out_columns[name].dtype != object:
-            column = out_columns[name]
-            out_columns[name] = np.asarray(["" if np.isnan(v) else v for v in column.tolist()], dtype=object)
     n_bad = len(table.problems)
     if args.out is None:
         print_stdout(csv_text(out_columns))
@@ -371,3 +337,64 @@ def run_batch(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     return 1 if n_bad else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One design
+# ---------------------------------------------------------------------------------------------
+
+
+def _design_from_args(args: argparse.Namespace) -> sj.Design:
+    missing = [DESIGN_FLAGS[n] for n in DESIGN_FIELDS[:4] if getattr(args, n) is None]
+    if missing:
+        raise UsageError(
+            f"one design needs {', '.join(missing)} (or evaluate a file of designs with --from FILE)"
+        )
+    return sj.Design(
+        theta_plus=args.theta_plus,
+        theta_minus=args.theta_minus,
+        C_plus=args.C_plus,
+        C_minus=args.C_minus,
+        eps=0.0 if args.eps is None else args.eps,
+        phi=0.0 if args.phi is None else args.phi,
+    )
+
+
+def run_single(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        raise UsageError(
+            "--out is for --from FILE; for one design, redirect stdout (e.g. --json > result.json)"
+        )
+    conditional, lo_phase, efficiency = conditional_settings(args)
+    design = _design_from_args(args)
+    thermal = thermal_from_args(args)
+    phi = float(design.phi)
+    if conditional and phi != 0 and lo_phase is None:
+        raise UsageError(
+            f"--phi {phi!r} with --lo-phase optimal: the optimal local-oscillator phase is searched at "
+            "phi = 0 only; give a fixed --lo-phase"
+        )
+    try:
+        record = evaluate_design(
+            thermal,
+            design,
+            conditional=conditional,
+            lo_phase=lo_phase,
+            efficiency=efficiency,
+            margins=args.margins,
+            omega_hz=args.omega_hz,
+            preset=args.thermal,
+            show_phi=args.phi is not None,
+            note=lambda message: note("steerjax evaluate", message, quiet=args.quiet),
+        )
+    except NotImplementedError:
+        raise UsageError(
+            "--omega-hz (the lab-frame model) is not supported with --conditional or --margins"
+        ) from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        print_stdout(json.dumps(record, indent=2))
+    else:
+        print_stdout(design_report(record, thermal_source=describe_thermal_source(args)))
+    return 0

@@ -16,18 +16,19 @@ failing figure is reported (exit status 1) and the others still run.
 from __future__ import annotations
 
 import argparse
-import re
+import functools
 import sys
 from pathlib import Path
 
 import steerjax as sj
 
 from .. import _figures
-from ..io._text import ANGLE_FORMS, parse_angle
-from ._common import Progress, format_columns
+from ..io._console import Progress
+from ..io._text import ANGLE_FORMS
 from ._messages import InputError, UsageError, command, error, print_stdout, wrap
+from ._numbers import argument
 
-__all__ = ["register", "parse_override"]
+__all__ = ["register"]
 
 _EPILOG = """\
 examples:
@@ -40,40 +41,6 @@ examples:
 Every figure writes figN.png, figN.pdf, its data (figN_*.csv / figN_*.npz) and figN.json
 (parameters, grid sizes, steerjax version, git commit, JAX backend and device, run time).
 """
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` -> ``(key, value)``.  The value is an int (``101``), a float or angle
-    (``0.35pi``, ``1e3``), a tuple of those separated by commas (``0.3pi,0.4pi``), or else
-    the text itself (``vacuum-server``).
-
-    Raises:
-        ValueError: no ``=`` or an empty key.
-    """
-    key, sep, value = str(text).partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not key:
-        raise ValueError(f"{text!r} is not KEY=VALUE")
-
-    def one(v: str):
-        v = v.strip()
-        if re.fullmatch(r"[+-]?[0-9]+", v):  # ASCII digits only (int() would also take 1_0, ١٠)
-            return int(v)
-        try:
-            return parse_angle(v)
-        except ValueError:
-            return v
-
-    if "," in value:
-        return key, tuple(one(v) for v in value.split(",") if v.strip())
-    return key, one(value)
-
-
-def _override_argument(text: str) -> tuple[str, object]:
-    try:
-        return parse_override(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -112,7 +79,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        type=_override_argument,
+        type=argument(_figures.parse_override),
         help="change a parameter of the figure (needs --only with one figure; see --list for the "
         f"keys); values are numbers, angles ({ANGLE_FORMS}), comma-separated lists or text",
     )
@@ -131,51 +98,11 @@ def _scripts(args):
         raise InputError(str(exc)) from None
 
 
-def _list(selected) -> int:
-    lines = []
-    for script in selected:
-        try:
-            module = _figures.load_figure_module(script)
-        except Exception as exc:  # show what is wrong with a script, but list the rest
-            lines.append(
-                f"{script.name}  {script.path.name}  (cannot be loaded: {type(exc).__name__}: {exc})"
-            )
-            continue
-        lines.append(f"{script.name}  {script.path.name}  {module.TITLE}")
-        defaults = getattr(module, "DEFAULTS", None)
-        if isinstance(defaults, dict):
-            for key, value in defaults.items():
-                lines.append(f"    {key} = {value!r}")
-    print_stdout("\n".join(lines) if lines else "no figures")
-    return 0
-
-
-def _summary(outcomes, out_dir: Path) -> str:
-    cells = [
-        [
-            o.script.name,
-            "ok" if o.ok else "FAILED",
-            f"{o.seconds:.1f} s",
-            ", ".join(f.name for f in o.files) if o.ok else str(o.error),
-        ]
-        for o in outcomes
-    ]
-    n_files = sum(len(o.files) for o in outcomes)
-    failed = sum(not o.ok for o in outcomes)
-    total = sum(o.seconds for o in outcomes)
-    table = format_columns(
-        ["figure", "status", "time", "files"], cells, justify=("left", "left", "right", "left")
-    )
-    return (
-        f"{table}\n{len(outcomes) - failed} of {len(outcomes)} figures done in {total:.1f} s; "
-        f"{n_files} files in {out_dir}" + (f"; {failed} failed" if failed else "")
-    )
-
-
 def _run(args: argparse.Namespace) -> int:
     _, selected = _scripts(args)
     if args.list:
-        return _list(selected)
+        print_stdout(_figures.describe_figures(selected))
+        return 0
     if not selected:
         raise InputError("no experiment scripts found")
     overrides = dict(args.overrides)
@@ -183,9 +110,6 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--set changes one figure's parameters: select exactly one figure with --only")
     out_dir = Path(args.out)
     prog = "steerjax figures"
-
-    def make_bar(total: int, label: str) -> Progress:
-        return Progress(total, label, quiet=args.quiet)
 
     def on_done(i, n, outcome):
         if not outcome.ok:
@@ -203,8 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         out_dir,
         quick=args.quick,
         overrides=overrides,
-        make_bar=make_bar,
+        make_bar=functools.partial(Progress, quiet=args.quiet),
         on_done=on_done,
     )
-    print_stdout(_summary(outcomes, out_dir))
+    print_stdout(_figures.figures_summary(outcomes, out_dir))
     return 0 if all(o.ok for o in outcomes) else 1

@@ -4,7 +4,7 @@ The jobs (one optimum each) come from the flags' product grid (:func:`._optimize
 or from a job file read by :func:`steerjax.io.read_table` (:mod:`._optimize_jobs`: columns, flags
 that fill columns, notes).  The library checks each row and solves the good ones
 (:mod:`steerjax.optim._jobs`: one batched :func:`steerjax.optimize` call per group of rows that
-share a compiled program); :mod:`._optimize_output` formats the table, CSV or JSON.  Bad rows are
+share a compiled program); :mod:`._optimize_jobs` also formats the table, CSV or JSON.  Bad rows are
 reported as ``FILE:LINE: reason``; the good rows are still written, and the exit status is 1.
 The epilog below is the user's reference (also on docs/cli.md).
 """
@@ -15,12 +15,11 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 import steerjax as sj
 
 from .._io import csv_text, json_records
-from ..io._tables import THERMAL_FIELDS, read_table, reject_out_of_domain, resolve_thermal
+from ..io._console import ProgressBar
+from ..io._tables import read_table, resolve_thermal
 from ..io._text import (
     ANGLE_FORMS,
     MISSING_RULE,
@@ -31,31 +30,28 @@ from ..io._text import (
 )
 from ..optim._job_columns import (
     _DEFAULT_C_PLUS_RATIO,
-    CONDITIONAL_COLUMNS,
-    CONSTRAINT_COLUMNS,
     DIAGNOSTIC_COLUMNS,
-    JOB_COLUMNS,
     RESULT_COLUMNS,
     SENSITIVITY_PARAMETERS,
     output_table,
-    reject_bad_conditional,
-    reject_bad_constraints,
 )
-from ..optim._jobs import group_key, solve
-from ._common import ProgressBar
-from ._messages import UsageError, check_conflicts, command, error, note, print_stdout, wrap
-from ._numbers import angle_argument, argument, int_in
-from ._optimize_columns import MAX_SEED, MAX_STARTS, PROG
+from ..optim._job_report import job_problems
+from ..optim._jobs import solve, solve_file
+from ._messages import UsageError, check_conflicts, check_out_file, command, error, note, print_stdout, wrap
+from ._numbers import _UNSET, angle_argument, argument, int_in
 from ._optimize_jobs import (
-    _UNSET,
+    MAX_SEED,
+    MAX_STARTS,
+    PROG,
     _batch_columns,
     _check_flags,
     _conditional_flags,
     _note_batch_inputs,
+    _note_not_converged,
+    _write_out,
+    format_table,
     jobs_from_flags,
 )
-from ._optimize_output import _note_not_converged, _write_out, format_table
-from ._output import check_out_file
 from ._thermal import add_thermal_arguments, thermal_values_from_args
 
 _CONDITIONAL_EPILOG = """
@@ -420,13 +416,8 @@ def run_flags(args: argparse.Namespace) -> int:
         rows, results = solve(
             table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
         )
-    v = table.values
-    for i in sorted(table.problems):
-        coupling, direction, conditional, _, _, _ = group_key(table, i)
-        job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
-        if conditional:
-            job += f", efficiency = {float(v['efficiency'][i])!r}"
-        error(PROG, f"{job} ({coupling}, {direction}): {'; '.join(table.problems[i])}")
+    for message in job_problems(table):
+        error(PROG, message)
     conditional, _, _ = _conditional_flags(args)
     columns = output_table(table, rows, [], results, conditional=conditional)
     if args.json:
@@ -452,27 +443,18 @@ def run_batch(args: argparse.Namespace) -> int:
         )
     used = resolve_thermal(table, thermal_values_from_args(args))
     _note_batch_inputs(args, table, explicit, implicit, used)
-    reject_out_of_domain(table, ("C_minus", "eps", *THERMAL_FIELDS))
-    reject_bad_constraints(table)
-    reject_bad_conditional(table, conditional)
-    any_conditional = bool(np.any(table.values["conditional"].astype(bool)))
     with ProgressBar(quiet=args.quiet) as bar:
-        rows, results = solve(
-            table, n_starts=args.starts, seed=args.seed, sensitivities=args.sensitivities, progress=bar
+        rows, results, out = solve_file(
+            table,
+            explicit,
+            conditional=conditional,
+            n_starts=args.starts,
+            seed=args.seed,
+            sensitivities=args.sensitivities,
+            progress=bar,
         )
     for message in table.error_messages():
         print(message, file=sys.stderr)
-    # The job columns the file lacks (always known: flags, defaults, presets); the conditional
-    # ones if a job is conditional; constraint columns a flag gives.
-    filled = [n for n in JOB_COLUMNS[1:] if n not in table.in_file]
-    if any_conditional:
-        filled += [n for n in ("conditional", "efficiency") if n not in table.in_file]
-    filled += [
-        n
-        for n in (*CONDITIONAL_COLUMNS[2:], *CONSTRAINT_COLUMNS)
-        if n not in table.in_file and n in explicit and (any_conditional or n in CONSTRAINT_COLUMNS)
-    ]
-    out = output_table(table, rows, filled, results, conditional=any_conditional)
     n_bad = len(table.problems)
     status = 1 if n_bad else 0
     if args.json:

@@ -7,9 +7,17 @@ import argparse
 import io
 
 from .._io import atomic_write_bytes, csv_text, write_csv
-from ._messages import InputError, UsageError, command, note, print_stdout, wrap
+from ._messages import (
+    InputError,
+    UsageError,
+    check_out_file,
+    command,
+    note,
+    print_stdout,
+    wrap,
+    write_out_file,
+)
 from ._numbers import count_argument, number_argument
-from ._output import check_out_file, write_out_file
 from ._thermal import add_thermal_arguments, thermal_from_args
 
 PROG = "steerjax pareto"

@@ -1,6 +1,7 @@
 """Analysis of designs: steering maps over (C+, C-) and angles, regime boundaries and grids of
 optimal designs (the data of Figs. 2-7), the gradients and steering margins of a design, and
-the elasticities of optima against C- (Fig. 10(b))."""
+the elasticities of optima against C- (Fig. 10(b)); one design evaluated in full, as the record
+and the text report of ``steerjax evaluate``."""
 
 from ._elasticity import IMPROVEMENT_PARAMETERS, largest_elasticity, optimum_elasticities
 from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
@@ -20,6 +21,7 @@ from ._sensitivity import (
     design_sensitivity,
     sensitivity_columns,
 )
+from ._single_design import design_report, evaluate_design
 
 __all__ = [
     "SWEEP_FIELDS",
@@ -40,6 +42,9 @@ __all__ = [
     "SENSITIVITY_PARAMETERS",
     "SENSITIVITY_UNITS",
     "MARGIN_LIMITS",
+    # one design in full, as a record and as the text report of `steerjax evaluate`
+    "evaluate_design",
+    "design_report",
     # which improvement pays most: elasticities of the optimum against C_- (issue 12)
     "optimum_elasticities",
     "largest_elasticity",

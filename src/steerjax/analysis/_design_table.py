@@ -8,9 +8,28 @@ import math
 
 import numpy as np
 
-from ..io._tables import REQUIRED, Column, Table, thermal_table_columns
+from ..io._tables import REQUIRED, Column, Table, reject_out_of_domain, thermal_table_columns
 from ..io._text import LO_PHASE_OPTIMAL, parse_angle, parse_lo_phase, parse_number
-from ._design_batch import DESIGN_FIELDS, OMEGA_COLUMN, PHI_COLUMN, RESULT_COLUMNS
+from ._design_batch import (
+    CONDITIONAL_REGIME_COLUMN,
+    CONDITIONAL_RESULT_COLUMNS,
+    DESIGN_FIELDS,
+    INPUT_COLUMNS,
+    LAB_RESULT_COLUMNS,
+    NUMERIC_RESULT_COLUMNS,
+    OMEGA_COLUMN,
+    PHI_COLUMN,
+    RESULT_COLUMNS,
+    SENSITIVITY_RESULT_COLUMNS,
+    _regime_names,
+    evaluate_conditional,
+    evaluate_lab_frame,
+    evaluate_rows,
+    evaluate_sensitivity,
+    reject_bad_sensitivity,
+    reject_nonfinite,
+    reject_unstable,
+)
 
 
 def _lo_phase_cell(text: str) -> float:
@@ -114,3 +133,56 @@ def output_columns(
     for name in result_columns:  # a result column of the input (a re-run) is replaced
         out[name] = results[name]
     return out
+
+
+def result_columns(*, conditional: bool = False, margins: bool = False, lab: bool = False) -> tuple[str, ...]:
+    """The result columns of :func:`evaluate_table`, in the order they are written:
+    :data:`RESULT_COLUMNS`, then those of the conditional scheme, of the margins and of the
+    lab-frame model when asked for."""
+    columns = RESULT_COLUMNS
+    if conditional:
+        columns = (*RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS, CONDITIONAL_REGIME_COLUMN)
+    if margins:
+        columns = (*columns, *SENSITIVITY_RESULT_COLUMNS)
+    if lab:
+        columns = (*columns, *LAB_RESULT_COLUMNS)
+    return columns
+
+
+def evaluate_table(
+    table: Table, filled, *, conditional: bool = False, margins: bool = False, progress=None
+) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Check every row of a design table and evaluate the good ones, as ``steerjax evaluate
+    --from`` does: ``(rows, columns, notes)``, the rows evaluated, the output table of
+    :func:`output_columns` (``filled``: the parameter columns the file lacks, written after
+    its own) and the notes of the lab-frame model.  Each bad row is rejected in ``table``
+    with its reason (:meth:`~steerjax.io.Table.error_messages`); ``progress(done, total,
+    label)`` is called as the chunks are done."""
+    lab = has_omega(table)
+    reject_out_of_domain(table, (*INPUT_COLUMNS, PHI_COLUMN))
+    reject_bad_omega(table)
+    if conditional:
+        reject_bad_conditional(table)
+        reject_optimal_lo_phase_at_nonzero_phi(table)
+    reject_unstable(table)
+    rows = np.flatnonzero(table.ok)
+    results = evaluate_rows(table, rows, progress=progress)
+    notes = evaluate_lab_frame(table, rows, results) if lab else []
+    numeric = NUMERIC_RESULT_COLUMNS
+    if conditional:
+        results |= evaluate_conditional(table.values, rows, progress=progress)
+        numeric = (*NUMERIC_RESULT_COLUMNS, *CONDITIONAL_RESULT_COLUMNS)
+    rows, results = reject_nonfinite(table, rows, results, numeric)
+    if margins:
+        results |= evaluate_sensitivity(table.values, rows, progress=progress)
+        rows, results = reject_bad_sensitivity(table, rows, results)
+    if conditional:
+        results[CONDITIONAL_REGIME_COLUMN] = _regime_names(
+            results["E_c_plus_given_minus"], results["E_c_minus_given_plus"]
+        )
+    columns = result_columns(conditional=conditional, margins=margins, lab=lab)
+    out = output_columns(table, rows, filled, results, columns)
+    for name in (OMEGA_COLUMN, *LAB_RESULT_COLUMNS):  # no frequency: an empty cell
+        if name in out and out[name].dtype != object:
+            out[name] = np.asarray(["" if np.isnan(v) else v for v in out[name].tolist()], dtype=object)
+    return rows, out, notes

@@ -6,8 +6,15 @@ checks and the same messages: :func:`read_table` parses each known :class:`Colum
 and every check adds its reason to the row (:meth:`Table.reject`) instead of stopping at the
 first, so that :meth:`Table.error_messages` reports every bad row as ``FILE:LINE: reason``
 while :attr:`Table.ok` marks the good ones.
+
+Long runs and their results: :class:`ProgressBar` draws the bar of the command line for any
+``progress`` callback, :func:`format_columns` lays out a plain-text table, and inside
+:class:`StopOnSignals` a Ctrl-C or SIGTERM stops the run for good and no steerjax writer
+replaces a file after it.
 """
 
+from ._console import Progress, ProgressBar, format_columns
+from ._signals import StopOnSignals
 from ._tables import (
     REQUIRED,
     THERMAL_PRESET_COLUMN,
@@ -50,4 +57,8 @@ __all__ = [
     "parse_direction",
     "parse_bool",
     "format_number",
+    "Progress",
+    "ProgressBar",
+    "format_columns",
+    "StopOnSignals",
 ]

@@ -40,6 +40,19 @@ def preset_values(name: str) -> dict[str, float]:
     return {f: float(np.asarray(getattr(preset, f))) for f in THERMAL_FIELDS}
 
 
+def describe_presets() -> str:
+    """The thermal presets and their four values in words, one ``name: ...`` part per preset
+    (as the help of the command line's ``--thermal`` lists them)."""
+    parts = []
+    for name in THERMAL_PRESETS:
+        v = preset_values(name)
+        parts.append(
+            f"{name}: gamma_+,0/2pi = {v['gamma0_plus_hz']:g} Hz, nbar_+ = {v['nbar_plus']:g}, "
+            f"gamma_-,0/2pi = {v['gamma0_minus_hz']:g} Hz, nbar_- = {v['nbar_minus']:g}"
+        )
+    return "; ".join(parts)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables of named columns with per-row errors
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ._optimum_sensitivity import (
 )
 from ._options import ExecutionOptions, SearchOptions
 from ._problem import COUPLINGS, EDGE_DAMPING_RATIO, Measurement, Problem
+from ._program_store import compilation_cache_dir, use_compilation_cache
 from ._result import OptimumResult
 from ._search import default_block_size, default_lanes
 from ._solvers import LBFGS, AbstractMinimiser, Adam, ProjectedNewton
@@ -47,6 +48,9 @@ __all__ = [
     "CONDITIONAL_WARM_PHASES",
     "default_block_size",
     "default_lanes",
+    # compiled programs kept across processes (the steerjax command's caches)
+    "use_compilation_cache",
+    "compilation_cache_dir",
     # coordinates of the search (constrained reparameterisation)
     "rates_from_w",
     "w_from_design",

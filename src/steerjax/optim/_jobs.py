@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from ..io._tables import THERMAL_FIELDS, Table
+from ..io._tables import THERMAL_FIELDS, Table, reject_out_of_domain
 from ..model._params import Thermal
 from ._constrained import InfeasibleBoundError
 from ._feasibility import problem_feasibility
@@ -20,10 +20,16 @@ from ._job_columns import (
     _DEFAULT_LO_PHASE_RANGE,
     _HALF_PI,
     ALL_RESULT_COLUMNS,
+    CONDITIONAL_COLUMNS,
+    CONSTRAINT_COLUMNS,
     CONSTRAINT_SENSITIVITY_PARAMETERS,
+    JOB_COLUMNS,
     OTHER_E_COLUMNS,
     SENSITIVITY_PARAMETERS,
     _c_plus_bounds,
+    output_table,
+    reject_bad_conditional,
+    reject_bad_constraints,
     sensitivity_columns,
 )
 from ._optimize import optimize
@@ -261,6 +267,41 @@ def solve(
     if rows.size == 0:
         return rows, {name: np.asarray([]) for name in ALL_RESULT_COLUMNS}
     return _reject_nonfinite(table, rows, {name: column[rows] for name, column in full.items()})
+
+
+def solve_file(
+    table: Table,
+    given,
+    *,
+    conditional: bool,
+    n_starts: int,
+    seed: int,
+    sensitivities: bool = False,
+    progress=None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Check and optimise the rows of a job file as ``steerjax optimize --from`` does; returns
+    the rows solved, their results (:func:`solve`) and the output table (:func:`output_table`).
+
+    ``given``: the columns that the caller gave one value for the whole file (written to the
+    output when the file lacks them); ``conditional``: the scheme of a row whose
+    ``conditional`` cell is empty.  Each bad row is rejected in ``table`` with its reason.
+    """
+    reject_out_of_domain(table, ("C_minus", "eps", *THERMAL_FIELDS))
+    reject_bad_constraints(table)
+    reject_bad_conditional(table, conditional)
+    any_conditional = bool(np.any(table.values["conditional"].astype(bool)))
+    rows, results = solve(table, n_starts=n_starts, seed=seed, sensitivities=sensitivities, progress=progress)
+    # The job columns the file lacks (always known: given, defaults, presets); the conditional
+    # ones if a job is conditional; constraint columns given.
+    filled = [n for n in JOB_COLUMNS[1:] if n not in table.in_file]
+    if any_conditional:
+        filled += [n for n in ("conditional", "efficiency") if n not in table.in_file]
+    filled += [
+        n
+        for n in (*CONDITIONAL_COLUMNS[2:], *CONSTRAINT_COLUMNS)
+        if n not in table.in_file and n in given and (any_conditional or n in CONSTRAINT_COLUMNS)
+    ]
+    return rows, results, output_table(table, rows, filled, results, conditional=any_conditional)
 
 
 def _drop_unset_sensitivities(table: Table, rows: np.ndarray, full: dict) -> None:

@@ -4,9 +4,12 @@
 from .._figures import (
     FigureOutcome,
     FigureScript,
+    describe_figures,
     discover_figures,
     experiments_dir,
+    figures_summary,
     load_figure_module,
+    parse_override,
     run_figure,
     run_figures,
     select_figures,
@@ -27,4 +30,7 @@ __all__ = [
     "load_figure_module",
     "run_figure",
     "run_figures",
+    "parse_override",
+    "describe_figures",
+    "figures_summary",
 ]

@@ -1,4 +1,5 @@
-"""SIGINT and SIGTERM while a command runs: stop, keep the old output, exit 130 or 143.
+"""SIGINT and SIGTERM while a program runs: stop, keep the old output (the command line then
+exits with status 130 or 143; a script using :class:`StopOnSignals` decides for itself).
 
 Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the interpreter happens to
 be -- and where that is a garbage-collector callback or a ``__del__`` method, the exception is
@@ -45,8 +46,12 @@ class StopOnSignals:
     Examples:
         >>> with StopOnSignals() as stop:
         ...     pass
-        >>> stop.signum is None and stop.interrupted is None
+        >>> stop.signum is None and stop.interrupted is None and not stop.stopped
         True
+        >>> with StopOnSignals() as stop:
+        ...     raise KeyboardInterrupt
+        >>> stop.stopped, stop.exit_status, stop.reason
+        (True, 130, 'interrupted by SIGINT')
     """
 
     def __init__(self) -> None:
@@ -56,6 +61,25 @@ class StopOnSignals:
         self._previous: dict[int, object] = {}
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a signal (or a ``KeyboardInterrupt``) stopped the block."""
+        return self.signum is not None or self.interrupted is not None
+
+    @property
+    def exit_status(self) -> int:
+        """The exit status of a stopped program: 128 + the signal's number (130 for SIGINT, also
+        for a bare ``KeyboardInterrupt``, 143 for SIGTERM)."""
+        return 128 + (self.signum if self.signum is not None else signal.SIGINT)
+
+    @property
+    def reason(self) -> str:
+        """What stopped the block, in words: ``interrupted by SIGINT`` and the interrupt's own
+        message, if it has one."""
+        signum = self.signum if self.signum is not None else signal.SIGINT
+        detail = f"; {self.interrupted}" if self.interrupted is not None and str(self.interrupted) else ""
+        return f"interrupted by {signal.Signals(signum).name}{detail}"
 
     def _handler(self, signum: int, frame) -> None:
         request_stop(signum)

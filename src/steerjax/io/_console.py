@@ -1,15 +1,18 @@
-"""Console output of the commands: the progress bar and plain-text tables (both via rich).
+"""Console output for long runs and their results: a progress bar and plain-text tables (both
+drawn by :mod:`rich`, imported only when used).
 
-The other shared pieces of the command line live beside it: ``_messages`` (errors, notes, exit
-statuses, the checks and notes of ``--from`` files), ``_numbers`` (flag values through the
-parsers of :mod:`steerjax.io`), ``_thermal`` (the thermal flags), ``_output`` (output files) and
-``_signals`` (Ctrl-C).  Job and design files are read by :mod:`steerjax.io`.
+:class:`ProgressBar` is a ``progress(done, total[, label])`` callback for the functions that
+take one (:func:`steerjax.analysis.optimal_grid_data`, and the batches of the command line), so a
+script shows the same bar as ``steerjax``; :class:`Progress` is the bar itself, and
+:func:`format_columns` lays out cells as the aligned tables of the command line's reports.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
+
+__all__ = ["Progress", "ProgressBar", "format_columns"]
 
 # ---------------------------------------------------------------------------------------------
 # Progress bar (rich)
@@ -105,7 +108,8 @@ class Progress:
 
 class ProgressBar:
     """A ``progress(done, total, label)`` callback for the library's batch functions, drawing a
-    :class:`Progress` bar (made on the first call; silent when ``quiet`` or ``total <= 1``).
+    :class:`Progress` bar (made on the first call, and again for a new total or when ``done``
+    starts over, as in the next stage of a batch; silent when ``quiet`` or ``total <= 1``).
     Use as a context manager."""
 
     def __init__(self, *, quiet: bool = False):
@@ -113,7 +117,7 @@ class ProgressBar:
         self.bar: Progress | None = None
 
     def __call__(self, done: int, total: int, label: str = "") -> None:
-        if self.bar is None or self.bar.total != total:
+        if self.bar is None or self.bar.total != total or done < self.bar.count:
             self.close()
             self.bar = Progress(total, label=label, quiet=self.quiet or total <= 1)
         if label != self.bar.label:

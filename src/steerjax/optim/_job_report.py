@@ -1,30 +1,29 @@
-"""``steerjax optimize``: the results as a text table, CSV or JSON."""
+"""The optima of a job table as text: one table per group of jobs that share a coupling,
+direction and scheme (what ``steerjax optimize`` prints below its heading lines)."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 
 import numpy as np
 
-import steerjax as sj
-
-from .._io import atomic_write_text, json_records, write_csv
+from ..io._console import format_columns
 from ..io._tables import THERMAL_FIELDS, Table
 from ..io._text import format_number
-from ..optim._job_columns import SENSITIVITY_PARAMETERS
-from ..optim._jobs import group_key
-from ._common import format_columns
-from ._messages import note
-from ._optimize_columns import _BOUND_FLAGS, _COUPLING_WORDS, _DIRECTION_WORDS, PROG, TOLERANCE_FLAGS
-from ._optimize_jobs import _UNSET, _conditional_flags
-from ._output import write_out_file
-from ._thermal import describe_thermal_source
+from ..model import STEERING_BOUND
+from ._job_columns import SENSITIVITY_PARAMETERS
+from ._jobs import group_key
 
-# ---------------------------------------------------------------------------------------------
-# Output
-# ---------------------------------------------------------------------------------------------
+__all__ = ["optima_report", "convergence_notes", "job_problems"]
+
+_DIRECTION_WORDS = {
+    "plus-given-minus": ("E_+|-", "client => server"),
+    "minus-given-plus": ("E_-|+", "server => client"),
+}
+_COUPLING_WORDS = {
+    "asymmetric": "theta_+, theta_-, C_+ free",
+    "symmetric": "theta_+ = theta_- tied, C_+ free",
+}
 
 
 def _g(x: float, digits: int, bounds=(0.0,)) -> str:
@@ -33,38 +32,22 @@ def _g(x: float, digits: int, bounds=(0.0,)) -> str:
     return format_number(x, digits, bounds)
 
 
-_E_LIMITS = (0.0, sj.STEERING_BOUND)
+_E_LIMITS = (0.0, STEERING_BOUND)
 
 
-def format_table(args: argparse.Namespace, table: Table, rows: np.ndarray, results: dict) -> str:
-    """The human-readable report of the flags' optima: a heading, then one table per
-    :func:`group_key` group."""
+def optima_report(table: Table, rows: np.ndarray, results: dict, *, thermal_source: str, search: str) -> str:
+    """The text report of the optima ``results`` of the table rows ``rows`` (as
+    :func:`steerjax.optim._jobs.solve` returns them; one thermal set): the thermal values (from
+    ``thermal_source``, in words), the line ``search``, then for each :func:`group_key` group a
+    title and a table, the footnotes, and the elasticities when ``results`` has them."""
     v = table.values
     t = {f: float(v[f][0]) for f in THERMAL_FIELDS}
     lines = [
-        f"thermal ({describe_thermal_source(args)}): gamma_+,0/2pi = {_g(t['gamma0_plus_hz'], 10)} Hz, "
+        f"thermal ({thermal_source}): gamma_+,0/2pi = {_g(t['gamma0_plus_hz'], 10)} Hz, "
         f"nbar_+ = {_g(t['nbar_plus'], 10)}; gamma_-,0/2pi = {_g(t['gamma0_minus_hz'], 10)} Hz, "
         f"nbar_- = {_g(t['nbar_minus'], 10)}",
+        search,
     ]
-    constraints = [
-        f"{flag} {getattr(args, dest)[0]!r} {getattr(args, dest)[1]!r}"
-        for dest, (flag, _, _) in _BOUND_FLAGS.items()
-        if getattr(args, dest) is not None
-    ]
-    if args.min_damping_ratio is not None:
-        constraints.append(f"--min-damping-ratio {args.min_damping_ratio!r}")
-    for flag, dest in TOLERANCE_FLAGS.values():
-        if getattr(args, dest, None) is not None:
-            constraints.append(f"{flag} {getattr(args, dest)!r}")
-    if getattr(args, "eps_range", None) is not None:
-        constraints.append(f"--eps-range {args.eps_range[0]!r} {args.eps_range[1]!r}")
-    _, _, lo_phase = _conditional_flags(args)
-    if lo_phase is not _UNSET and lo_phase is not None:
-        constraints.append(f"--lo-phase {lo_phase!r}")
-    lines.append(
-        f"search: {args.starts} starts, seed {args.seed}"
-        + (f"; constraints: {', '.join(constraints)}" if constraints else "")
-    )
     order: dict[tuple, list[int]] = {}
     for j, i in enumerate(rows.tolist()):
         order.setdefault(group_key(table, i), []).append(j)
@@ -158,40 +141,40 @@ def _elasticity_cell(x) -> str:
     return "" if math.isnan(x) else f"{x:+.6f}"
 
 
-def _write(path: str, columns: dict[str, np.ndarray]) -> None:
-    if path.lower().endswith(".json"):
-        atomic_write_text(path, json.dumps(json_records(columns), indent=2) + "\n", parents=False)
-    else:
-        write_csv(path, columns, parents=False)
-
-
-def _write_out(args, columns, n_written: int, n_total: int) -> int:
-    if write_out_file(PROG, args.out, lambda path: _write(path, columns)):
-        return 1
-    note(PROG, f"wrote {n_written} of {n_total} optima to {args.out}", quiet=args.quiet)
-    return 0
-
-
-def _note_not_converged(results: dict, quiet: bool) -> None:
+def convergence_notes(results: dict) -> list[str]:
+    """Notes on the optima of ``results`` that did not converge (none when all did), and on why
+    a tolerance's worst case often cannot pass the gradient test."""
+    notes = []
     k = int(np.count_nonzero(~np.asarray(results["converged"], dtype=bool)))
     if k:
-        note(
-            PROG,
+        notes.append(
             f"{k} of {len(results['converged'])} optima did not converge (the search stopped "
             "neither on the solver's own test nor with a projected gradient below the first-order "
             "tolerance relative to |E|; see converged and grad_norm); the best start is reported "
-            "-- more --starts may help",
-            quiet=quiet,
+            "-- more --starts may help"
         )
     if "E_worst" in results:
         bad = ~np.asarray(results["converged"], dtype=bool)
         tolerant = np.asarray(results["E_worst"]) != np.asarray(results["E"])
         if np.any(bad & tolerant):
-            note(
-                PROG,
+            notes.append(
                 "with a tolerance the worst case is a maximum over error corners, and at a robust "
                 "optimum two corners usually tie (a kink), where the gradient test cannot pass; "
                 "E_worst is then typically within ~1e-8 (relative) of the best value (measured "
-                "against Nelder-Mead, docs/dev-notes.md)",
-                quiet=quiet,
+                "against Nelder-Mead, docs/dev-notes.md)"
             )
+    return notes
+
+
+def job_problems(table: Table) -> list[str]:
+    """One line per rejected job of a table made from values rather than a file, naming the
+    job by its values: ``C_minus = 10.0, eps = 0.0 (asymmetric, plus-given-minus): reason``."""
+    v = table.values
+    lines = []
+    for i in sorted(table.problems):
+        coupling, direction, conditional, _, _, _ = group_key(table, i)
+        job = f"C_minus = {float(v['C_minus'][i])!r}, eps = {float(v['eps'][i])!r}"
+        if conditional:
+            job += f", efficiency = {float(v['efficiency'][i])!r}"
+        lines.append(f"{job} ({coupling}, {direction}): {'; '.join(table.problems[i])}")
+    return lines
