@@ -153,10 +153,14 @@ def _critical_polynomial(forms: Array) -> Array:
     changes neither the roots nor the signs)."""
     scale = jnp.max(jnp.abs(forms), axis=-1, keepdims=True)
     f = forms / jnp.where(scale > 0, scale, 1.0)
-    poly = jnp.stack([f[..., 0], 2.0 * f[..., 1], f[..., 2]], -1)  # m11 + 2 m12 t + m22 t^2
-    N = _polymul(poly[..., 0, :], poly[..., 1, :])
-    W = _polymul(poly[..., 2, :], poly[..., 3, :])
-    return critical_polynomial_of(N, W)
+    return critical_polynomial_of(*quartics_from_forms(f))
+
+
+def quartics_from_forms(forms: Array) -> tuple[Array, Array]:
+    """``(N, W)``: ascending coefficients in ``t = tan psi`` of ``N = n_X n_P`` and ``W = w_X w_P``
+    (E^2 = N/W) from the forms of :func:`phase_forms_from_rates`."""
+    poly = jnp.stack([forms[..., 0], 2.0 * forms[..., 1], forms[..., 2]], -1)  # m11 + 2 m12 t + m22 t^2
+    return _polymul(poly[..., 0, :], poly[..., 1, :]), _polymul(poly[..., 2, :], poly[..., 3, :])
 
 
 def critical_polynomial_of(N: Array, W: Array) -> Array:

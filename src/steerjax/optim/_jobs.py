@@ -135,8 +135,9 @@ def build_problem(table: Table, rows: np.ndarray, key: tuple) -> Problem:
 
 
 _FREE_PHI_WITH_PHASE_TOLERANCE = (
-    "phase_tolerance is not supported with a free carrier phase (phi_min < phi_max; with omega_hz "
-    "phi is free in [-pi/2, pi/2] by default): fix phi with phi_min = phi_max (--phi-bounds PHI PHI)"
+    "a free carrier phase (phi_min < phi_max; with omega_hz phi is free in [-pi/2, pi/2] by default) "
+    "with phase_tolerance is not supported together with theta_tolerance, c_tolerance or eps_range: "
+    "fix phi with phi_min = phi_max (--phi-bounds PHI PHI)"
 )
 
 
@@ -164,10 +165,13 @@ def feasible_problem(table: Table, rows: np.ndarray, key: tuple) -> tuple[np.nda
             for r in rows.tolist():
                 table.reject([int(r)], f"{key[3]} is not supported with omega_hz or phi_min/phi_max")
             return rows[:0], None
-    if key[5]:  # a free phi: a phase tolerance only with phi fixed (equal ends)
+    options = _tolerance_options(v, rows)
+    box = {"theta_tolerance", "C_tolerance", "eps_range"} & set(options)
+    if key[5] and "phase_tolerance" in options and box:
+        # a free phi re-tuned against the phase error: not with the box tolerances (the group's
+        # problem has both as soon as one row sets each)
         phi = _pair(v["phi_min"][rows], v["phi_max"][rows], (-_HALF_PI, _HALF_PI))
-        tol = v["phase_tolerance"][rows]
-        refused = (phi[:, 1] > phi[:, 0]) & ~np.isnan(tol) & (tol != 0)
+        refused = phi[:, 1] > phi[:, 0]
         for j in np.flatnonzero(refused).tolist():
             table.reject([int(rows[j])], _FREE_PHI_WITH_PHASE_TOLERANCE)
         rows = rows[~refused]

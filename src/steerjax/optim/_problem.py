@@ -262,13 +262,14 @@ class Problem(eqx.Module):
                 + ("conditional=True" if self.conditional else "a custom objective")
                 + " (the phase-robust objective is the worst case of E of the chosen direction)"
             )
-        if self.phase_tolerance is not None and self._phi_varies():
-            raise ValueError(
-                "phase_tolerance is not supported with a free carrier phase (phi_bounds with "
-                "low < high): the worst case over [phi - delta, phi + delta] has a kink in phi where "
-                "its two ends balance, which the gradient search cannot resolve.  Fix phi instead "
-                "(phi_bounds=(phi, phi), e.g. the phi of a nominal re-tuned optimum)"
-            )
+        if self.phi_varies and self.has_box_tolerance and is_concrete(self.phi_bounds):
+            b = np.asarray(self.phi_bounds)
+            if np.any(b[..., 1] > b[..., 0]):
+                raise ValueError(
+                    "a free carrier phase (phi_bounds with low < high) with phase_tolerance is not "
+                    "supported together with theta_tolerance, C_tolerance or eps_range; fix phi "
+                    "(phi_bounds=(phi, phi)) or drop the phase tolerance"
+                )
         if self.bath != ("optical", "optical") and self.omega_hz is None:
             raise ValueError(
                 f"bath = {self.bath!r} needs omega_hz: the paper's (rotating-wave) model has the "
@@ -352,12 +353,13 @@ class Problem(eqx.Module):
         """Whether the carrier phase phi is a search coordinate (``phi_bounds`` given)."""
         return self.phi_bounds is not None
 
-    def _phi_varies(self) -> bool:
-        """Whether some row's ``phi_bounds`` has low < high (False for traced bounds)."""
-        if self.phi_bounds is None or not is_concrete(self.phi_bounds):
-            return False
-        b = np.asarray(self.phi_bounds)
-        return bool(np.any(b[..., 1] > b[..., 0]))
+    @property
+    def phi_varies(self) -> bool:
+        """Whether phi is re-tuned against a phase tolerance (``phi_bounds`` and
+        ``phase_tolerance`` both given): the loss then minimises the worst case over the
+        centre of the phase interval (:func:`steerjax.optim._model_choice.retuned_phase_worst`).
+        Static (from which fields are set); rows with equal ends of ``phi_bounds`` get phi there."""
+        return self.phi_bounds is not None and self.phase_tolerance is not None
 
     @property
     def lab_frame(self) -> bool:
