@@ -262,7 +262,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         dest="phase_tolerance",
         metavar="RAD",
         type=angle_argument,
-        help="error of the carrier phase [rad], |phi - phi0| <= RAD in [0, pi/2]; fixed phi (--phi-bounds)",
+        help="error of the carrier phase [rad], |phi - phi0| <= RAD in [0, pi/2] (a free phi is re-tuned)",
     )
     tol.add_argument(
         "--theta-tolerance",

@@ -109,8 +109,10 @@ class Problem(eqx.Module):
             search coordinate, after eps); equal ends fix phi.  ``None``: phi = 0.  With
             ``omega_hz`` the best phi moves away from 0 (issue 16).  Neither option combines
             with ``conditional``, ``objective`` or ``max_other_E``/``min_other_E``; both
-            combine with the tolerances on theta, C and eps; ``omega_hz`` also with
-            ``phase_tolerance``, at a fixed phi (equal ends of ``phi_bounds``, or phi = 0).
+            combine with the tolerances.  With ``phase_tolerance`` a free phi is re-tuned
+            against the error (the worst case minimised over the centre of the phase
+            interval, :func:`steerjax.optim._model_choice.retuned_phase_worst`); that is not
+            combined with tolerances on theta, C or eps (fix phi with equal ends).
         bath: the thermal baths of the lab-frame model (with ``omega_hz`` only):
             ``"optical"`` (default, the paper's form), ``"viscous"`` (Brownian, for mechanical
             oscillators), or a ``(client, server)`` pair; see :data:`steerjax.model.BATHS`.
@@ -125,7 +127,7 @@ class Problem(eqx.Module):
     plus the angle tolerance).  The result reports the worst case as
     :attr:`OptimumResult.E_worst` and the nominal E as ``value``.  With ``omega_hz`` every E of
     the tolerance set is the lab frame's, and the phase error is maximised exactly there too
-    (:mod:`steerjax.model._lab_phase`), around the fixed phi.
+    (:mod:`steerjax.model._lab_phase`).
 
     The constructor converts each argument (checking its own format and range, so that a
     message quotes the argument as given) and broadcasts them to one batch shape; the checks
