@@ -271,19 +271,26 @@ def _det2(M: Array) -> Array:
     return M[..., 0, 0] * M[..., 1, 1] - M[..., 0, 1] * M[..., 1, 0]
 
 
-def lab_frame_E_from_blocks(blocks: BlockCovariance) -> tuple[Array, Array]:
-    """``(E_{+|-}, E_{-|+})`` as sqrt(det) of the conditional covariances (module docstring).
-
-    Invariant under local rotations of either oscillator; no subtraction of numbers that
-    diverge at the client's edge.
-    """
+def conditional_blocks(blocks: BlockCovariance) -> tuple[Array, Array]:
+    """``(M, Pi)``: the conditional covariance M = Cov(x_+ | x_-) and the precision block Pi of
+    x_- (``Pi^{-1}`` = Cov(x_- | x_+)), both symmetrised (module docstring)."""
     S_inv = _inv2(blocks.client)
     G = blocks.cross @ S_inv
     My = blocks.server - G @ _t(blocks.cross)
     My = 0.5 * (My + _t(My))
     H = blocks.shear + G
     Pi = S_inv + _t(H) @ _inv2(My) @ H
-    return jnp.sqrt(_det2(My)), 1.0 / jnp.sqrt(_det2(0.5 * (Pi + _t(Pi))))
+    return My, 0.5 * (Pi + _t(Pi))
+
+
+def lab_frame_E_from_blocks(blocks: BlockCovariance) -> tuple[Array, Array]:
+    """``(E_{+|-}, E_{-|+})`` as sqrt(det) of the conditional covariances (module docstring).
+
+    Invariant under local rotations of either oscillator; no subtraction of numbers that
+    diverge at the client's edge.
+    """
+    My, Pi = conditional_blocks(blocks)
+    return jnp.sqrt(_det2(My)), 1.0 / jnp.sqrt(_det2(Pi))
 
 
 class LabFrameSteering(eqx.Module):

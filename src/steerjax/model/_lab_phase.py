@@ -50,9 +50,9 @@ import numpy as np
 from jax import Array
 
 from .._validation import parse_direction
-from ._lab_frame import _det2, _inv2, _t, lab_frame_blocks_from_rates, lab_frame_E_from_blocks
+from ._lab_frame import _det2, conditional_blocks, lab_frame_blocks_from_rates, lab_frame_E_from_blocks
 from ._rates import CascadeRates
-from ._tolerance import PhaseWorstCase, _roots_in, critical_polynomial_of
+from ._tolerance import PhaseWorstCase, _roots_in, critical_polynomial_of, worst_of_candidates
 
 __all__ = ["lab_frame_worst_over_phase_from_rates"]
 
@@ -69,15 +69,9 @@ _UNIT_QUARTIC = np.asarray([1.0, 0.0, 2.0, 0.0, 1.0])
 
 def _quartic_samples(r: CascadeRates, phi: Array, omega, bath) -> tuple[Array, Array]:
     """``(det M, det M det Pi)`` at phases ``phi`` (module docstring)."""
-    b = lab_frame_blocks_from_rates(r, phi, omega, bath)
-    S_inv = _inv2(b.client)
-    G = b.cross @ S_inv
-    My = b.server - G @ _t(b.cross)
-    My = 0.5 * (My + _t(My))
-    H = b.shear + G
-    Pi = S_inv + _t(H) @ _inv2(My) @ H
-    N = _det2(My)
-    return N, N * _det2(0.5 * (Pi + _t(Pi)))
+    M, Pi = conditional_blocks(lab_frame_blocks_from_rates(r, phi, omega, bath))
+    N = _det2(M)
+    return N, N * _det2(Pi)
 
 
 def _expand(r: CascadeRates) -> CascadeRates:
@@ -126,16 +120,7 @@ def lab_frame_worst_over_phase_from_rates(
     phi0_b = jnp.broadcast_to(phi0, shape)[..., None]
     blocks = lab_frame_blocks_from_rates(_expand(r), phi0_b + psi, jnp.asarray(omega)[..., None], bath)
     e_pm, e_mp = lab_frame_E_from_blocks(blocks)
-    E = e_pm if key == "plus-given-minus" else e_mp
-    best = jnp.argmax(jnp.where(jnp.isnan(E), -jnp.inf, E), axis=-1)
-    E_worst = jnp.take_along_axis(E, best[..., None], -1)[..., 0]
-    psi_worst = jnp.take_along_axis(jnp.broadcast_to(psi, E.shape), best[..., None], -1)[..., 0]
-    nan = jnp.any(jnp.isnan(E), -1)
-    return PhaseWorstCase(
-        E_worst=jnp.where(nan, jnp.nan, E_worst),
-        phi_worst=jnp.where(nan, jnp.nan, phi0_b[..., 0] + psi_worst),
-        E_nominal=E[..., 0],
-    )
+    return worst_of_candidates(e_pm if key == "plus-given-minus" else e_mp, psi, phi0_b[..., 0])
 
 
 # One compiled program per shape, direction and bath (the root search is hundreds of small

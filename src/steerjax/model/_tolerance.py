@@ -241,7 +241,12 @@ def worst_case_over_phase_from_rates(r: CascadeRates, direction: str, delta, phi
     psi = jnp.concatenate([jnp.zeros_like(half_b), -half_b, half_b, roots], -1)
     r_b = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], r)
     e_pm, e_mp = steering_at_phase_from_rates(r_b, phi0[..., None] + psi)
-    E = e_pm if key == "plus-given-minus" else e_mp
+    return worst_of_candidates(e_pm if key == "plus-given-minus" else e_mp, psi, phi0)
+
+
+def worst_of_candidates(E: Array, psi: Array, phi0: Array) -> PhaseWorstCase:
+    """The largest of E at the candidate phases ``phi0 + psi`` (last axis; the first candidate
+    is psi = 0, the nominal phase); NaN where any candidate is NaN."""
     best = jnp.argmax(jnp.where(jnp.isnan(E), -jnp.inf, E), axis=-1)
     E_worst = jnp.take_along_axis(E, best[..., None], -1)[..., 0]
     psi_worst = jnp.take_along_axis(jnp.broadcast_to(psi, E.shape), best[..., None], -1)[..., 0]
