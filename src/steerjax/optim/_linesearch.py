@@ -28,43 +28,46 @@ class ParallelLinesearchState(NamedTuple):
     ``value`` and ``grad``: the objective and its gradient at the new point;
     ``positive_curvature``: the step taken has ``<step, gradient change> > 0``, the condition
     for the pair that L-BFGS stores to keep its inverse-Hessian estimate positive definite;
-    ``shrink``: the factor on every trial step size of the next update (1, divided by
-    ``1 / shrink_factor`` after each update that took no step)."""
+    ``scale``: the factor on the step sizes of the next update (see
+    :func:`scale_by_parallel_linesearch`)."""
 
     learning_rate: Array
     value: Array
     grad: Any
     positive_curvature: Array
-    shrink: Array
+    scale: Array
 
 
 def scale_by_parallel_linesearch(
     optax,
-    step_sizes: Sequence[float] = (1.0, 2.0, 0.25, 1 / 64),
+    step_sizes: Sequence[float] = (1.0, 0.3, 0.05),
     max_step: float = float("inf"),
     slope_rtol: float = 1e-4,
     curv_rtol: float = 0.9,
     approx_dec_rtol: float = 1e-6,
+    grow_factor: float = 16.0,
     shrink_factor: float | None = None,
 ):
     """An ``optax.GradientTransformationExtraArgs`` that scales the update (a descent direction
     ``u``) by one of a few step sizes, all evaluated at once; ``optax`` is the module (imported
     lazily by the caller).
 
-    The trials are ``step_sizes`` times ``min(1, r)`` and, when ``max_step`` is finite, ``r``
-    itself, where ``r = max_step / max|u|`` is the step at which the largest coordinate moves by
-    ``max_step``: no trial moves further than that, and one always moves that far (a short
-    steepest-descent step after a restart, or a concave stretch, is not stuck with tiny steps).
+    The trials are ``scale * step_sizes``, all shrunk in proportion where the longest would
+    move a coordinate by more than ``max_step``, and, when ``max_step`` is finite, the step
+    ``r = min(1, scale) * max_step / max|u|`` (the largest coordinate moves by ``max_step``).
     The step taken is the first trial, in this order, that satisfies the strong Wolfe
     conditions: sufficient decrease -- Armijo's, or near a minimum (value within
     ``approx_dec_rtol * |f|``) Hager and Zhang's approximate form -- and
     ``|slope(t)| <= curv_rtol * |slope(0)|``; these are the tests and the defaults of
     :func:`optax.scale_by_zoom_linesearch`.  If none does, the trial with the lowest value is
-    taken when it satisfies sufficient decrease or lowers the objective; else no step (step
-    size 0), and the next update tries every step size times ``shrink_factor`` (default: half
-    the smallest step size, so the trials continue below the last ones): the backtracking of
-    an ordinary line search, spread over iterations of the caller's loop, and only where a
-    line search fails.
+    taken when it satisfies sufficient decrease or lowers the objective; else none (step
+    size 0).  ``scale`` (1 at first) carries the rest of an ordinary line search over to the
+    next update, so that it costs iterations of the caller's loop only where one line search
+    of fixed trials is not enough: after a step without the Wolfe conditions whose slope is
+    still below ``curv_rtol`` times the initial one (too short: a concave stretch, or the
+    scaled gradient of a first step) it grows by ``grow_factor``; after no step it shrinks by
+    ``shrink_factor`` (default: half the smallest step size, so the trials continue below the
+    last ones); else it is back to 1.
     """
     shrink_factor = min(step_sizes) / 2 if shrink_factor is None else shrink_factor
 
@@ -78,13 +81,13 @@ def scale_by_parallel_linesearch(
         return ParallelLinesearchState(one, inf, optax.tree.zeros_like(params), jnp.asarray(True), one)
 
     def update_fn(updates, state, params, *, value, grad, value_fn: Callable, **extra_args):
-        ts = jnp.asarray(step_sizes, dtype=jnp.real(value).dtype)
+        scale = state.scale
+        ts = scale * jnp.asarray(step_sizes, dtype=scale.dtype)
         longest = optax.tree.max(jax.tree.map(jnp.abs, updates))
-        r = max_step / jnp.where(longest > 0, longest, 1.0)
-        ts = ts * jnp.minimum(1.0, r)
+        reach = max_step / jnp.where(longest > 0, longest, 1.0)  # step that moves max_step
+        ts = ts * jnp.minimum(1.0, reach / jnp.max(ts))
         if max_step != float("inf"):
-            ts = jnp.concatenate([ts, r[None].astype(ts.dtype)])
-        ts = ts * state.shrink
+            ts = jnp.concatenate([ts, (jnp.minimum(1.0, scale) * reach)[None].astype(ts.dtype)])
         slope = vdot(updates, grad)
 
         def at(t):
@@ -101,13 +104,17 @@ def scale_by_parallel_linesearch(
         best = jnp.where(jnp.any(wolfe), jnp.argmax(wolfe), jnp.argmin(values))
         accept = sufficient[best] | (values[best] < value)
         t = jnp.where(accept, ts[best], 0.0)
+        new_value = jnp.where(accept, values[best], value)
         new_grad = jax.tree.map(lambda gs, g: jnp.where(accept, gs[best], g), grads, grad)
+        # accepted without the curvature condition, the slope still steep: the step was too short
+        short = accept & ~wolfe[best] & (slopes[best] < curv_rtol * slope)
+        new_scale = jnp.where(accept, jnp.where(short, scale * grow_factor, 1.0), scale * shrink_factor)
         new_state = ParallelLinesearchState(
             t,
-            jnp.where(accept, values[best], value),
+            new_value,
             new_grad,
             accept & (slopes[best] > slope),
-            jnp.where(accept, 1.0, state.shrink * shrink_factor).astype(state.shrink.dtype),
+            new_scale.astype(scale.dtype),
         )
         return optax.tree.scale(t, updates), new_state
 

@@ -265,7 +265,7 @@ class LBFGS(AbstractMinimiser):
     tol: float = eqx.field(static=True, default=1e-10)
     memory_size: int = eqx.field(static=True, default=10)
     linesearch: str = eqx.field(static=True, default="parallel")
-    step_sizes: tuple[float, ...] = eqx.field(static=True, default=(1.0, 2.0, 0.25, 1 / 64))
+    step_sizes: tuple[float, ...] = eqx.field(static=True, default=(1.0, 0.3, 0.05))
     max_step: float = eqx.field(static=True, default=0.5)
     max_linesearch_steps: int = eqx.field(static=True, default=20)
 
@@ -309,15 +309,15 @@ class LBFGS(AbstractMinimiser):
         f_new, g_new = optax.tree.get(opt_state, "value"), optax.tree.get(opt_state, "grad")
         restarted = optax.tree.get(state.opt_state, "count") == 0  # this step's memory was empty
         stalled = ~fresh & (optax.tree.get(opt_state, "learning_rate") == 0)
-        shrink = optax.tree.get(opt_state, "shrink")
-        # no positive-curvature pair (or no step): drop the memory, keep the line search's shrink
+        scale = optax.tree.get(opt_state, "scale")
+        # no positive-curvature pair (or no step): drop the memory, keep the line search's scale
         reset = fresh | ~optax.tree.get(opt_state, "positive_curvature")
-        clean = optax.tree.set(opt.init(z), value=f_new, grad=g_new, shrink=shrink)
+        clean = optax.tree.set(opt.init(z), value=f_new, grad=g_new, scale=scale)
         opt_state = jax.tree.map(lambda a, b: jnp.where(reset, a, b), clean, opt_state)
         settled = jnp.isfinite(f_new) & (jnp.linalg.norm(g_new) < self.tol)
         k = state.k + 1
         # the end of backtracking: even steps shrunk to eps times the first ones do not decrease f
-        exhausted = stalled & restarted & (shrink <= jnp.finfo(z.dtype).eps)
+        exhausted = stalled & restarted & (scale <= jnp.finfo(z.dtype).eps)
         done = settled | exhausted | ~jnp.isfinite(f_new) | (k >= self.max_steps)
         return _OptaxState(z, opt_state, z, f_new, k, done, settled)
 
