@@ -8,9 +8,11 @@ line search of all lanes, twice over.  Measured on 32 Fig. 4 problems (hot set, 
 lanes): 1.9 line-search iterations per L-BFGS step on average, 9.7 for the slowest lane of a
 pool iteration.  :func:`scale_by_parallel_linesearch` evaluates the objective and its gradient
 at a fixed set of step sizes in one ``vmap`` and keeps the first (in the given order) that
-satisfies the strong Wolfe conditions, else the lowest value.  It plugs into
+satisfies the strong Wolfe conditions, else the lowest value, and carries what one set of
+trials does not settle over to the next update (a step-size scale).  It plugs into
 ``optax.lbfgs(linesearch=...)`` and leaves the value and gradient at the new point in its state,
-as optax's line searches do.
+as optax's line searches do.  optax's L-BFGS stores every pair it is given, so a caller should
+drop the memory after a step without ``positive_curvature`` (as :class:`~steerjax.LBFGS` does).
 """
 
 from __future__ import annotations
