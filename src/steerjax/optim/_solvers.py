@@ -317,8 +317,11 @@ class LBFGS(AbstractMinimiser):
         restarted = optax.tree.get(state.opt_state, "count") == 0  # this step's memory was empty
         stalled = ~fresh & (optax.tree.get(opt_state, "learning_rate") == 0)
         scale = optax.tree.get(opt_state, "scale")
-        # no positive-curvature pair (or no step): drop the memory, keep the line search's scale
+        # no positive-curvature pair (or no step): drop the memory.  The line search's step-size
+        # scale carries over from a scaled-gradient step to the next (a concave stretch, a
+        # failed step), not from an L-BFGS step to the scaled gradient that follows it
         reset = fresh | ~optax.tree.get(opt_state, "positive_curvature")
+        scale = jnp.where(restarted, scale, 1.0).astype(scale.dtype)
         clean = optax.tree.set(opt.init(z), value=f_new, grad=g_new, scale=scale)
         opt_state = jax.tree.map(lambda a, b: jnp.where(reset, a, b), clean, opt_state)
         settled = jnp.isfinite(f_new) & (jnp.linalg.norm(g_new) < self.tol)
