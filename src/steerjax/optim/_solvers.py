@@ -263,9 +263,9 @@ class LBFGS(AbstractMinimiser):
     guess (optax's ``"keep"``, the default of ``scale_by_zoom_linesearch``) took 150 steps per
     winning start, 40-60x the time of :class:`ProjectedNewton`; with first guess 1, 23 steps,
     but in the pool every lane waits for the slowest lane's line search (9.7 iterations per
-    pool iteration against 1.9 per lane, both branches of its ``cond`` computed), ~14x.  The
-    parallel search: 26 steps per winning start (Newton: 10), 2-3x, optima equal to Newton's
-    within 1.3e-15 (relative).
+    pool iteration against 1.9 per lane, both branches of its ``cond`` computed), ~12x.  The
+    parallel search: 28 steps per winning start (Newton: 10), 1.8-2.7x, optima equal to
+    Newton's within 1.3e-15 (relative), as before.
     """
 
     max_steps: int = eqx.field(static=True, default=500)
