@@ -455,6 +455,7 @@ def solver_comparison(n_problems: int, reps: int) -> dict:
     for name, solver in (
         ("ProjectedNewton", sj.ProjectedNewton()),
         ("LBFGS", sj.LBFGS()),
+        ("LBFGS_zoom", sj.LBFGS(linesearch="zoom")),
         ("Adam", sj.Adam()),
     ):
         jax.block_until_ready(sj.optimize(problem, solver=solver).value)  # compile

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from ..linalg._smalleig import symmetric_eig_small
+from ._linesearch import scale_by_parallel_linesearch
 
 
 def _projected_gradient(w, g):
@@ -232,8 +233,8 @@ class _OptaxState(eqx.Module):
 
 
 class LBFGS(AbstractMinimiser):
-    """optax L-BFGS (zoom line search, strong Wolfe) in the coordinates ``w = sin(z)**2``, run
-    until the gradient norm in ``z`` is below ``tol`` or ``max_steps``.
+    """optax L-BFGS (``optax.lbfgs``) in the coordinates ``w = sin(z)**2``, run until the
+    gradient norm in ``z`` is below ``tol``, a stall or ``max_steps``.
 
     ``sin(z)**2`` maps R onto [0, 1] smoothly and reaches the bounds at finite ``z``, where
     ``dw/dz = 0``: an optimum on a bound (the client's stability edge) becomes an ordinary
@@ -243,22 +244,55 @@ class LBFGS(AbstractMinimiser):
     set, eps = 0), 200-370 steps for the winning start and 127x the time of
     :class:`ProjectedNewton`; clipping (``f(clip(w))``) instead stalls where a clipped
     coordinate should move back inside (optima up to 4 % worse).
+
+    ``linesearch``: ``"parallel"`` (default) is
+    :func:`~steerjax.optim._linesearch.scale_by_parallel_linesearch` with ``step_sizes`` and
+    ``max_step`` (in ``z``; the coordinates have period pi, so longer steps only wrap
+    around): all trials in one evaluation, no loop inside the pool's loop, and what one set of
+    trials does not settle carried over to the next iteration (larger steps after a step too
+    short, smaller ones after no step).  The first iteration only evaluates the start (a zero
+    update), so no later one re-evaluates the current point.  optax's L-BFGS keeps every pair
+    it is given: after a step with no positive-curvature pair (or no step) the memory is
+    dropped (restart from the scaled gradient).  The search ends on the gradient test, or when
+    even steps shrunk to ``eps`` times the first ones decrease nothing right after a restart.
+    ``"zoom"`` is optax's zoom line search (strong Wolfe) with up to ``max_linesearch_steps``
+    iterations and the initial step size 1 that optax recommends for quasi-Newton methods.
+
+    Measured on the 32 Fig. 4 problems of ``benchmarks/run.py`` section (d) (8 starts,
+    docs/dev-notes.md, issue 10): the zoom search with the previous step size as its first
+    guess (optax's ``"keep"``, the default of ``scale_by_zoom_linesearch``) took 150 steps per
+    winning start, 40-60x the time of :class:`ProjectedNewton`; with first guess 1, 23 steps,
+    but in the pool every lane waits for the slowest lane's line search (9.7 iterations per
+    pool iteration against 1.9 per lane, both branches of its ``cond`` computed), ~12x.  The
+    parallel search: 28 steps per winning start (Newton: 10), 1.8-2.7x, optima equal to
+    Newton's within 1.3e-15 (relative), as before.
     """
 
     max_steps: int = eqx.field(static=True, default=500)
     tol: float = eqx.field(static=True, default=1e-10)
     memory_size: int = eqx.field(static=True, default=10)
-    max_linesearch_steps: int = eqx.field(static=True, default=8)
+    linesearch: str = eqx.field(static=True, default="parallel")
+    step_sizes: tuple[float, ...] = eqx.field(static=True, default=(1.0, 0.3, 0.05))
+    max_step: float = eqx.field(static=True, default=0.5)
+    max_linesearch_steps: int = eqx.field(static=True, default=20)
+
+    def __check_init__(self):
+        if self.linesearch not in ("parallel", "zoom"):
+            raise ValueError(f"linesearch must be 'parallel' or 'zoom', not {self.linesearch!r}")
 
     @property
     def gtol(self) -> float:
         return self.tol
 
     def _optax(self):
-        return _optax_lib().lbfgs(
-            memory_size=self.memory_size,
-            linesearch=_optax_lib().scale_by_zoom_linesearch(max_linesearch_steps=self.max_linesearch_steps),
-        )
+        optax = _optax_lib()
+        if self.linesearch == "zoom":
+            ls = optax.scale_by_zoom_linesearch(
+                max_linesearch_steps=self.max_linesearch_steps, initial_guess_strategy="one"
+            )
+        else:
+            ls = scale_by_parallel_linesearch(optax, self.step_sizes, max_step=self.max_step)
+        return optax.lbfgs(memory_size=self.memory_size, linesearch=ls)
 
     def init(self, fun: Callable[[Array], Array], w0: Array) -> _OptaxState:
         z0 = jnp.arcsin(jnp.sqrt(w0))
@@ -267,14 +301,46 @@ class LBFGS(AbstractMinimiser):
         return _OptaxState(z0, self._optax().init(z0), z0, inf, jnp.asarray(0), no, no)
 
     def step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
+        if self.linesearch == "zoom":
+            return self._zoom_step(fun, state)
+        optax = _optax_lib()
         fz = _in_sine(fun)
         opt = self._optax()
-        value, grad = _optax_lib().value_and_grad_from_state(fz)(state.z, state=state.opt_state)
+        # the line search leaves the value and gradient at its point in the state; before the
+        # first step there are none (value inf) and a zero update makes it evaluate the start
+        value = optax.tree.get(state.opt_state, "value")
+        fresh = ~jnp.isfinite(value)
+        grad = jnp.where(fresh, 0.0, optax.tree.get(state.opt_state, "grad"))
         updates, opt_state = opt.update(grad, state.opt_state, state.z, value=value, grad=grad, value_fn=fz)
-        z = _optax_lib().apply_updates(state.z, updates)
+        z = optax.apply_updates(state.z, updates)
+        f_new, g_new = optax.tree.get(opt_state, "value"), optax.tree.get(opt_state, "grad")
+        restarted = optax.tree.get(state.opt_state, "count") == 0  # this step's memory was empty
+        stalled = ~fresh & (optax.tree.get(opt_state, "learning_rate") == 0)
+        scale = optax.tree.get(opt_state, "scale")
+        # no positive-curvature pair (or no step): drop the memory.  The line search's step-size
+        # scale carries over from a scaled-gradient step to the next (a concave stretch, a
+        # failed step), not from an L-BFGS step to the scaled gradient that follows it
+        reset = fresh | ~optax.tree.get(opt_state, "positive_curvature")
+        scale = jnp.where(restarted, scale, 1.0).astype(scale.dtype)
+        clean = optax.tree.set(opt.init(z), value=f_new, grad=g_new, scale=scale)
+        opt_state = jax.tree.map(lambda a, b: jnp.where(reset, a, b), clean, opt_state)
+        settled = jnp.isfinite(f_new) & (jnp.linalg.norm(g_new) < self.tol)
+        k = state.k + 1
+        # the end of backtracking: even steps shrunk to eps times the first ones do not decrease f
+        exhausted = stalled & restarted & (scale <= jnp.finfo(z.dtype).eps)
+        done = settled | exhausted | ~jnp.isfinite(f_new) | (k >= self.max_steps)
+        return _OptaxState(z, opt_state, z, f_new, k, done, settled)
+
+    def _zoom_step(self, fun: Callable[[Array], Array], state: _OptaxState) -> _OptaxState:
+        optax = _optax_lib()
+        fz = _in_sine(fun)
+        opt = self._optax()
+        value, grad = optax.value_and_grad_from_state(fz)(state.z, state=state.opt_state)
+        updates, opt_state = opt.update(grad, state.opt_state, state.z, value=value, grad=grad, value_fn=fz)
+        z = optax.apply_updates(state.z, updates)
         # the line search leaves the value and gradient at the new point in the state
-        f_new = _optax_lib().tree.get(opt_state, "value")
-        settled = jnp.linalg.norm(_optax_lib().tree.get(opt_state, "grad")) < self.tol
+        f_new = optax.tree.get(opt_state, "value")
+        settled = jnp.linalg.norm(optax.tree.get(opt_state, "grad")) < self.tol
         k = state.k + 1
         return _OptaxState(z, opt_state, z, f_new, k, settled | (k >= self.max_steps), settled)
 
