@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.custom_derivatives import SymbolicZero
 
 from .._validation import parse_direction
 from ._gaussian import block_covariance_from_rates
@@ -182,13 +183,33 @@ def _phase_forms(r: CascadeRates, key: str, phi0: Array) -> Array:
 
 
 def _prepare(key: str, r: CascadeRates, delta: Array, phi0: Array):
-    forms = _phase_forms(r, key, phi0)
+    """The forms (at the primal point, no derivative), the half-width, the winning phase, its
+    kind and the NaN flag."""
+    forms = _phase_forms(jax.lax.stop_gradient(r), key, jax.lax.stop_gradient(phi0))
     half = jnp.minimum(delta, _HALF_PI)
     shape = jnp.broadcast_shapes(forms.shape[:-2], jnp.shape(half))
     forms = jnp.broadcast_to(forms, shape + forms.shape[-2:])
     half = jnp.broadcast_to(half, shape)
-    psi, kind, nan = _winner(jax.lax.stop_gradient(forms), jax.lax.stop_gradient(half))
+    psi, kind, nan = _winner(forms, jax.lax.stop_gradient(half))
     return forms, half, psi, kind, nan
+
+
+def _interior_shift(key: str, r: CascadeRates, phi0: Array, psi0: Array, interior: Array, h: Array):
+    """``(g(x) - g(x0))/h`` where ``interior`` (else 0): zero, with the first derivative
+    ``dg/h``, ``g = d(E^2)/dpsi`` at ``psi0`` from the forms at ``(r, phi0)`` and ``h`` held
+    fixed.  Only lanes with an interior maximum need it, and at phi0 = 0 none has one (module
+    docstring), so the forms' derivatives are computed in a ``while_loop`` of at most one
+    iteration that runs only when some lane of the batch (vmapped lanes included) needs it."""
+
+    def shift(state):
+        # the barrier ties the inputs to the loop state: else XLA hoists the loop-invariant
+        # forms out of the loop, and they are computed whatever the predicate says
+        todo, rr, p0, ps = jax.lax.optimization_barrier((state[0], r, phi0, psi0))
+        g = phase_derivatives_of_E2(_phase_forms(rr, key, p0), ps[..., None])[0][..., 0]
+        step = jnp.where(interior, (g - jax.lax.stop_gradient(g)) / jnp.where(interior, h, -1.0), 0.0)
+        return jnp.zeros_like(todo), step
+
+    return jax.lax.while_loop(lambda s: jnp.any(s[0]), shift, (interior, jnp.zeros_like(psi0)))[1]
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -198,21 +219,35 @@ def _search_value(key: str, r: CascadeRates, delta: Array, phi0: Array) -> Array
     return jnp.where(nan, jnp.nan, E)
 
 
-@_search_value.defjvp
+def _zeros_for(tangent, primal):
+    """A symbolic-zero tangent as an array of zeros (others unchanged)."""
+    if isinstance(tangent, SymbolicZero):
+        return jnp.zeros(jnp.shape(primal), jnp.result_type(primal))
+    return tangent
+
+
 def _search_value_jvp(key, primals, tangents):
     r, delta, phi0 = primals
     dr, d_delta, d_phi0 = tangents
     forms, half, psi0, kind, nan = _prepare(key, r, delta, phi0)
     # interior maximum: psi*(x) to first order, psi0 - (g(x) - g(x0))/h (value unchanged)
-    g, h = phase_derivatives_of_E2(forms, psi0[..., None])
-    g, h = g[..., 0], jax.lax.stop_gradient(h[..., 0])
+    h = phase_derivatives_of_E2(forms, psi0[..., None])[1][..., 0]
     interior = (kind == 0) & (h < 0)
-    shift = jnp.where(interior, (g - jax.lax.stop_gradient(g)) / jnp.where(interior, h, -1.0), 0.0)
+    shift = _interior_shift(key, r, phi0, psi0, interior, h)
     psi = phi0 + jnp.where(kind != 0, kind * half, psi0 - shift)
-    d_half = jnp.where(delta < _HALF_PI, d_delta, jnp.zeros_like(d_delta))
-    d_psi = d_phi0 + kind * d_half
-    E, dE = jax.jvp(lambda rr, p: _E_at(rr, key, p), (r, psi), (dr, jnp.broadcast_to(d_psi, psi.shape)))
+    dr = jax.tree_util.tree_map(_zeros_for, dr, r, is_leaf=lambda t: isinstance(t, SymbolicZero))
+    if isinstance(d_delta, SymbolicZero) and isinstance(d_phi0, SymbolicZero):
+        # the optimiser's case (delta and phi0 fixed): no derivative in the phase
+        E, dE = jax.jvp(lambda rr: _E_at(rr, key, psi), (r,), (dr,))
+    else:
+        d_delta, d_phi0 = _zeros_for(d_delta, delta), _zeros_for(d_phi0, phi0)
+        d_half = jnp.where(delta < _HALF_PI, d_delta, jnp.zeros_like(d_delta))
+        d_psi = jnp.broadcast_to(d_phi0 + kind * d_half, psi.shape)
+        E, dE = jax.jvp(lambda rr, p: _E_at(rr, key, p), (r, psi), (dr, d_psi))
     return jnp.where(nan, jnp.nan, E), jnp.where(nan, jnp.nan, dE)
+
+
+_search_value.defjvp(_search_value_jvp, symbolic_zeros=True)
 
 
 def worst_case_search_value(r: CascadeRates, direction: str, delta, phi0=0.0) -> Array:
