@@ -2,24 +2,21 @@
 to evaluate and to differentiate twice (issue 11, item 6).
 
 :func:`steerjax.model.worst_case_over_phase_from_rates` certifies the maximum of E(phi) over the
-interval (every critical point found by a derivative cascade, E evaluated with the block path
-at each candidate).  Inside a Newton search that is too slow: the search evaluates the loss,
-its gradient and its Hessian at every step for every lane.  :func:`worst_case_search_value`
-returns the same maximum (the same candidates) at a fraction of the cost:
+interval (every critical point that can hold it found by a derivative cascade, E evaluated with
+the block path at each candidate).  Inside a Newton search that is too slow: the search
+evaluates the loss, its gradient and its Hessian at every step for every lane.
+:func:`worst_case_search_value` returns the same maximum (the same candidates) at a fraction of
+the cost:
 
 * The candidates are compared on E^2 from the quadratic forms in ``(cos psi, sin psi)``
   (:func:`steerjax.model._tolerance.phase_forms_from_rates`, one block covariance at psi = 0
   with its psi-derivative and one at pi/2), not with one block covariance per candidate.
-* The critical points are searched only where they can hold the maximum.  The maximum is at an
-  end of the interval or at a root of the critical polynomial P(t), ``t = tan psi``, where P
-  changes sign from + to - (dE/dpsi = 0 and E concave there).  When P keeps one sign on
-  ``[-T, T]`` (``T = tan min(delta, pi/2)``), or P is increasing there (at most one root, a
-  minimum of E), no interior point is a maximum: a lower bound of P, -P or P' on ``[-T, T]``
-  (:func:`_no_interior_maximum`, up to the rounding of the coefficients) certifies this in a few
-  flops for ``delta <= pi/4``.  At phi_0 = 0 it is the
-  usual case (E even and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs
-  only when some lane of the batch (vmapped lanes included) lacks the certificate: a
-  ``while_loop`` of at most one iteration, whose predicate stays a loop predicate under vmap.
+* The critical points are searched only where they can hold the maximum, as in the certified
+  function: the certificate of :mod:`steerjax.model._phase_certificate` (a few flops, for
+  ``delta <= pi/4``) rules out an interior maximum; at phi_0 = 0 it is the usual case (E even
+  and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs only when some lane
+  of the batch (vmapped lanes included) lacks the certificate
+  (:func:`steerjax.model._tolerance._roots_where`).
 * E itself is evaluated once, with the accurate block path, at the winning phase.
 
 Derivatives (a ``custom_jvp``; the root search never enters a derivative).  With psi* the
@@ -30,7 +27,12 @@ gradient is dE/dx at fixed psi* (envelope theorem) and the Hessian has the impli
 ``g = d(E^2)/dpsi`` at psi* from the forms (closed form; zero at x0, so the value does not
 change) and ``h = d^2(E^2)/dpsi^2 < 0`` held fixed, whose x-derivative is dpsi*/dx.  Only this
 rule's outputs are differentiated again (``jax.hessian`` is forward over reverse), so the
-second derivatives cost a forward pass through the forms, not a reverse pass.
+second derivatives cost a forward pass through the forms, not a reverse pass.  That pass is
+needed only at an interior maximum, so ``g(x)`` is computed in a ``while_loop`` of at most one
+iteration that runs only when some lane has one (:func:`_interior_shift`; at phi_0 = 0 none
+has, and the Hessian costs about that of E at a fixed phase).  When ``delta`` and ``phi0`` are
+not differentiated (the optimiser's case: symbolic-zero tangents) the rule takes no derivative
+in the phase.
 """
 
 from __future__ import annotations
@@ -40,23 +42,19 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
 from jax.custom_derivatives import SymbolicZero
 
 from .._validation import parse_direction
 from ._gaussian import block_covariance_from_rates
 from ._measures import reid_E_from_blocks
+from ._phase_certificate import _critical_polynomial_and_rounding, _no_interior_maximum
 from ._rates import CascadeRates
-from ._tolerance import _DEGREE, _derivative, _forms_at, _roots_in
+from ._tolerance import _forms_at, _roots_where
 
 __all__ = ["worst_case_search_value", "E2_from_forms", "phase_derivatives_of_E2"]
 
 _HALF_PI = math.pi / 2
-_QUARTER_PI = math.pi / 4
-# Relative rounding allowed in the certificate, against the coefficients' own rounding scale
-# (:func:`_critical_polynomial_and_rounding`; a few ulp each, so this is generous).
-_ROUNDING = 1e-13
 
 
 def _quadratic(forms: Array, psi: Array) -> tuple[Array, Array, Array]:
@@ -89,68 +87,11 @@ def phase_derivatives_of_E2(forms: Array, psi: Array) -> tuple[Array, Array]:
     return E2 * L1, E2 * (L2 + L1**2)
 
 
-def _product(a: Array, b: Array) -> Array:
-    """Product of polynomials (ascending coefficients on the last axis) as one contraction."""
-    na, nb = a.shape[-1], b.shape[-1]
-    T = np.zeros((na, nb, na + nb - 1))
-    for i in range(na):
-        T[i, np.arange(nb), i + np.arange(nb)] = 1.0
-    return jnp.einsum("...i,...j,ijk->...k", a, b, jnp.asarray(T, a.dtype))
-
-
-def _critical_polynomial_and_rounding(forms: Array) -> tuple[Array, Array]:
-    """The critical polynomial P (as :func:`steerjax.model._tolerance._critical_polynomial`, up
-    to rounding) and the same polynomial built from the absolute values of the scaled forms, a
-    bound (up to a few ulp) of the rounding error of each of P's coefficients.  Ascending
-    coefficients, ``batch + (7,)`` each."""
-    scale = jnp.max(jnp.abs(forms), axis=-1, keepdims=True)
-    f = forms / jnp.where(scale > 0, scale, 1.0)
-    f = jnp.stack([f, jnp.abs(f)], -3) * jnp.asarray([1.0, 2.0, 1.0], f.dtype)  # m11 + 2 m12 t + m22 t^2
-    N = _product(f[..., 0, :], f[..., 1, :])
-    W = _product(f[..., 2, :], f[..., 3, :])
-    sign = jnp.asarray([[-1.0], [1.0]], f.dtype)  # P = N' W - N W'; the bound adds
-    P = _product(_derivative(N), W) + sign * _product(N, _derivative(W))
-    return P[..., 0, : _DEGREE + 1], P[..., 1, : _DEGREE + 1]
-
-
-def _no_interior_maximum(P: Array, err: Array, half: Array) -> Array:
-    """True where no point inside ``[-half, half]`` is a maximum of E, up to rounding: P(tan psi)
-    of one sign, or increasing (its only root a minimum of E).  Only claimed for ``half <= pi/4``
-    (``|tan psi| <= 1``).  ``err``: the rounding bound of P's coefficients
-    (:func:`_critical_polynomial_and_rounding`).  Where P is at rounding level (E flat in psi to
-    rounding) the candidates 0 and +-half hold the maximum to rounding.
-
-    Each of P, -P and P' is certainly non-negative on ``[-T, T]`` when its lower bound
-    ``p_0 + sum_k b_k T^k`` (``b_k = -|p_k|`` for odd k, ``min(p_k, 0)`` for even k) is at least
-    ``-_ROUNDING sum_k err_k T^k``."""
-    T = jnp.tan(jnp.minimum(half, _QUARTER_PI))
-    pad = [(0, 0)] * (P.ndim - 1) + [(0, 1)]
-    p = jnp.stack([P, -P, jnp.pad(_derivative(P), pad)], -2)
-    e = jnp.stack([err, err, jnp.pad(_derivative(err), pad)], -2)
-    k = np.arange(_DEGREE + 1)
-    powers = jnp.cumprod(jnp.where(k == 0, 1.0, T[..., None]), -1)[..., None, :]
-    bound = jnp.where(k % 2 == 1, -jnp.abs(p), jnp.where(k == 0, p, jnp.minimum(p, 0.0)))
-    sure = jnp.sum(bound * powers, -1) >= -_ROUNDING * jnp.sum(e * powers, -1)
-    return jnp.any(sure, -1) & (half <= _QUARTER_PI)
-
-
 def _winner(forms: Array, half: Array) -> tuple[Array, Array, Array]:
     """The winning phase psi [rad], its kind (-1, +1: that end; 0: psi = 0 or a critical point)
     and a NaN flag, compared on E^2 from the forms.  No gradient flows here."""
     P, err = _critical_polynomial_and_rounding(forms)
-    shape = half.shape
-    need = ~_no_interior_maximum(P, err, half)
-
-    def search(state):
-        todo, roots = state
-        # the barrier ties P to the loop state: without it XLA hoists the whole (loop-invariant)
-        # root search out of the loop, and it runs whatever the predicate says
-        todo, p, a = jax.lax.optimization_barrier((todo, P, half))
-        found = _roots_in(p, -a, a)
-        return jnp.zeros_like(todo), jnp.where(todo[..., None], found, roots)
-
-    roots = jnp.zeros(shape + (P.shape[-1] - 1,), half.dtype)
-    roots = jax.lax.while_loop(lambda s: jnp.any(s[0]), search, (need, roots))[1]
+    roots = _roots_where(P, -half, half, ~_no_interior_maximum(P, err, half))
     h = half[..., None]
     psi = jnp.concatenate([jnp.zeros_like(h), -h, h, roots], -1)
     E2 = E2_from_forms(forms, psi)
