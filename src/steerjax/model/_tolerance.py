@@ -42,8 +42,9 @@ form ``sum_k p_k sin^k cos^(6-k)``, so the ends psi = +-pi/2 are included withou
 unless no root can be a maximum of E in the interval (the certificate of
 :mod:`steerjax.model._phase_certificate`: P of one sign or increasing there, up to rounding;
 at phi_0 = 0 the usual case; the cascade then runs for no row of the batch, and the roots are
-replaced by the point 0), and (3) evaluates E with :func:`steerjax.model.steering_at_phase_from_rates` at the candidates
-{-delta, 0, delta, roots} and returns the largest.  Candidates are genuine points of the
+replaced by the point 0), and (3) evaluates E with
+:func:`steerjax.model.steering_at_phase_from_rates` at the candidates {-delta, 0, delta,
+roots} and returns the largest.  Candidates are genuine points of the
 interval, so the result is never above the true maximum, and the true arg-max is one of them
 up to the location error of a root, which changes E only at second order (dE/dpsi = 0 there).
 Measured agreement with an independent grid and a 50-digit evaluation: docs/dev-notes.md.
