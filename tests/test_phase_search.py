@@ -129,6 +129,43 @@ def test_derivatives_at_an_interior_maximum(direction):
     assert abs(H[2, 2]) <= 1e-6 * abs(H_fixed[2, 2])
 
 
+def test_hessians_of_mixed_lanes():
+    """One vmapped batch: SHIFTED (delta = 1, an interior maximum at phi = pi/2) with two lanes
+    whose maximum is at an end.  The implicit term of the interior lane is computed in a loop
+    that runs for all lanes or none; its Hessian in (theta_+, log C_+, phi_0) must still cancel
+    the phase curvature E_phiphi (second difference of the block path at phi = pi/2), and every
+    lane's Hessian must match central differences of its gradient.  With phi_0 not
+    differentiated (the optimiser's case: no phase derivative is taken) the (theta_+, log C_+)
+    block is the same."""
+    cases = [(SHIFTED, 1.0), (MARGIN_10, 1e-2), (EDGE_10, 1e-3)]
+
+    def f(x, c):  # x = (theta_+, log C_+, phi_0), c = (theta_-, C_-, eps, delta)
+        d = sj.Design(x[0], c[0], jnp.exp(x[1]), c[1], c[2], 0.0)
+        return worst_case_search_value(cascade_rates(sj.HOT, d), "+|-", c[3], x[2])
+
+    X = jnp.asarray([[t[0], math.log(t[2]), t[5]] for t, _ in cases])
+    Cs = jnp.asarray([[t[1], t[3], t[4], dl] for t, dl in cases])
+    H3 = np.asarray(jax.jit(jax.vmap(jax.hessian(f)))(X, Cs))
+    H2 = np.asarray(
+        jax.jit(jax.vmap(lambda x, c: jax.hessian(lambda y: f(jnp.concatenate([y, x[2:]]), c))(x[:2])))(X, Cs)
+    )
+    grad_jit, f_jit = jax.jit(jax.grad(f)), jax.jit(f)
+    for k in range(len(cases)):
+        n = 3 if k == 0 else 2  # at phi_0 = 0 the two ends tie: no phi_0 derivative there
+        h = np.asarray([1e-5, 1e-5, 1e-5]) if k == 0 else 1e-6 * np.maximum(np.abs(np.asarray(X[k])), 1e-2)
+        H_fd = _central(lambda x, k=k: grad_jit(x, Cs[k]), X[k], h)[:n, :n]
+        scale = np.abs(H_fd).max()
+        np.testing.assert_allclose(H3[k][:n, :n], H_fd, rtol=1e-4, atol=1e-6 * scale)
+        np.testing.assert_allclose(H2[k], H3[k][:2, :2], rtol=1e-10, atol=1e-12 * scale)
+    # the implicit term in the batch: E_worst of SHIFTED does not depend on phi_0
+    t = SHIFTED
+    r = _rates(t[:5] + (0.0,))
+    e = [float(sj.model.steering_at_phase_from_rates(r, math.pi / 2 + s)[0]) for s in (-1e-3, 0.0, 1e-3)]
+    E_phiphi = (e[0] - 2 * e[1] + e[2]) / 1e-6
+    assert abs(E_phiphi) > 1e-3 * float(f_jit(X[0], Cs[0]))
+    assert abs(H3[0][2, 2]) <= 1e-6 * abs(E_phiphi)
+
+
 @pytest.mark.parametrize("t,delta", [(MARGIN_10, 1e-2), (EDGE_10, 1e-3), (SHIFTED, 0.2)])
 def test_derivatives_at_an_end(t, delta):
     """Maximum at an end: gradient and Hessian in (theta_+, log C_+, delta) against central

@@ -2,24 +2,21 @@
 to evaluate and to differentiate twice (issue 11, item 6).
 
 :func:`steerjax.model.worst_case_over_phase_from_rates` certifies the maximum of E(phi) over the
-interval (every critical point found by a derivative cascade, E evaluated with the block path
-at each candidate).  Inside a Newton search that is too slow: the search evaluates the loss,
-its gradient and its Hessian at every step for every lane.  :func:`worst_case_search_value`
-returns the same maximum (the same candidates) at a fraction of the cost:
+interval (every critical point that can hold it found by a derivative cascade, E evaluated with
+the block path at each candidate).  Inside a Newton search that is too slow: the search
+evaluates the loss, its gradient and its Hessian at every step for every lane.
+:func:`worst_case_search_value` returns the same maximum (the same candidates) at a fraction of
+the cost:
 
 * The candidates are compared on E^2 from the quadratic forms in ``(cos psi, sin psi)``
   (:func:`steerjax.model._tolerance.phase_forms_from_rates`, one block covariance at psi = 0
   with its psi-derivative and one at pi/2), not with one block covariance per candidate.
-* The critical points are searched only where they can hold the maximum.  The maximum is at an
-  end of the interval or at a root of the critical polynomial P(t), ``t = tan psi``, where P
-  changes sign from + to - (dE/dpsi = 0 and E concave there).  When P keeps one sign on
-  ``[-T, T]`` (``T = tan min(delta, pi/2)``), or P is increasing there (at most one root, a
-  minimum of E), no interior point is a maximum: a lower bound of P, -P or P' on ``[-T, T]``
-  (:func:`_no_interior_maximum`, up to the rounding of the coefficients) certifies this in a few
-  flops for ``delta <= pi/4``.  At phi_0 = 0 it is the
-  usual case (E even and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs
-  only when some lane of the batch (vmapped lanes included) lacks the certificate: a
-  ``while_loop`` of at most one iteration, whose predicate stays a loop predicate under vmap.
+* The critical points are searched only where they can hold the maximum, as in the certified
+  function: the certificate of :mod:`steerjax.model._phase_certificate` (a few flops, for
+  ``delta <= pi/4``) rules out an interior maximum; at phi_0 = 0 it is the usual case (E even
+  and increasing in |phi|: docs/dev-notes.md).  The derivative cascade runs only when some lane
+  of the batch (vmapped lanes included) lacks the certificate
+  (:func:`steerjax.model._tolerance._roots_where`).
 * E itself is evaluated once, with the accurate block path, at the winning phase.
 
 Derivatives (a ``custom_jvp``; the root search never enters a derivative).  With psi* the
@@ -30,7 +27,12 @@ gradient is dE/dx at fixed psi* (envelope theorem) and the Hessian has the impli
 ``g = d(E^2)/dpsi`` at psi* from the forms (closed form; zero at x0, so the value does not
 change) and ``h = d^2(E^2)/dpsi^2 < 0`` held fixed, whose x-derivative is dpsi*/dx.  Only this
 rule's outputs are differentiated again (``jax.hessian`` is forward over reverse), so the
-second derivatives cost a forward pass through the forms, not a reverse pass.
+second derivatives cost a forward pass through the forms, not a reverse pass.  That pass is
+needed only at an interior maximum, so ``g(x)`` is computed in a ``while_loop`` of at most one
+iteration that runs only when some lane has one (:func:`_interior_shift`; at phi_0 = 0 none
+has, and the Hessian costs about that of E at a fixed phase).  When ``delta`` and ``phi0`` are
+not differentiated (the optimiser's case: symbolic-zero tangents) the rule takes no derivative
+in the phase.
 """
 
 from __future__ import annotations
@@ -40,22 +42,19 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import Array
+from jax.custom_derivatives import SymbolicZero
 
 from .._validation import parse_direction
 from ._gaussian import block_covariance_from_rates
 from ._measures import reid_E_from_blocks
+from ._phase_certificate import _critical_polynomial_and_rounding, _no_interior_maximum
 from ._rates import CascadeRates
-from ._tolerance import _DEGREE, _derivative, _forms_at, _roots_in
+from ._tolerance import _forms_at, _roots_where
 
 __all__ = ["worst_case_search_value", "E2_from_forms", "phase_derivatives_of_E2"]
 
 _HALF_PI = math.pi / 2
-_QUARTER_PI = math.pi / 4
-# Relative rounding allowed in the certificate, against the coefficients' own rounding scale
-# (:func:`_critical_polynomial_and_rounding`; a few ulp each, so this is generous).
-_ROUNDING = 1e-13
 
 
 def _quadratic(forms: Array, psi: Array) -> tuple[Array, Array, Array]:
@@ -88,68 +87,11 @@ def phase_derivatives_of_E2(forms: Array, psi: Array) -> tuple[Array, Array]:
     return E2 * L1, E2 * (L2 + L1**2)
 
 
-def _product(a: Array, b: Array) -> Array:
-    """Product of polynomials (ascending coefficients on the last axis) as one contraction."""
-    na, nb = a.shape[-1], b.shape[-1]
-    T = np.zeros((na, nb, na + nb - 1))
-    for i in range(na):
-        T[i, np.arange(nb), i + np.arange(nb)] = 1.0
-    return jnp.einsum("...i,...j,ijk->...k", a, b, jnp.asarray(T, a.dtype))
-
-
-def _critical_polynomial_and_rounding(forms: Array) -> tuple[Array, Array]:
-    """The critical polynomial P (as :func:`steerjax.model._tolerance._critical_polynomial`, up
-    to rounding) and the same polynomial built from the absolute values of the scaled forms, a
-    bound (up to a few ulp) of the rounding error of each of P's coefficients.  Ascending
-    coefficients, ``batch + (7,)`` each."""
-    scale = jnp.max(jnp.abs(forms), axis=-1, keepdims=True)
-    f = forms / jnp.where(scale > 0, scale, 1.0)
-    f = jnp.stack([f, jnp.abs(f)], -3) * jnp.asarray([1.0, 2.0, 1.0], f.dtype)  # m11 + 2 m12 t + m22 t^2
-    N = _product(f[..., 0, :], f[..., 1, :])
-    W = _product(f[..., 2, :], f[..., 3, :])
-    sign = jnp.asarray([[-1.0], [1.0]], f.dtype)  # P = N' W - N W'; the bound adds
-    P = _product(_derivative(N), W) + sign * _product(N, _derivative(W))
-    return P[..., 0, : _DEGREE + 1], P[..., 1, : _DEGREE + 1]
-
-
-def _no_interior_maximum(P: Array, err: Array, half: Array) -> Array:
-    """True where no point inside ``[-half, half]`` is a maximum of E, up to rounding: P(tan psi)
-    of one sign, or increasing (its only root a minimum of E).  Only claimed for ``half <= pi/4``
-    (``|tan psi| <= 1``).  ``err``: the rounding bound of P's coefficients
-    (:func:`_critical_polynomial_and_rounding`).  Where P is at rounding level (E flat in psi to
-    rounding) the candidates 0 and +-half hold the maximum to rounding.
-
-    Each of P, -P and P' is certainly non-negative on ``[-T, T]`` when its lower bound
-    ``p_0 + sum_k b_k T^k`` (``b_k = -|p_k|`` for odd k, ``min(p_k, 0)`` for even k) is at least
-    ``-_ROUNDING sum_k err_k T^k``."""
-    T = jnp.tan(jnp.minimum(half, _QUARTER_PI))
-    pad = [(0, 0)] * (P.ndim - 1) + [(0, 1)]
-    p = jnp.stack([P, -P, jnp.pad(_derivative(P), pad)], -2)
-    e = jnp.stack([err, err, jnp.pad(_derivative(err), pad)], -2)
-    k = np.arange(_DEGREE + 1)
-    powers = jnp.cumprod(jnp.where(k == 0, 1.0, T[..., None]), -1)[..., None, :]
-    bound = jnp.where(k % 2 == 1, -jnp.abs(p), jnp.where(k == 0, p, jnp.minimum(p, 0.0)))
-    sure = jnp.sum(bound * powers, -1) >= -_ROUNDING * jnp.sum(e * powers, -1)
-    return jnp.any(sure, -1) & (half <= _QUARTER_PI)
-
-
 def _winner(forms: Array, half: Array) -> tuple[Array, Array, Array]:
     """The winning phase psi [rad], its kind (-1, +1: that end; 0: psi = 0 or a critical point)
     and a NaN flag, compared on E^2 from the forms.  No gradient flows here."""
     P, err = _critical_polynomial_and_rounding(forms)
-    shape = half.shape
-    need = ~_no_interior_maximum(P, err, half)
-
-    def search(state):
-        todo, roots = state
-        # the barrier ties P to the loop state: without it XLA hoists the whole (loop-invariant)
-        # root search out of the loop, and it runs whatever the predicate says
-        todo, p, a = jax.lax.optimization_barrier((todo, P, half))
-        found = _roots_in(p, -a, a)
-        return jnp.zeros_like(todo), jnp.where(todo[..., None], found, roots)
-
-    roots = jnp.zeros(shape + (P.shape[-1] - 1,), half.dtype)
-    roots = jax.lax.while_loop(lambda s: jnp.any(s[0]), search, (need, roots))[1]
+    roots = _roots_where(P, -half, half, ~_no_interior_maximum(P, err, half))
     h = half[..., None]
     psi = jnp.concatenate([jnp.zeros_like(h), -h, h, roots], -1)
     E2 = E2_from_forms(forms, psi)
@@ -166,15 +108,13 @@ def _E_at(r: CascadeRates, key: str, psi: Array) -> Array:
 
 def _phase_forms(r: CascadeRates, key: str, phi0: Array) -> Array:
     """The forms of :func:`steerjax.model._tolerance.phase_forms_from_rates` (same formulas and
-    values), with the block covariance at psi = 0 and pi/2 evaluated as one batch of two phases
-    (one traced copy of the block path instead of two)."""
+    values): the block covariance at psi = 0 with its psi-derivative (forward mode) and at
+    pi/2.  Two calls rather than one batch of two phases with one tangent: the derivative at
+    pi/2 is not computed (measured: the forms 25 % cheaper, the same values bitwise)."""
     mgp = key == "minus-given-plus"
-    r2 = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[..., None], r)
-    psi = jnp.asarray([0.0, _HALF_PI], phi0.dtype)
-    at, d = jax.jvp(
-        lambda p: _forms_at(r2, phi0[..., None] + p, mgp), (psi,), (jnp.asarray([1.0, 0.0], phi0.dtype),)
-    )
-    forms = jnp.stack([at[..., 0, :], 0.5 * d[..., 0, :], at[..., 1, :]], -1)
+    zero = jnp.zeros_like(phi0)
+    at0, d0 = jax.jvp(lambda p: _forms_at(r, phi0 + p, mgp), (zero,), (jnp.ones_like(zero),))
+    forms = jnp.stack([at0, 0.5 * d0, _forms_at(r, phi0 + _HALF_PI, mgp)], -1)
     if not mgp:
         unit = jnp.asarray([1.0, 0.0, 1.0], forms.dtype)
         forms = forms.at[..., 2:, :].set(jnp.broadcast_to(unit, forms[..., 2:, :].shape))
@@ -182,13 +122,33 @@ def _phase_forms(r: CascadeRates, key: str, phi0: Array) -> Array:
 
 
 def _prepare(key: str, r: CascadeRates, delta: Array, phi0: Array):
-    forms = _phase_forms(r, key, phi0)
+    """The forms (at the primal point, no derivative), the half-width, the winning phase, its
+    kind and the NaN flag."""
+    forms = _phase_forms(jax.lax.stop_gradient(r), key, jax.lax.stop_gradient(phi0))
     half = jnp.minimum(delta, _HALF_PI)
     shape = jnp.broadcast_shapes(forms.shape[:-2], jnp.shape(half))
     forms = jnp.broadcast_to(forms, shape + forms.shape[-2:])
     half = jnp.broadcast_to(half, shape)
-    psi, kind, nan = _winner(jax.lax.stop_gradient(forms), jax.lax.stop_gradient(half))
+    psi, kind, nan = _winner(forms, jax.lax.stop_gradient(half))
     return forms, half, psi, kind, nan
+
+
+def _interior_shift(key: str, r: CascadeRates, phi0: Array, psi0: Array, interior: Array, h: Array):
+    """``(g(x) - g(x0))/h`` where ``interior`` (else 0): zero, with the first derivative
+    ``dg/h``, ``g = d(E^2)/dpsi`` at ``psi0`` from the forms at ``(r, phi0)`` and ``h`` held
+    fixed.  Only lanes with an interior maximum need it, and at phi0 = 0 none has one (module
+    docstring), so the forms' derivatives are computed in a ``while_loop`` of at most one
+    iteration that runs only when some lane of the batch (vmapped lanes included) needs it."""
+
+    def shift(state):
+        # the barrier ties the inputs to the loop state: else XLA hoists the loop-invariant
+        # forms out of the loop, and they are computed whatever the predicate says
+        todo, rr, p0, ps = jax.lax.optimization_barrier((state[0], r, phi0, psi0))
+        g = phase_derivatives_of_E2(_phase_forms(rr, key, p0), ps[..., None])[0][..., 0]
+        step = jnp.where(interior, (g - jax.lax.stop_gradient(g)) / jnp.where(interior, h, -1.0), 0.0)
+        return jnp.zeros_like(todo), step
+
+    return jax.lax.while_loop(lambda s: jnp.any(s[0]), shift, (interior, jnp.zeros_like(psi0)))[1]
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -198,21 +158,35 @@ def _search_value(key: str, r: CascadeRates, delta: Array, phi0: Array) -> Array
     return jnp.where(nan, jnp.nan, E)
 
 
-@_search_value.defjvp
+def _zeros_for(tangent, primal):
+    """A symbolic-zero tangent as an array of zeros (others unchanged)."""
+    if isinstance(tangent, SymbolicZero):
+        return jnp.zeros(jnp.shape(primal), jnp.result_type(primal))
+    return tangent
+
+
 def _search_value_jvp(key, primals, tangents):
     r, delta, phi0 = primals
     dr, d_delta, d_phi0 = tangents
     forms, half, psi0, kind, nan = _prepare(key, r, delta, phi0)
     # interior maximum: psi*(x) to first order, psi0 - (g(x) - g(x0))/h (value unchanged)
-    g, h = phase_derivatives_of_E2(forms, psi0[..., None])
-    g, h = g[..., 0], jax.lax.stop_gradient(h[..., 0])
+    h = phase_derivatives_of_E2(forms, psi0[..., None])[1][..., 0]
     interior = (kind == 0) & (h < 0)
-    shift = jnp.where(interior, (g - jax.lax.stop_gradient(g)) / jnp.where(interior, h, -1.0), 0.0)
+    shift = _interior_shift(key, r, phi0, psi0, interior, h)
     psi = phi0 + jnp.where(kind != 0, kind * half, psi0 - shift)
-    d_half = jnp.where(delta < _HALF_PI, d_delta, jnp.zeros_like(d_delta))
-    d_psi = d_phi0 + kind * d_half
-    E, dE = jax.jvp(lambda rr, p: _E_at(rr, key, p), (r, psi), (dr, jnp.broadcast_to(d_psi, psi.shape)))
+    dr = jax.tree_util.tree_map(_zeros_for, dr, r, is_leaf=lambda t: isinstance(t, SymbolicZero))
+    if isinstance(d_delta, SymbolicZero) and isinstance(d_phi0, SymbolicZero):
+        # the optimiser's case (delta and phi0 fixed): no derivative in the phase
+        E, dE = jax.jvp(lambda rr: _E_at(rr, key, psi), (r,), (dr,))
+    else:
+        d_delta, d_phi0 = _zeros_for(d_delta, delta), _zeros_for(d_phi0, phi0)
+        d_half = jnp.where(delta < _HALF_PI, d_delta, jnp.zeros_like(d_delta))
+        d_psi = jnp.broadcast_to(d_phi0 + kind * d_half, psi.shape)
+        E, dE = jax.jvp(lambda rr, p: _E_at(rr, key, p), (r, psi), (dr, d_psi))
     return jnp.where(nan, jnp.nan, E), jnp.where(nan, jnp.nan, dE)
+
+
+_search_value.defjvp(_search_value_jvp, symbolic_zeros=True)
 
 
 def worst_case_search_value(r: CascadeRates, direction: str, delta, phi0=0.0) -> Array:

@@ -38,9 +38,13 @@ m12 = n'(0)/2, m22 = n(pi/2) of the forms from the accurate block covariance
 autodiff), (2) finds *every* real root of P in the interval by the derivative cascade: the
 roots of P^(k+1) split the interval into pieces on which P^(k) is monotone, so each piece
 holds at most one root of P^(k), found by bisection (64 halvings; evaluated as the homogeneous
-form ``sum_k p_k sin^k cos^(6-k)``, so the ends psi = +-pi/2 are included without overflow),
-and (3) evaluates E with :func:`steerjax.model.steering_at_phase_from_rates` at the candidates
-{-delta, 0, delta, roots} and returns the largest.  Candidates are genuine points of the
+form ``sum_k p_k sin^k cos^(6-k)``, so the ends psi = +-pi/2 are included without overflow)
+unless no root can be a maximum of E in the interval (the certificate of
+:mod:`steerjax.model._phase_certificate`: P of one sign or increasing there, up to rounding;
+at phi_0 = 0 the usual case; the cascade then runs for no row of the batch, and the roots are
+replaced by the point 0), and (3) evaluates E with
+:func:`steerjax.model.steering_at_phase_from_rates` at the candidates {-delta, 0, delta,
+roots} and returns the largest.  Candidates are genuine points of the
 interval, so the result is never above the true maximum, and the true arg-max is one of them
 up to the location error of a root, which changes E only at second order (dE/dpsi = 0 there).
 Measured agreement with an independent grid and a 50-digit evaluation: docs/dev-notes.md.
@@ -68,6 +72,12 @@ from ._checks import check_on_invalid, is_concrete
 from ._gaussian import block_covariance_from_rates, steering_at_phase_from_rates
 from ._measures import sheared_moments
 from ._params import Design, Thermal, check_real
+from ._phase_certificate import (
+    _DEGREE,
+    _critical_polynomial_and_rounding,
+    _derivative,
+    _no_interior_maximum,
+)
 from ._rates import CascadeRates, cascade_rates, thermal_in_rate_units
 
 __all__ = [
@@ -78,7 +88,6 @@ __all__ = [
     "check_delta",
 ]
 
-_DEGREE = 6  # degree of the critical-point polynomial P(t)
 _BISECTIONS = 64
 _HALF_PI = math.pi / 2
 
@@ -142,11 +151,6 @@ def _polymul(a: Array, b: Array) -> Array:
     return jnp.stack(out, -1)
 
 
-def _derivative(p: Array) -> Array:
-    n = p.shape[-1] - 1
-    return p[..., 1:] * jnp.arange(1, n + 1, dtype=p.dtype)
-
-
 def _critical_polynomial(forms: Array) -> Array:
     """Ascending coefficients (degree 6) of P(t) = N' W - N W' for the forms of
     :func:`phase_forms_from_rates`.  Each form is scaled to unit size first (a positive factor
@@ -204,6 +208,23 @@ def _roots_in(p: Array, lo: Array, hi: Array) -> Array:
     return jnp.where(bracket, jnp.where(fa == 0, a0, 0.5 * (a + b)), a0)
 
 
+def _roots_where(p: Array, lo: Array, hi: Array, need: Array) -> Array:
+    """:func:`_roots_in` for the rows where ``need`` (the others: zeros, i.e. the point psi = 0,
+    already a candidate).  The cascade is a ``while_loop`` of at most one iteration that runs
+    only when some row needs it (under ``vmap`` the predicate stays a loop predicate, so it
+    covers the vmapped rows too).  Not differentiable in ``p`` (callers stop its gradient)."""
+
+    def search(state):
+        # the barrier ties p to the loop state: without it XLA hoists the whole (loop-invariant)
+        # root search out of the loop, and it runs whatever the predicate says
+        todo, pp, a, b = jax.lax.optimization_barrier((state[0], p, lo, hi))
+        found = _roots_in(pp, a, b)
+        return jnp.zeros_like(todo), jnp.where(todo[..., None], found, state[1])
+
+    roots = jnp.zeros(need.shape + (p.shape[-1] - 1,), lo.dtype)
+    return jax.lax.while_loop(lambda s: jnp.any(s[0]), search, (need, roots))[1]
+
+
 def check_delta(delta) -> None:
     """Raise ``ValueError`` for a concrete ``delta`` that is negative or not finite."""
     check_real(delta=delta)
@@ -235,7 +256,10 @@ def worst_case_over_phase_from_rates(r: CascadeRates, direction: str, delta, phi
     half_c = jax.lax.stop_gradient(half)
     shape = jnp.broadcast_shapes(P.shape[:-1], jnp.shape(half))
     lo = jnp.broadcast_to(-half_c, shape)
-    roots = _roots_in(jnp.broadcast_to(P, shape + P.shape[-1:]), lo, -lo)
+    # the cascade only where an interior maximum is possible (:mod:`._phase_certificate`)
+    P_c, err = (jnp.broadcast_to(x, shape + x.shape[-1:]) for x in _critical_polynomial_and_rounding(forms))
+    P = jnp.broadcast_to(P, shape + P.shape[-1:])
+    roots = _roots_where(P, lo, -lo, ~_no_interior_maximum(P_c, err, -lo))
     roots = jax.lax.stop_gradient(roots)
     half_b = jnp.broadcast_to(half, shape)[..., None]
     psi = jnp.concatenate([jnp.zeros_like(half_b), -half_b, half_b, roots], -1)
@@ -284,7 +308,9 @@ def worst_case_over_phase(
     ``(cos phi, sin phi)``), so E is pi-periodic and has at most six critical points per
     period, the real roots of a degree-6 polynomial.  The maximum is at an end ``+-delta`` or
     at one of those roots; all of them are found by a derivative cascade with bisection
-    (isolation is exact: between consecutive roots of P' the polynomial P is monotone), and E
+    (isolation is exact: between consecutive roots of P' the polynomial P is monotone), unless
+    a bound on P's coefficients proves that none of them is a maximum of E in the interval
+    (P of one sign or increasing there; the usual case at ``phi_0 = 0``), and E
     is evaluated at each candidate with the accurate block path
     (:func:`steerjax.steering_at_phase`).  The result is the maximum of those values, a value
     reached in the interval, and equal to the true maximum up to the second-order effect of
