@@ -228,27 +228,35 @@ def test_cli_refuses_a_free_phase_with_phase_and_box_tolerances_by_row(capsys):
     assert "--phi-bounds PHI PHI" in err
 
 
-def _retuned(theta_plus, bounds=PHI_BOUNDS):
-    """(G, phi0*) at a fixed design by the library's re-tuning, rates in the optimiser's unit."""
+@pytest.fixture(scope="module")
+def retuned():
+    """theta_+ -> ((G, phi0*), dG/dtheta_+) at a fixed design by the library's re-tuning (rates
+    in the optimiser's unit), compiled once for the three calls of the test below."""
     from steerjax.optim._model_choice import retuned_phase_worst
     from steerjax.optim._optimize import _problem_in_rate_units
 
-    problem = sj.Problem(sj.HOT, 10.0, omega_hz=OMEGA, phi_bounds=bounds, phase_tolerance=DELTA)
+    problem = sj.Problem(sj.HOT, 10.0, omega_hz=OMEGA, phi_bounds=PHI_BOUNDS, phase_tolerance=DELTA)
     scaled, _ = _problem_in_rate_units(problem)
 
     def G(tp):
         r = cascade_rates(scaled.thermal, sj.Design(tp, 0.2505 * math.pi, 17.67, 10.0))
         return retuned_phase_worst(scaled, r)
 
-    return jax.jit(G)(theta_plus), jax.jit(jax.grad(lambda tp: G(tp)[0]))(theta_plus)
+    value_and_grad = jax.jit(jax.value_and_grad(G, has_aux=True))
+
+    def call(tp):
+        (G_value, centre), dG = value_and_grad(jnp.asarray(tp))
+        return (G_value, centre), dG
+
+    return call
 
 
-def test_retuned_worst_case_and_its_derivative_against_brute_force():
+def test_retuned_worst_case_and_its_derivative_against_brute_force(retuned):
     """G(x) = min over the centre of the certified worst case: its value against a scan of
     centres with the public function, and dG/dtheta_+ against finite differences of that
     brute-force G (the implicit derivative of the balance point; the envelope alone is off)."""
     tp = 0.4149 * math.pi
-    (G, centre), dG = _retuned(tp)
+    (G, centre), dG = retuned(tp)
 
     def brute(tp, centre):
         phi = float(centre) + np.linspace(-2e-6, 2e-6, 41)
@@ -264,8 +272,8 @@ def test_retuned_worst_case_and_its_derivative_against_brute_force():
         np.min(np.asarray(sj.worst_case_over_phase(sj.HOT, d, "+|-", DELTA, omega_hz=OMEGA).E_worst))
     )
     h = 1e-5
-    (Gp, cp), _ = _retuned(tp + h)
-    (Gm, cm), _ = _retuned(tp - h)
+    (Gp, cp), _ = retuned(tp + h)
+    (Gm, cm), _ = retuned(tp - h)
     fd = (brute(tp + h, cp) - brute(tp - h, cm)) / (2 * h)
     assert float(dG) == pytest.approx(fd, rel=1e-4)
     assert float(Gp - Gm) / (2 * h) == pytest.approx(fd, rel=1e-4)
