@@ -15,9 +15,11 @@ Finding phi0*.  E^2 is a ratio N/W of quartic forms in ``(cos phi, sin phi)`` in
 cheaply for any phi0 from the coefficients: the maximum over the window is at its ends or at a
 critical point of E inside it, and the critical points of a whole period are the real roots of
 ``P = N' W - N W'`` (computed once).  F is scanned on a grid of centres and refined by golden
-section in the best grid cell.  These cheap values only locate phi0*; the value of G is then
-the certified worst case at phi0* (:func:`steerjax.model.worst_case_over_phase_from_rates` or its
-lab-frame twin), E from the accurate paths.
+section in the best grid cell.  These cheap values only locate phi0* and the candidates; the
+value of G is the largest of E at the two ends of the window at phi0* and at its largest
+interior critical point, E from the accurate paths: the same candidates as the certified worst
+case (:func:`steerjax.model.worst_case_over_phase_from_rates` or its lab-frame twin), which is
+what results report.
 
 Derivative of G.  Where the two ends balance at an interior phi0*, phi0*(x) solves
 ``D(x, phi0) = E(x, phi0 - delta) - E(x, phi0 + delta) = 0`` and, by the implicit function
@@ -37,7 +39,7 @@ from jax import Array
 
 from ._tolerance import _homogeneous, _roots_in, critical_polynomial_of
 
-__all__ = ["best_centre", "balanced_centre", "BALANCE_RTOL"]
+__all__ = ["critical_phases", "best_centre", "interior_candidate", "balanced_centre", "BALANCE_RTOL"]
 
 _HALF_PI = math.pi / 2
 _SCAN = 129
@@ -68,17 +70,25 @@ def _window_max(N, W, crit, delta, phi0):
     return jnp.maximum(ends, interior)
 
 
-def best_centre(N: Array, W: Array, delta: Array, lo: Array, hi: Array) -> Array:
-    """The centre phi0* [rad] in ``[lo, hi]`` that minimises the maximum of E = sqrt(N/W) over
-    ``[phi0 - delta, phi0 + delta]`` (module docstring); no gradient.  ``N``, ``W``: quartic
-    coefficients ascending in ``tan(phi)`` (``batch + (5,)``), ``delta`` <= pi/2."""
+def critical_phases(N: Array, W: Array) -> Array:
+    """Every critical point of E = sqrt(N/W) [rad], over three periods around 0 (roots of
+    ``P = N' W - N W'`` in [-pi/2, pi/2] shifted by -pi, 0, +pi; E is pi-periodic), as
+    ``batch + (18,)``; no gradient.  Pieces without a root contribute harmless extra phases."""
     N, W = jax.lax.stop_gradient(_scaled(N)), jax.lax.stop_gradient(_scaled(W))
-    delta, lo, hi = (jax.lax.stop_gradient(jnp.asarray(a)) for a in (delta, lo, hi))
     P = critical_polynomial_of(N, W)
     half = jnp.full(P.shape[:-1], _HALF_PI, P.dtype)
     roots = _roots_in(P, -half, half)
-    crit = jnp.concatenate([roots - math.pi, roots, roots + math.pi], -1)  # E is pi-periodic
-    grid = lo[..., None] + (hi - lo)[..., None] * jnp.linspace(0.0, 1.0, _SCAN, dtype=P.dtype)
+    return jnp.concatenate([roots - math.pi, roots, roots + math.pi], -1)
+
+
+def best_centre(N: Array, W: Array, crit: Array, delta: Array, lo: Array, hi: Array) -> Array:
+    """The centre phi0* [rad] in ``[lo, hi]`` that minimises the maximum of E = sqrt(N/W) over
+    ``[phi0 - delta, phi0 + delta]`` (module docstring); no gradient.  ``N``, ``W``: quartic
+    coefficients ascending in ``tan(phi)`` (``batch + (5,)``), ``crit``: from
+    :func:`critical_phases`, ``delta`` <= pi/2."""
+    N, W = jax.lax.stop_gradient(_scaled(N)), jax.lax.stop_gradient(_scaled(W))
+    delta, lo, hi = (jax.lax.stop_gradient(jnp.asarray(a)) for a in (delta, lo, hi))
+    grid = lo[..., None] + (hi - lo)[..., None] * jnp.linspace(0.0, 1.0, _SCAN, dtype=N.dtype)
     F = _window_max(N, W, crit, delta, grid)
     k = jnp.argmin(jnp.where(jnp.isnan(F), jnp.inf, F), -1)
     step = (hi - lo) / (_SCAN - 1)
@@ -97,6 +107,18 @@ def best_centre(N: Array, W: Array, delta: Array, lo: Array, hi: Array) -> Array
 
     a, b = jax.lax.fori_loop(0, _GOLDEN_STEPS, golden, (a, b))
     return 0.5 * (a + b)
+
+
+def interior_candidate(N: Array, W: Array, crit: Array, delta: Array, phi0: Array) -> Array:
+    """The critical point inside ``[phi0 - delta, phi0 + delta]`` where E (from the quartics) is
+    largest, or ``phi0`` where there is none [rad]; no gradient.  With the two ends it is every
+    candidate for the maximum over the window."""
+    N, W = jax.lax.stop_gradient(_scaled(N)), jax.lax.stop_gradient(_scaled(W))
+    inside = jnp.abs(crit - phi0[..., None]) <= delta[..., None]
+    value = jnp.where(inside, _E2(N, W, crit), -jnp.inf)
+    k = jnp.argmax(value, -1)
+    c = jnp.take_along_axis(crit, k[..., None], -1)[..., 0]
+    return jax.lax.stop_gradient(jnp.where(jnp.any(inside, -1), c, phi0))
 
 
 def balanced_centre(E_at, phi0: Array, delta: Array, lo: Array, hi: Array) -> tuple[Array, Array]:

@@ -19,7 +19,7 @@ from ..model._lab_frame import lab_frame_steering_from_rates
 from ..model._lab_phase import lab_frame_quartics, lab_frame_worst_over_phase_from_rates
 from ..model._phase_search import worst_case_search_value
 from ..model._rates import CascadeRates
-from ..model._retune import balanced_centre, best_centre
+from ..model._retune import balanced_centre, best_centre, critical_phases, interior_candidate
 from ..model._tolerance import (
     PhaseWorstCase,
     phase_forms_from_rates,
@@ -78,12 +78,14 @@ def _quartics(problem, r: CascadeRates):
 def retuned_phase_worst(problem, r: CascadeRates) -> tuple[Array, Array]:
     """``(G, phi0*)`` for a free phi with a phase tolerance: the worst case of E over
     ``[phi0 - delta, phi0 + delta]`` minimised over the centre phi0 within ``problem.phi_bounds``
-    (:mod:`steerjax.model._retune`), and that centre [rad].  G is the certified worst case at
-    phi0*, differentiable in the rates (implicit derivative of the balance point)."""
+    (:mod:`steerjax.model._retune`), and that centre [rad].  G is E at the worst of the
+    candidates (the two ends of the window, its largest interior critical point), from the
+    accurate paths; differentiable in the rates (implicit derivative of the balance point)."""
     lo, hi = problem.phi_bounds[..., 0], problem.phi_bounds[..., 1]
     delta = jnp.minimum(problem.phase_tolerance, 0.5 * jnp.pi)
     N, W = _quartics(problem, jax.lax.stop_gradient(r))
-    centre = best_centre(N, W, delta, lo, hi)
+    crit = critical_phases(N, W)
+    centre = best_centre(N, W, crit, delta, lo, hi)
     key = 0 if parse_direction(problem.direction) == "plus-given-minus" else 1
 
     def E_at(phi):
@@ -91,4 +93,8 @@ def retuned_phase_worst(problem, r: CascadeRates) -> tuple[Array, Array]:
         return steering_in_model(problem, rr, phi)[key]
 
     phi0, _ = balanced_centre(E_at, centre, delta, lo, hi)
-    return phase_worst_in_model(problem, r, phi0).E_worst, centre
+    inner = interior_candidate(N, W, crit, delta, centre)
+    phases = jnp.stack([phi0 - delta, phi0 + delta, inner], -1)
+    E = E_at(phases)
+    worst = jnp.max(jnp.where(jnp.isnan(E), jnp.inf, E), -1)
+    return jnp.where(jnp.isinf(worst), jnp.nan, worst), centre
