@@ -117,6 +117,20 @@ class AbstractMinimiser(eqx.Module):
         return w, f, jnp.linalg.norm(_projected_gradient(w, jax.grad(fun)(w))), k, settled
 
 
+def _value_grad_hessian(fun: Callable[[Array], Array], w: Array) -> tuple[Array, tuple[Array, Array]]:
+    """``(H, (f, g))``: Hessian, value and gradient of ``fun`` at ``w`` from one
+    forward-over-reverse pass (``jacfwd`` of ``value_and_grad``, value and gradient as its
+    auxiliary output).  Separate ``value_and_grad`` and ``hessian`` calls trace, compile and
+    run the objective's primal and reverse pass twice; for the conditional objective (a
+    Riccati solve) that second copy was a quarter of the block program."""
+
+    def grad_with_aux(x):
+        f, g = jax.value_and_grad(fun)(x)
+        return g, (f, g)
+
+    return jax.jacfwd(grad_with_aux, has_aux=True)(w)
+
+
 class _NewtonState(eqx.Module):
     w: Array
     f: Array
@@ -183,9 +197,8 @@ class ProjectedNewton(AbstractMinimiser):
         n = w.shape[-1]
         ts = 2.0 ** -jnp.asarray(self.step_exponents, dtype=w.dtype)
         eye = jnp.eye(n, dtype=w.dtype)
-        f_here, g = jax.value_and_grad(fun)(w)
+        H, (f_here, g) = _value_grad_hessian(fun, w)
         f = jnp.where(k == 0, f_here, f)
-        H = jax.hessian(fun)(w)
         pg = _projected_gradient(w, g)
         pg_norm = jnp.linalg.norm(pg)
         delta = jnp.minimum(1e-6, pg_norm)
