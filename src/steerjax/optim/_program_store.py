@@ -132,8 +132,13 @@ def _key(name: str, leaves, dynamic_def, static) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
+def _jit(exported, options: tuple):
+    """The exported program as a jitted call, compiled with the XLA ``options`` (pairs)."""
+    return jax.jit(exported.call, compiler_options=dict(options) or None)
+
+
 @functools.lru_cache(maxsize=64)
-def _load(path: Path):
+def _load(path: Path, options: tuple = ()):
     """``(jitted call, output tree)`` of a stored entry, or None if it cannot be used."""
     try:
         with open(path, "rb") as f:
@@ -143,7 +148,7 @@ def _load(path: Path):
         exported = jax.export.deserialize(blob)
     except Exception:  # noqa: BLE001 - a damaged or foreign entry is rebuilt, never fatal
         return None
-    return jax.jit(exported.call), jax.tree_util.tree_structure(skeleton)
+    return _jit(exported, options), jax.tree_util.tree_structure(skeleton)
 
 
 def _write(path: Path, exported, out_tree) -> None:
@@ -160,9 +165,11 @@ def _remove_stale(path: Path) -> None:
             other.unlink(missing_ok=True)
 
 
-def stored_call(name: str, fn, *args):
+def stored_call(name: str, fn, *args, compiler_options: dict | None = None):
     """``fn(*args)`` for a jitted ``fn`` (``eqx.filter_jit``), through the program store when it
     is on: the exported program is loaded, or exported and saved, and then called.
+    ``compiler_options``: the XLA options ``fn`` was jitted with (the loaded program is compiled
+    with the same ones).
 
     The result is the same pytree, with the same values, as ``fn(*args)``: it is the same
     lowered program, compiled by the same XLA.
@@ -173,17 +180,18 @@ def stored_call(name: str, fn, *args):
         return fn(*args)
     leaves, dynamic_def = jax.tree_util.tree_flatten(dynamic)
     path = folder / f"{name}-{_source_fingerprint()[:8]}-{_key(name, leaves, dynamic_def, static)}.jaxexport"
-    entry = _load(path) if path.exists() else None
+    options = tuple(sorted((compiler_options or {}).items()))
+    entry = _load(path, options) if path.exists() else None
     if entry is None:
         _load.cache_clear()
-        entry = _export(path, fn, leaves, dynamic_def, static)
+        entry = _export(path, fn, leaves, dynamic_def, static, options)
         if entry is None:
             return fn(*args)
     call, out_tree = entry
     return jax.tree_util.tree_unflatten(out_tree, call(*leaves))
 
 
-def _export(path: Path, fn, leaves, dynamic_def, static):
+def _export(path: Path, fn, leaves, dynamic_def, static, options: tuple = ()):
     inner = getattr(fn, "__wrapped__", fn)  # the function under eqx.filter_jit
     out_trees = []
 
@@ -206,4 +214,4 @@ def _export(path: Path, fn, leaves, dynamic_def, static):
         _remove_stale(path)
     except OSError:
         pass  # a read-only cache: run from memory
-    return jax.jit(exported.call), out_trees[-1]
+    return _jit(exported, options), out_trees[-1]

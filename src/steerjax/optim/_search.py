@@ -16,6 +16,7 @@ from .._validation import (
 from ..model._conditional import conditional_steering_from_rates
 from ..model._rates import cascade_rates
 from ..model._steering import SteeringResult, steering_result_from_rates
+from ._compiler_options import BLOCK_COMPILER_OPTIONS
 from ._constraint import other_direction
 from ._coordinates import lo_phase_from_w, loss, rates_from_w, worst_case
 from ._model_choice import steering_in_model
@@ -236,7 +237,7 @@ def _pool_search(block: Problem, objective, starts: Array, n_valid: Array, solve
     )
 
 
-@eqx.filter_jit
+@eqx.filter_jit(compiler_options=BLOCK_COMPILER_OPTIONS)
 def _solve_block_pooled(
     block: Problem, objective, starts: Array, n_valid: Array, solver, lanes: int
 ) -> OptimumResult:
@@ -346,6 +347,7 @@ def _solve_on_devices(
                     n_valid,
                     solver,
                     lanes,
+                    compiler_options=BLOCK_COMPILER_OPTIONS,
                 )
             )
     total = len(local) * blocks_per_device
