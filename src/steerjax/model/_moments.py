@@ -25,9 +25,9 @@ evaluation of Eq. 4 as printed).
 from __future__ import annotations
 
 import equinox as eqx
-import jax.numpy as jnp
 from jax import Array
 
+from .. import _trig
 from ._rates import CascadeRates
 
 __all__ = ["Moments", "moments", "server_variance_times_gamma_minus"]
@@ -56,9 +56,9 @@ def server_variance_times_gamma_minus(r: CascadeRates) -> Array:
     """gamma_- (Delta X_+)^2 as a sum of non-negative terms (finite at gamma_- -> 0)."""
     m, p = r.minus, r.plus
     a2 = 1.0 - r.eps
-    s_d = jnp.sin(p.theta - m.theta)
-    s_m, c_m = jnp.sin(m.theta), jnp.cos(m.theta)
-    s_p, c_p = jnp.sin(p.theta), jnp.cos(p.theta)
+    s_d = _trig.sin(p.theta - m.theta)
+    s_m, c_m = _trig.sin(m.theta), _trig.cos(m.theta)
+    s_p, c_p = _trig.sin(p.theta), _trig.cos(p.theta)
     g = p.gamma + m.gamma
     lower = 2.0 * m.Gamma * s_d * s_m + m.gamma * c_p
     upper = 2.0 * m.Gamma * s_d * c_m + m.gamma * s_p

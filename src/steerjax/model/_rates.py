@@ -46,6 +46,7 @@ import numpy as np
 from jax import Array
 from jaxtyping import Bool
 
+from .. import _trig
 from ._params import Design, Thermal
 
 __all__ = [
@@ -82,12 +83,12 @@ class OscillatorRates(eqx.Module):
     @property
     def Gamma_B(self) -> Array:
         """Beam-splitter rate Gamma_j sin^2(theta_j)."""
-        return self.Gamma * jnp.sin(self.theta) ** 2
+        return self.Gamma * _trig.sin(self.theta) ** 2
 
     @property
     def Gamma_P(self) -> Array:
         """Down-conversion rate Gamma_j cos^2(theta_j)."""
-        return self.Gamma * jnp.cos(self.theta) ** 2
+        return self.Gamma * _trig.cos(self.theta) ** 2
 
     @property
     def N(self) -> Array:
@@ -124,12 +125,12 @@ class CascadeRates(eqx.Module):
     @property
     def R(self) -> Array:
         """Directional coupling R = -sqrt(Gamma_+ Gamma_-) sin(theta_+ - theta_-) [Hz] (Sec. II)."""
-        return -self.sqrt_Gamma_product * jnp.sin(self.plus.theta - self.minus.theta)
+        return -self.sqrt_Gamma_product * _trig.sin(self.plus.theta - self.minus.theta)
 
     @property
     def K(self) -> Array:
         """Common-bath correlation rate sqrt(Gamma_+ Gamma_-) sin(theta_+ + theta_-) [Hz] (Eq. 4)."""
-        return self.sqrt_Gamma_product * jnp.sin(self.plus.theta + self.minus.theta)
+        return self.sqrt_Gamma_product * _trig.sin(self.plus.theta + self.minus.theta)
 
     @property
     def f(self) -> Array:
@@ -165,7 +166,7 @@ def cos_two_theta(theta: Array) -> Array:
     dtype = theta.dtype if jnp.issubdtype(theta.dtype, jnp.floating) else jnp.result_type(float)
     hi, lo = _split_half_pi(jnp.dtype(dtype))
     exact_part = jax.lax.optimization_barrier(jnp.asarray(hi, dtype) - 2.0 * theta)
-    return jnp.sin(exact_part + jnp.asarray(lo, dtype))
+    return _trig.sin(exact_part + jnp.asarray(lo, dtype))
 
 
 def oscillator_rates(gamma0, nbar, C, theta) -> OscillatorRates:

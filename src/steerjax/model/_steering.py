@@ -38,6 +38,7 @@ import jax.numpy as jnp
 from jax import Array
 from jaxtyping import Float
 
+from .. import _trig
 from .._validation import guarded
 from ._measures import classify, regime_name
 from ._moments import moments, server_variance_times_gamma_minus
@@ -61,9 +62,9 @@ def E_plus_given_minus_from_rates(r: CascadeRates) -> Array:
     """E_{+|-} (steering of the server by the client), Eq. (6) without cancellation."""
     m, p = r.minus, r.plus
     a2 = 1.0 - r.eps
-    s_sum = jnp.sin(p.theta + m.theta)
-    c_sum = jnp.cos(p.theta + m.theta)
-    s_diff = jnp.sin(p.theta - m.theta)
+    s_sum = _trig.sin(p.theta + m.theta)
+    c_sum = _trig.cos(p.theta + m.theta)
+    s_diff = _trig.sin(p.theta - m.theta)
     two_N_minus = m.Gamma + 2.0 * m.gamma_tilde0
     g = p.gamma + m.gamma
     # T_1: independent-noise floor of the server, reduced by the common bath.
