@@ -192,7 +192,7 @@ def oscillator_rates_from_damping(gamma0, nbar, C, damping_ratio) -> OscillatorR
     gamma = damping_ratio * (gamma0 + Gamma)
     Gamma_B = jnp.maximum(0.5 * (Gamma - gamma0 + gamma), 0.0)
     Gamma_P = jnp.maximum(0.5 * (Gamma + gamma0 - gamma), 0.0)
-    theta = jnp.arctan2(jnp.sqrt(Gamma_B), jnp.sqrt(Gamma_P))
+    theta = _trig.arctan2(jnp.sqrt(Gamma_B), jnp.sqrt(Gamma_P))
     return OscillatorRates(Gamma=Gamma, theta=theta, gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0)
 
 
