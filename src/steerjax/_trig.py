@@ -1,5 +1,4 @@
-"""Sine, cosine and arctan2 in float64, vectorised (the hot path of the closed forms and of
-the optimiser's map from search coordinates to angles).
+"""Sine and cosine of float64 angles, vectorised (the hot path of the closed forms).
 
 Why hand-written.  XLA's CPU backend evaluates float64 ``sin``/``cos`` element by element
 through a scalar library routine, while everything else in the closed form of E (Eqs. 6, 7)
@@ -30,11 +29,12 @@ exact and the functions return NaN rather than a wrong number; every angle of th
 Derivatives: a custom JVP (``d sin = cos dx``, ``d cos = -sin dx``), so gradients and
 Hessians have the same accuracy as the values.
 
-:func:`arctan2` (the optimiser's angle from ``(sin theta, cos theta)``, Sec. II) is the same
-story: ``jnp.arctan2`` is a scalar call in float64 (18 ms per 1e6 against 3.7 ms here, same
-measurement).  fdlibm's ``atan`` kernel on ``|y|/|x|``, the quadrant from the signs, IEEE's
-special cases (zeros, infinities, NaN) as ``numpy.arctan2`` gives them; within 1.2 ulp of the
-50-digit value.
+Where not to use it.  Each call is some forty arithmetic operations where ``jnp.sin`` is one,
+so a program that is compiled for a few thousand evaluations pays more in compilation than it
+saves: the optimiser's block programs compiled in 20-22 s instead of 10-11 s with these
+functions (Fig. 4, measured 2026-12-04) and ran no faster.  ``sin``/``cos`` therefore take
+``fast``; the model passes :attr:`steerjax.model.OscillatorRates.fast_trig`, which the
+optimiser's rates set to False.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-__all__ = ["sin", "cos", "sincos", "arctan2", "MAX_ARGUMENT"]
+__all__ = ["sin", "cos", "sincos", "MAX_ARGUMENT"]
 
 # pi/2 = _PIO2_1 + _PIO2_2 + _PIO2_3 + (a rest below 1e-31); each part has 33 significant bits,
 # so k * part is exact for |k| < 2^20.
@@ -139,96 +139,11 @@ def _sincos_jvp(primals, tangents):
     return (s, c), (c * dx, -s * dx)
 
 
-def sin(x) -> Array:
-    """sin x [x in rad] (see :func:`sincos`)."""
-    return sincos(x)[0]
+def sin(x, fast: bool = True) -> Array:
+    """sin x [x in rad]: :func:`sincos`, or ``jnp.sin`` where ``fast`` is False."""
+    return sincos(x)[0] if fast else jnp.sin(x)
 
 
-def cos(x) -> Array:
-    """cos x [x in rad] (see :func:`sincos`)."""
-    return sincos(x)[1]
-
-
-# fdlibm's atan: atan(t) for t in four intervals is atan(c_i) + atan((t - c_i)/(1 + c_i t))
-# with c_i in (1/2, 1, 3/2, inf); atan(c_i) as a two-part constant.
-_ATAN_HI = (
-    4.63647609000806093515e-01,
-    7.85398163397448278999e-01,
-    9.82793723247329054082e-01,
-    1.57079632679489655800e00,
-)
-_ATAN_LO = (
-    2.26987774529616870924e-17,
-    3.06161699786838301793e-17,
-    1.39033110312309984516e-17,
-    6.12323399573676603587e-17,
-)
-# atan x = x - x^3 (T0 + x^2 T1 + ...) on |x| <= 7/16 (odd and even terms in x^4 separately).
-_T = (
-    3.33333333333329318027e-01,
-    -1.99999999998764832476e-01,
-    1.42857142725034663711e-01,
-    -1.11111104054623557880e-01,
-    9.09088713343650656196e-02,
-    -7.69187620504482999495e-02,
-    6.66107313738753120669e-02,
-    -5.83357013379057348645e-02,
-    4.97687799461593236017e-02,
-    -3.65315727442169155270e-02,
-    1.62858201153657823623e-02,
-)
-_PI_LO = 1.2246467991473531772e-16  # pi - fl(pi)
-
-
-def _atan_nonnegative(t: Array) -> Array:
-    """atan t for t >= 0 (inf gives pi/2, nan stays nan), float64, within 1 ulp."""
-    i = jnp.where(t < 0.6875, 0, jnp.where(t < 1.1875, 1, jnp.where(t < 2.4375, 2, 3)))
-    small = t < 0.4375
-    # Guarded denominators: every branch is evaluated, so none may divide by zero.
-    x = jnp.where(
-        small,
-        t,
-        jnp.where(
-            i == 0,
-            (2.0 * t - 1.0) / (2.0 + t),
-            jnp.where(
-                i == 1, (t - 1.0) / (t + 1.0), jnp.where(i == 2, (t - 1.5) / (1.0 + 1.5 * t), -1.0 / t)
-            ),
-        ),
-    )
-    z = x * x
-    w = z * z
-    s1 = z * (_T[0] + w * (_T[2] + w * (_T[4] + w * (_T[6] + w * (_T[8] + w * _T[10])))))
-    s2 = w * (_T[1] + w * (_T[3] + w * (_T[5] + w * (_T[7] + w * _T[9]))))
-    hi = jnp.asarray(_ATAN_HI, t.dtype)[i]
-    lo = jnp.asarray(_ATAN_LO, t.dtype)[i]
-    return jnp.where(small, x - x * (s1 + s2), hi - ((x * (s1 + s2) - lo) - x))
-
-
-def _arctan2_f64(y: Array, x: Array) -> Array:
-    y, x = jnp.broadcast_arrays(y, x)
-    a = _atan_nonnegative(jnp.abs(y) / jnp.abs(x))  # |y/x| = inf gives pi/2, 0/0 is fixed below
-    a = jnp.where(x < 0.0, jnp.pi - (a - _PI_LO), a)  # x = -0.0 is the y axis: pi/2 as it is
-    # The cases where |y|/|x| is 0/0 or inf/inf, as IEEE atan2 defines them.
-    both_zero = (y == 0.0) & (x == 0.0)
-    both_inf = jnp.isinf(y) & jnp.isinf(x)
-    a = jnp.where(both_zero, jnp.where(jnp.signbit(x), jnp.pi, 0.0), a)
-    a = jnp.where(both_inf, jnp.where(jnp.signbit(x), 0.75 * jnp.pi, 0.25 * jnp.pi), a)
-    return jnp.where(jnp.signbit(y), -a, a)
-
-
-@jax.custom_jvp
-def arctan2(y, x) -> Array:
-    """The angle of the point ``(x, y)`` [rad, in [-pi, pi]], as ``jnp.arctan2``; vectorised
-    float64 (fdlibm's atan kernel, within 1 ulp), ``jnp.arctan2`` for other dtypes."""
-    y, x = jnp.asarray(y), jnp.asarray(x)
-    if jnp.result_type(y, x) == jnp.float64:
-        return _arctan2_f64(y.astype(jnp.float64), x.astype(jnp.float64))
-    return jnp.arctan2(y, x)
-
-
-@arctan2.defjvp
-def _arctan2_jvp(primals, tangents):
-    (y, x), (dy, dx) = primals, tangents
-    r2 = x * x + y * y
-    return arctan2(y, x), (x * dy - y * dx) / r2
+def cos(x, fast: bool = True) -> Array:
+    """cos x [x in rad]: :func:`sincos`, or ``jnp.cos`` where ``fast`` is False."""
+    return sincos(x)[1] if fast else jnp.cos(x)

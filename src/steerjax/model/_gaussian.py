@@ -121,8 +121,14 @@ def drift_noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array, Ar
     phi = jnp.asarray(phi)
     a = r.transmission_amplitude
     cphi, sphi = jnp.cos(phi), jnp.sin(phi)
-    sqrt_mB, sqrt_mP = jnp.sqrt(m.Gamma) * _trig.sin(m.theta), jnp.sqrt(m.Gamma) * _trig.cos(m.theta)
-    sqrt_pB, sqrt_pP = jnp.sqrt(p.Gamma) * _trig.sin(p.theta), jnp.sqrt(p.Gamma) * _trig.cos(p.theta)
+    sqrt_mB, sqrt_mP = (
+        jnp.sqrt(m.Gamma) * _trig.sin(m.theta, r.fast_trig),
+        jnp.sqrt(m.Gamma) * _trig.cos(m.theta, r.fast_trig),
+    )
+    sqrt_pB, sqrt_pP = (
+        jnp.sqrt(p.Gamma) * _trig.sin(p.theta, r.fast_trig),
+        jnp.sqrt(p.Gamma) * _trig.cos(p.theta, r.fast_trig),
+    )
     shape = jnp.broadcast_shapes(
         *(jnp.shape(x) for x in (m.Gamma, p.Gamma, m.theta, p.theta, m.gamma, p.gamma, r.eps, phi))
     )

@@ -56,9 +56,9 @@ def server_variance_times_gamma_minus(r: CascadeRates) -> Array:
     """gamma_- (Delta X_+)^2 as a sum of non-negative terms (finite at gamma_- -> 0)."""
     m, p = r.minus, r.plus
     a2 = 1.0 - r.eps
-    s_d = _trig.sin(p.theta - m.theta)
-    s_m, c_m = _trig.sin(m.theta), _trig.cos(m.theta)
-    s_p, c_p = _trig.sin(p.theta), _trig.cos(p.theta)
+    s_d = _trig.sin(p.theta - m.theta, r.fast_trig)
+    s_m, c_m = _trig.sin(m.theta, r.fast_trig), _trig.cos(m.theta, r.fast_trig)
+    s_p, c_p = _trig.sin(p.theta, r.fast_trig), _trig.cos(p.theta, r.fast_trig)
     g = p.gamma + m.gamma
     lower = 2.0 * m.Gamma * s_d * s_m + m.gamma * c_p
     upper = 2.0 * m.Gamma * s_d * c_m + m.gamma * s_p

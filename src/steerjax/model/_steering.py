@@ -62,9 +62,9 @@ def E_plus_given_minus_from_rates(r: CascadeRates) -> Array:
     """E_{+|-} (steering of the server by the client), Eq. (6) without cancellation."""
     m, p = r.minus, r.plus
     a2 = 1.0 - r.eps
-    s_sum = _trig.sin(p.theta + m.theta)
-    c_sum = _trig.cos(p.theta + m.theta)
-    s_diff = _trig.sin(p.theta - m.theta)
+    s_sum = _trig.sin(p.theta + m.theta, r.fast_trig)
+    c_sum = _trig.cos(p.theta + m.theta, r.fast_trig)
+    s_diff = _trig.sin(p.theta - m.theta, r.fast_trig)
     two_N_minus = m.Gamma + 2.0 * m.gamma_tilde0
     g = p.gamma + m.gamma
     # T_1: independent-noise floor of the server, reduced by the common bath.
