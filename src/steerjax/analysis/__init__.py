@@ -3,6 +3,7 @@ optimal designs (the data of Figs. 2-7), the gradients and steering margins of a
 the elasticities of optima against C- (Fig. 10(b)); one design evaluated in full, as the record
 and the text report of ``steerjax evaluate``."""
 
+from ._concurrent import run_concurrently
 from ._elasticity import IMPROVEMENT_PARAMETERS, largest_elasticity, optimum_elasticities
 from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
 from ._optimal_grid import (
@@ -35,6 +36,8 @@ __all__ = [
     "optimal_grid_data",
     "optimal_grid_summary",
     "table_rows",
+    # independent optimisations side by side (compilations overlap)
+    "run_concurrently",
     # gradients and steering margins of a design (issue 11)
     "design_sensitivity",
     "DesignSensitivity",

@@ -13,6 +13,7 @@ Nothing here imports matplotlib; the curve styles are in :mod:`steerjax.plotting
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -25,6 +26,7 @@ from ..model._steering import STEERING_BOUND
 from ..optim._options import ExecutionOptions, SearchOptions
 from ..optim._problem import COUPLINGS
 from ..optim._sweeps import log_grid, optimal_sweep
+from ._concurrent import locked, run_concurrently
 from ._maps import interpolated_crossings, steering_sweep
 
 __all__ = [
@@ -121,6 +123,7 @@ def optimal_steering_grid(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     figure: str = "optimal_steering_grid",
+    workers: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Optimal steering for every thermal set x loss x coupling x direction x C_- (Figs. 4-7).
 
@@ -136,8 +139,13 @@ def optimal_steering_grid(
         C_minus: client cooperativities (1-D).
         couplings, directions: which of :data:`steerjax.optim.COUPLINGS` / :data:`steerjax.DIRECTIONS`.
         n_starts, seed: as for :func:`steerjax.optimize`.
-        progress: optional ``progress(done, total)`` over all optima.
+        progress: optional ``progress(done, total)`` over all optima (called from worker
+            threads, one call at a time).
         figure: name used in error messages.
+        workers: how many (coupling, direction) batches run at once, each in its own thread so
+            that their compilations overlap (default: one per CPU core; 1: one after the
+            other).  The results do not depend on it
+            (:func:`steerjax.analysis.run_concurrently`).
 
     Returns:
         A flat table (column name -> 1-D numpy array, one row per optimum, C_- varying fastest,
@@ -172,11 +180,13 @@ def optimal_steering_grid(
     configs = [(c, d) for c in couplings for d in directions]
     total = len(configs) * per_config
     _report_progress(progress, 0, total)
-    parts, lower, upper = [], [], []
-    for k, (coupling, direction) in enumerate(configs):
+    done = [0] * len(configs)  # optima done per batch (the batches run side by side)
+    report = locked(None if progress is None else lambda: _report_progress(progress, sum(done), total))
 
-        def relay(done, _n, k=k):
-            _report_progress(progress, k * per_config + done, total)
+    def solve(k, coupling, direction):
+        def relay(n_done, _n):
+            done[k] = n_done
+            report()
 
         sweep = optimal_sweep(
             thermal,
@@ -187,12 +197,19 @@ def optimal_steering_grid(
             search=SearchOptions(n_starts=int(n_starts), seed=int(seed)),
             execution=ExecutionOptions(progress=None if progress is None else relay),
         )
+        if report is not None:
+            done[k] = per_config
+            report()
+        return sweep
+
+    tasks = [functools.partial(solve, k, c, d) for k, (c, d) in enumerate(configs)]
+    parts, lower, upper = [], [], []
+    for sweep in run_concurrently(tasks, workers):
         table = sweep.table()
         parts.append({"thermal": np.repeat(np.asarray(names, dtype=object), eps.size * C.size), **table})
         bounds = np.asarray(sweep.problem.C_plus_bounds).reshape(-1, 2)
         lower.append(bounds[:, 0])
         upper.append(bounds[:, 1])
-        _report_progress(progress, (k + 1) * per_config, total)
     table = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     table.update(_optimum_diagnostics(table, np.concatenate(lower), np.concatenate(upper)))
     return table
