@@ -3,16 +3,13 @@
 Each command lives in its own module of this package and provides ``register(subparsers)``,
 which adds its parser and sets ``func`` to a callable ``(args) -> int`` (the exit status).
 
-The CLI is an entry point, so it is the place where global JAX configuration is set:
-float64 is enabled here (the library itself never changes global configuration on import),
-and so is JAX's persistent compilation cache (:func:`steerjax.optim.use_compilation_cache`), so
-that a second run of a command skips most of the compilation (the optimiser's compiled blocks
-take 5-20 s each to build on CPU).  The cache lives in ``$STEERJAX_CACHE_DIR``, else
-``$XDG_CACHE_HOME/steerjax/jax``, else ``~/.cache/steerjax/jax``; set
-``STEERJAX_CACHE_DIR=off`` to run without it.  A cache dir already configured for JAX
-(``JAX_COMPILATION_CACHE_DIR``) is left alone.  With the cache the CLI also keeps the
-optimiser's traced programs in its ``programs`` folder, so that a later run does not trace them
-again.
+The CLI is an entry point, so global JAX configuration is set here (never by importing the
+library): float64; JAX's persistent compilation cache (:func:`steerjax.optim.use_compilation_cache`:
+``$STEERJAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/steerjax/jax``, else ``~/.cache/steerjax/jax``;
+``STEERJAX_CACHE_DIR=off``: none; a ``JAX_COMPILATION_CACHE_DIR`` already set is left alone),
+with the optimiser's traced programs in its ``programs`` folder; and a multi-process job where
+``STEERJAX_COORDINATOR`` or ``STEERJAX_DISTRIBUTED`` asks for one
+(:func:`steerjax.optim.join_job_from_environment`; only process 0 prints and writes files).
 
 Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
 then left as they were (see :class:`steerjax.io.StopOnSignals` and :mod:`steerjax._io`).
@@ -22,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..io._signals import StopOnSignals
@@ -32,13 +30,15 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("evaluate", "optimize", "pareto", "figures")
 
 
-def _configure_jax() -> None:
+def _configure_jax() -> bool:
+    """Float64, the caches, a job (module docstring); True in a job's processes other than 0."""
     import jax
 
-    from ..optim import use_compilation_cache
+    from ..optim import join_job_from_environment, use_compilation_cache
 
     jax.config.update("jax_enable_x64", True)
     use_compilation_cache()
+    return join_job_from_environment() and jax.process_index() != 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,12 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (also used as the process exit code).
-
-    SIGINT (Ctrl-C) and SIGTERM stop a command with status 130 and 143 (128 + the signal's
-    number), and no output file is written or replaced once one has arrived, even if Python
-    swallowed the ``KeyboardInterrupt`` it raised (see :class:`steerjax.io.StopOnSignals`).
-    """
+    """Run the CLI; returns the exit status (the process's).  SIGINT and SIGTERM stop a command
+    with status 130 and 143, and no output file is written or replaced once one has arrived,
+    even if Python swallowed its ``KeyboardInterrupt`` (:class:`steerjax.io.StopOnSignals`)."""
     with StopOnSignals() as stop:
         status = _run(argv)
     if not stop.stopped:
@@ -75,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    _configure_jax()
+    try:
+        follower = _configure_jax()
+    except ValueError as exc:  # a STEERJAX_* variable of a multi-process job
+        print(f"steerjax: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    if follower:
+        sys.stdout, args.out = open(os.devnull, "w"), None  # noqa: SIM115 (left open: process ends)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -39,6 +39,11 @@ def run_concurrently(tasks: Sequence[Callable[[], T]], workers: int | None = Non
     ``workers`` threads at a time (default :func:`default_workers`); ``workers = 1`` calls them
     one after the other in the calling thread.  An exception of a task is raised here as soon
     as the tasks before it (in task order) have returned; tasks not yet started are cancelled.
+
+    Examples:
+        >>> import steerjax as sj
+        >>> sj.analysis.run_concurrently([lambda: "first", lambda: "second"], workers=2)
+        ['first', 'second']
     """
     tasks = list(tasks)
     n = default_workers(len(tasks)) if workers is None else int(workers)

@@ -11,6 +11,7 @@ from ._coordinates import (
     unconstrained_from_design,
     w_from_design,
 )
+from ._distributed import join_job_from_environment
 from ._feasibility import problem_feasibility
 from ._fronts import Front, Fronts, non_dominated, pareto_front
 from ._improvement import ConditionalImprovement, conditional_improvement
@@ -51,6 +52,8 @@ __all__ = [
     # compiled programs kept across processes (the steerjax command's caches)
     "use_compilation_cache",
     "compilation_cache_dir",
+    # a multi-process job from environment variables (entry points)
+    "join_job_from_environment",
     # coordinates of the search (constrained reparameterisation)
     "rates_from_w",
     "w_from_design",
