@@ -107,8 +107,18 @@ def test_derivatives_are_the_other_function():
     x = jnp.asarray(np.random.default_rng(3).uniform(-3, 3, 64))
     ds = jax.vmap(jax.grad(_trig.sin))(x)
     dc = jax.vmap(jax.grad(_trig.cos))(x)
-    np.testing.assert_array_equal(np.asarray(ds), np.asarray(_trig.cos(x)))
-    np.testing.assert_array_equal(np.asarray(dc), -np.asarray(_trig.sin(x)))
+    np.testing.assert_array_equal(np.asarray(ds), np.asarray(jax.jit(_trig.cos)(x)))
+    np.testing.assert_array_equal(np.asarray(dc), -np.asarray(jax.jit(_trig.sin)(x)))
+
+
+def test_concrete_input_uses_jnp_and_traced_input_the_kernels():
+    """Op by op (concrete input) one XLA operation is cheaper than the kernel's forty."""
+    x = jnp.asarray(np.random.default_rng(4).uniform(-3, 3, 257))
+    np.testing.assert_array_equal(np.asarray(_trig.sin(x)), np.asarray(jnp.sin(x)))
+    np.testing.assert_array_equal(np.asarray(jax.jit(_trig.sin)(x)), np.asarray(jax.jit(_trig.sincos)(x)[0]))
+    np.testing.assert_array_equal(
+        np.asarray(jax.jit(lambda x: _trig.cos(x, False))(x)), np.asarray(jnp.cos(x))
+    )
 
     # Second derivatives of a composite, forward over reverse as the optimiser takes them,
     # against the same expression in jnp (exact derivative: -sin x cos 2x - 4 ... evaluated by
@@ -137,7 +147,7 @@ def test_both_trig_paths_of_the_closed_forms_agree():
         C_minus=10.0 ** rng.uniform(0, 3, n),
         eps=rng.uniform(0, 0.5, n),
     )
-    fast = sj.cascade_rates(sj.HOT, design)
+    fast = sj.cascade_rates(sj.HOT, design, fast_trig=True)
     assert fast.fast_trig
 
     def xla_trig(o):
@@ -151,12 +161,15 @@ def test_both_trig_paths_of_the_closed_forms_agree():
         )
 
     xla = sj.model.CascadeRates(minus=xla_trig(fast.minus), plus=xla_trig(fast.plus), eps=fast.eps)
-    assert not xla.fast_trig
+    assert not xla.fast_trig and not sj.cascade_rates(sj.HOT, design).fast_trig  # the default
     stable = np.asarray(fast.stable)
     assert stable.sum() > 500
-    for a, b in zip(steering_from_rates(fast), steering_from_rates(xla), strict=True):
+    # Under jit: concrete input would take jnp.sin either way.
+    E_fast, E_xla = jax.jit(steering_from_rates)(fast), jax.jit(steering_from_rates)(xla)
+    assert not np.array_equal(np.asarray(E_fast[0]), np.asarray(E_xla[0]))  # two paths, not one
+    for a, b in zip(E_fast, E_xla, strict=True):
         np.testing.assert_allclose(np.asarray(a)[stable], np.asarray(b)[stable], rtol=2e-14)
-    mf, mx = moments(fast), moments(xla)
+    mf, mx = jax.jit(moments)(fast), jax.jit(moments)(xla)
     for name in ("var_plus", "var_minus", "cov"):
         np.testing.assert_allclose(
             np.asarray(getattr(mf, name))[stable], np.asarray(getattr(mx, name))[stable], rtol=1e-12

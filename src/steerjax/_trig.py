@@ -32,9 +32,10 @@ Hessians have the same accuracy as the values.
 Where not to use it.  Each call is some forty arithmetic operations where ``jnp.sin`` is one,
 so a program that is compiled for a few thousand evaluations pays more in compilation than it
 saves: the optimiser's block programs compiled in 20-22 s instead of 10-11 s with these
-functions (Fig. 4, measured 2026-12-04) and ran no faster.  ``sin``/``cos`` therefore take
-``fast``; the model passes :attr:`steerjax.model.OscillatorRates.fast_trig`, which the
-optimiser's rates set to False.
+functions (Fig. 4, measured 2026-12-04) and ran no faster, and the figures' evaluation programs
+compiled 0.1-0.5 s longer each.  ``sin``/``cos`` therefore take ``fast``; the model passes
+:attr:`steerjax.model.OscillatorRates.fast_trig`, False unless asked for
+(``sj.cascade_rates(thermal, design, fast_trig=True)``).
 """
 
 from __future__ import annotations
@@ -139,11 +140,18 @@ def _sincos_jvp(primals, tangents):
     return (s, c), (c * dx, -s * dx)
 
 
+def _use_fast(x, fast: bool) -> bool:
+    # Concrete input runs op by op (no jit): there the forty operations would be forty
+    # dispatches where jnp.sin is one (measured: `steerjax evaluate` 2.2-2.6 s -> 3.0 s).
+    return fast and isinstance(x, jax.core.Tracer)
+
+
 def sin(x, fast: bool = True) -> Array:
-    """sin x [x in rad]: :func:`sincos`, or ``jnp.sin`` where ``fast`` is False."""
-    return sincos(x)[0] if fast else jnp.sin(x)
+    """sin x [x in rad]: :func:`sincos` inside a traced program (``jit``, ``vmap``, ``grad``),
+    ``jnp.sin`` for concrete input or where ``fast`` is False."""
+    return sincos(x)[0] if _use_fast(x, fast) else jnp.sin(x)
 
 
 def cos(x, fast: bool = True) -> Array:
-    """cos x [x in rad]: :func:`sincos`, or ``jnp.cos`` where ``fast`` is False."""
-    return sincos(x)[1] if fast else jnp.cos(x)
+    """cos x [x in rad]: as :func:`sin`."""
+    return sincos(x)[1] if _use_fast(x, fast) else jnp.cos(x)

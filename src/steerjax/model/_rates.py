@@ -73,9 +73,12 @@ class OscillatorRates(eqx.Module):
         gamma0: intrinsic linewidth gamma_j0.
         gamma_tilde0: thermal decoherence rate gamma_j0 (nbar_j + 1/2).
         fast_trig: how the closed forms evaluate sines and cosines of the angles (static):
-            True, the vectorised float64 functions of ``steerjax._trig`` (about 5x more E
-            evaluations per second on CPU); False, XLA's own (smaller programs that compile
-            about twice as fast; the optimiser's rates use them).  Both are within 1 ulp.
+            False (the default), XLA's own; True, the vectorised float64 functions of
+            ``steerjax._trig`` inside traced programs: about 4x more E evaluations per second
+            on CPU, but each call is ~40 operations where XLA's is one, so programs compile
+            longer (the optimiser's block programs twice as long); worth it only for programs
+            run on very many designs (:func:`cascade_rates` ``fast_trig=True``).  Both are
+            within 1 ulp of the exact value.
     """
 
     Gamma: Array
@@ -83,7 +86,7 @@ class OscillatorRates(eqx.Module):
     gamma: Array
     gamma0: Array
     gamma_tilde0: Array
-    fast_trig: bool = eqx.field(static=True, default=True)
+    fast_trig: bool = eqx.field(static=True, default=False)
 
     @property
     def Gamma_B(self) -> Array:
@@ -164,7 +167,7 @@ def _split_half_pi(dtype) -> tuple[float, float]:
     return float(hi), float(lo)
 
 
-def cos_two_theta(theta: Array, fast: bool = True) -> Array:
+def cos_two_theta(theta: Array, fast: bool = False) -> Array:
     """cos(2 theta) with full relative precision near theta = pi/4 (``fast``: as in
     :attr:`OscillatorRates.fast_trig`).
 
@@ -181,13 +184,19 @@ def cos_two_theta(theta: Array, fast: bool = True) -> Array:
     return _trig.sin(exact_part + jnp.asarray(lo, dtype), fast)
 
 
-def oscillator_rates(gamma0, nbar, C, theta) -> OscillatorRates:
-    """Rates of one oscillator from its thermal parameters, cooperativity and angle."""
+def oscillator_rates(gamma0, nbar, C, theta, fast_trig: bool = False) -> OscillatorRates:
+    """Rates of one oscillator from its thermal parameters, cooperativity and angle
+    (``fast_trig``: :attr:`OscillatorRates.fast_trig`)."""
     gamma_tilde0 = gamma0 * (nbar + 0.5)
     Gamma = C * gamma_tilde0
-    gamma = gamma0 - Gamma * cos_two_theta(theta)
+    gamma = gamma0 - Gamma * cos_two_theta(theta, fast_trig)
     return OscillatorRates(
-        Gamma=Gamma, theta=jnp.asarray(theta), gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0
+        Gamma=Gamma,
+        theta=jnp.asarray(theta),
+        gamma=gamma,
+        gamma0=gamma0,
+        gamma_tilde0=gamma_tilde0,
+        fast_trig=fast_trig,
     )
 
 
@@ -208,8 +217,11 @@ def oscillator_rates_from_damping(gamma0, nbar, C, damping_ratio) -> OscillatorR
     return OscillatorRates(Gamma=Gamma, theta=theta, gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0)
 
 
-def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
+def cascade_rates(thermal: Thermal, design: Design, fast_trig: bool = False) -> CascadeRates:
     """All derived rates of a design (Sec. II).  Pure, jittable and broadcasting.
+
+    ``fast_trig=True`` makes the closed forms evaluated from these rates use vectorised sines
+    and cosines (:attr:`OscillatorRates.fast_trig`): for programs run on many designs at once.
 
     Examples:
         >>> import math, steerjax as sj
@@ -217,8 +229,9 @@ def cascade_rates(thermal: Thermal, design: Design) -> CascadeRates:
         >>> bool(r.stable)
         True
     """
-    minus = oscillator_rates(thermal.gamma0_minus_hz, thermal.nbar_minus, design.C_minus, design.theta_minus)
-    plus = oscillator_rates(thermal.gamma0_plus_hz, thermal.nbar_plus, design.C_plus, design.theta_plus)
+    th, d = thermal, design
+    minus = oscillator_rates(th.gamma0_minus_hz, th.nbar_minus, d.C_minus, d.theta_minus, fast_trig)
+    plus = oscillator_rates(th.gamma0_plus_hz, th.nbar_plus, d.C_plus, d.theta_plus, fast_trig)
     return CascadeRates(minus=minus, plus=plus, eps=jnp.asarray(design.eps))
 
 
