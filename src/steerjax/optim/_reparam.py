@@ -100,11 +100,7 @@ def oscillator_from_u(gamma0, nbar, C, interval: AngleInterval, u, c_shared_hi=N
     Gamma = C * gamma_tilde0
     gamma = 2.0 * Gamma * (interval.excess + delta * (2.0 * interval.c_max - delta))
     theta = jnp.arctan2(jnp.sqrt(jnp.maximum((1.0 - c) * (1.0 + c), 0.0)), c)
-    # fast_trig=False: these rates live in the optimiser's programs, where XLA's own sin/cos
-    # compile in half the time (steerjax._trig).
-    return OscillatorRates(
-        Gamma=Gamma, theta=theta, gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0, fast_trig=False
-    )
+    return OscillatorRates(Gamma=Gamma, theta=theta, gamma=gamma, gamma0=gamma0, gamma_tilde0=gamma_tilde0)
 
 
 def u_from_theta(theta, interval: AngleInterval, c_shared_hi=None) -> Array:

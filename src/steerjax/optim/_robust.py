@@ -82,15 +82,10 @@ def box_axes(problem) -> tuple[str, ...]:
 def _perturbed_oscillator(osc: OscillatorRates, d_theta, factor) -> OscillatorRates:
     theta = osc.theta + d_theta
     Gamma = osc.Gamma * factor
-    gamma = osc.gamma - (Gamma - osc.Gamma) * cos_two_theta(theta, fast=False)
+    gamma = osc.gamma - (Gamma - osc.Gamma) * cos_two_theta(theta)
     gamma = gamma + 2.0 * osc.Gamma * jnp.sin(theta + osc.theta) * jnp.sin(d_theta)
     return OscillatorRates(
-        Gamma=Gamma,
-        theta=theta,
-        gamma=gamma,
-        gamma0=osc.gamma0,
-        gamma_tilde0=osc.gamma_tilde0,
-        fast_trig=False,  # inside the optimiser's programs: XLA's sin/cos compile faster
+        Gamma=Gamma, theta=theta, gamma=gamma, gamma0=osc.gamma0, gamma_tilde0=osc.gamma_tilde0
     )
 
 
