@@ -60,6 +60,7 @@ import jax.numpy as jnp
 from jax import Array
 from jaxtyping import Float
 
+from .. import _trig
 from .._validation import guarded
 from ._measures import reid_E_from_blocks
 from ._moments import moments
@@ -120,8 +121,14 @@ def drift_noise_input_from_rates(r: CascadeRates, phi) -> tuple[Array, Array, Ar
     phi = jnp.asarray(phi)
     a = r.transmission_amplitude
     cphi, sphi = jnp.cos(phi), jnp.sin(phi)
-    sqrt_mB, sqrt_mP = m.coupling_amplitudes
-    sqrt_pB, sqrt_pP = p.coupling_amplitudes
+    sqrt_mB, sqrt_mP = (
+        jnp.sqrt(m.Gamma) * _trig.sin(m.theta, r.fast_trig),
+        jnp.sqrt(m.Gamma) * _trig.cos(m.theta, r.fast_trig),
+    )
+    sqrt_pB, sqrt_pP = (
+        jnp.sqrt(p.Gamma) * _trig.sin(p.theta, r.fast_trig),
+        jnp.sqrt(p.Gamma) * _trig.cos(p.theta, r.fast_trig),
+    )
     shape = jnp.broadcast_shapes(
         *(jnp.shape(x) for x in (m.Gamma, p.Gamma, m.theta, p.theta, m.gamma, p.gamma, r.eps, phi))
     )

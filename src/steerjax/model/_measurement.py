@@ -7,6 +7,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
+from .. import _trig
 from ._gaussian import _conj, _plain, _zeros_block, drift_noise_input_from_rates
 from ._rates import CascadeRates
 
@@ -75,8 +76,14 @@ def output_fields_from_rates(r: CascadeRates, phi) -> tuple[tuple[Array, Array],
     zero = bc(0.0 * m.Gamma)
     one = zero + 1.0
     cphi, sphi = jnp.cos(phi), jnp.sin(phi)
-    sqrt_mB, sqrt_mP = m.coupling_amplitudes
-    sqrt_pB, sqrt_pP = p.coupling_amplitudes
+    sqrt_mB, sqrt_mP = (
+        jnp.sqrt(m.Gamma) * _trig.sin(m.theta, r.fast_trig),
+        jnp.sqrt(m.Gamma) * _trig.cos(m.theta, r.fast_trig),
+    )
+    sqrt_pB, sqrt_pP = (
+        jnp.sqrt(p.Gamma) * _trig.sin(p.theta, r.fast_trig),
+        jnp.sqrt(p.Gamma) * _trig.cos(p.theta, r.fast_trig),
+    )
     through = _plain(bc(a * cphi), bc(a * sphi))  # e^{i phi} a_t acting on the vacuum input
     port = _plain(one, zero)  # loss port, amplitude in the variance
     # u: e^{i phi} a_t (b_u + i sqrt(G_-P) a_-^dag) + b'_u + i sqrt(G_+B) a_+

@@ -99,14 +99,6 @@ class OscillatorRates(eqx.Module):
         return self.Gamma * _trig.cos(self.theta, self.fast_trig) ** 2
 
     @property
-    def coupling_amplitudes(self) -> tuple[Array, Array]:
-        """``(sqrt(Gamma_j) sin theta_j, sqrt(Gamma_j) cos theta_j)`` [sqrt(Hz)]: the amplitudes of
-        the beam-splitter and down-conversion parts of the coupling, sqrt(Gamma_jB) and
-        sqrt(Gamma_jP) (Eq. 2)."""
-        root = jnp.sqrt(self.Gamma)
-        return root * _trig.sin(self.theta, self.fast_trig), root * _trig.cos(self.theta, self.fast_trig)
-
-    @property
     def N(self) -> Array:
         """Diffusion of each quadrature, Gamma_j/2 + gamma_tilde_j0 (numerator of Eq. 9)."""
         return 0.5 * self.Gamma + self.gamma_tilde0
