@@ -33,7 +33,9 @@ from pathlib import Path
 # numpy's OpenBLAS busy-waits a second thread after every small BLAS call that scipy's L-BFGS-B
 # makes; that burns a core without making the baseline faster (measured: same wall time, twice
 # the CPU time), so keep it to one thread unless the caller says otherwise.
+_USER_OPENBLAS_THREADS = os.environ.get("OPENBLAS_NUM_THREADS")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 import jax  # noqa: E402
 
@@ -605,6 +607,25 @@ def first_answer(reps: int, conditional: bool = True) -> dict:
     return out
 
 
+def figures_time() -> dict:
+    """Wall seconds of ``steerjax figures`` (Figs. 2-11, data, PNGs and PDFs) in a fresh process
+    with an empty compilation cache and program store, as ``make figures`` runs on a fresh clone
+    once it is installed (issue 13's target: <= 45 s).  Run from the repository root, so the
+    command finds ``experiments/`` as it does for ``make figures``; the output goes to a
+    temporary folder."""
+    cli = _console_script()
+    base_env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR",)}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(base_env, STEERJAX_CACHE_DIR=os.path.join(tmp, "cache"))
+        if _USER_OPENBLAS_THREADS is None:  # the figures run as a user's command would
+            env.pop("OPENBLAS_NUM_THREADS", None)
+        cmd = [*cli, "figures", "--quiet", "--out", os.path.join(tmp, "figures")]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, cwd=REPO_ROOT)
+        seconds = time.perf_counter() - t0
+    return {"command": "steerjax figures --quiet --out <empty folder>", "seconds": seconds}
+
+
 def _fmt_q(q: dict, fmt: str = "{:+.2e}") -> str:
     if not q.get("n"):
         return "n = 0"
@@ -700,6 +721,14 @@ def summary_text(r: dict) -> str:
             if "cli_conditional_cold_seconds" in r["first_answer"]
             else ""
         ),
+        *(
+            [
+                "",
+                f"(h) {r['figures']['command']}, empty caches: {r['figures_seconds']:.1f} s",
+            ]
+            if r.get("figures")
+            else []
+        ),
         "",
         f"total {r['total_seconds']:.1f} s",
     ]
@@ -763,6 +792,10 @@ def main(argv=None) -> int:
     pareto = pareto_cost(41, sizes["reps"])
     print("(g) time to first answer (fresh processes) ...", flush=True)
     first = first_answer(sizes["first_answer_reps"], conditional=not args.quick)
+    figures = None
+    if not args.quick:
+        print("(h) steerjax figures, empty caches (fresh process) ...", flush=True)
+        figures = figures_time()
 
     steerjax_per = fig4["seconds"] / n_optima
     scipy_total = float(sum(walls))
@@ -834,6 +867,9 @@ def main(argv=None) -> int:
         "cli_optimize_cold_seconds": first["cli_optimize_cold_seconds"],
         "cli_optimize_warm_seconds": first["cli_optimize_warm_seconds"],
         "cli_evaluate_seconds": first["cli_evaluate_seconds"],
+        "cli_conditional_cold_seconds": first.get("cli_conditional_cold_seconds"),
+        "figures_seconds": None if figures is None else figures["seconds"],
+        "figures": figures,
         "environment": env,
         "total_seconds": time.perf_counter() - t_start,
         "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
