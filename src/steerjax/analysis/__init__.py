@@ -3,7 +3,7 @@ optimal designs (the data of Figs. 2-7), the gradients and steering margins of a
 the elasticities of optima against C- (Fig. 10(b)); one design evaluated in full, as the record
 and the text report of ``steerjax evaluate``."""
 
-from ._concurrent import run_concurrently
+from ._concurrent import default_workers, run_concurrently
 from ._elasticity import IMPROVEMENT_PARAMETERS, largest_elasticity, optimum_elasticities
 from ._maps import SWEEP_FIELDS, interpolated_crossings, level_crossings, regime_boundaries, steering_sweep
 from ._optimal_grid import (
@@ -38,6 +38,7 @@ __all__ = [
     "table_rows",
     # independent optimisations side by side (compilations overlap)
     "run_concurrently",
+    "default_workers",
     # gradients and steering margins of a design (issue 11)
     "design_sensitivity",
     "DesignSensitivity",
