@@ -184,3 +184,31 @@ def test_cli_refuses_bad_job_variables_with_status_2(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 2 and out == ""
     assert "steerjax: STEERJAX_COORDINATOR = 'nohost' is not allowed" in err
+
+
+def test_a_command_that_must_run_alone_refuses_a_job_before_joining():
+    from steerjax.optim._distributed import join_job_from_environment
+
+    env = {"STEERJAX_COORDINATOR": "127.0.0.1:1", "STEERJAX_NUM_PROCESSES": "2", "STEERJAX_PROCESS_ID": "1"}
+    with pytest.raises(ValueError, match="steerjax figures runs in one process.*STEERJAX_COORDINATOR"):
+        join_job_from_environment(env, refuse="steerjax figures")  # would hang if it joined: no process 0
+    assert join_job_from_environment({}, refuse="steerjax figures") is False
+
+
+def test_cli_figures_in_a_job_stops_every_process_with_status_2(tmp_path):
+    """Each process of a job refuses ``figures`` at once (none waits for a partner), and no
+    output folder is made."""
+    job = dict(STEERJAX_COORDINATOR=f"127.0.0.1:{_free_port()}", STEERJAX_NUM_PROCESSES="2")
+    procs = [
+        _cli(
+            ["figures", "--only", "2", "--quick", "--out", "figs"],
+            _cli_env(**job, STEERJAX_PROCESS_ID=str(i)),
+            tmp_path,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 2 and out == ""
+        assert "steerjax: steerjax figures runs in one process, not in a multi-process job" in err
+    assert not (tmp_path / "figs").exists()

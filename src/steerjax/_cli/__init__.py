@@ -8,8 +8,8 @@ library): float64; JAX's persistent compilation cache (:func:`steerjax.optim.use
 ``$STEERJAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/steerjax/jax``, else ``~/.cache/steerjax/jax``;
 ``STEERJAX_CACHE_DIR=off``: none; a ``JAX_COMPILATION_CACHE_DIR`` already set is left alone),
 with the optimiser's traced programs in its ``programs`` folder; and a multi-process job where
-``STEERJAX_COORDINATOR`` or ``STEERJAX_DISTRIBUTED`` asks for one
-(:func:`steerjax.optim.join_job_from_environment`; only process 0 prints and writes files).
+``STEERJAX_COORDINATOR`` or ``STEERJAX_DISTRIBUTED`` asks for one (``figures`` refuses it;
+:func:`steerjax.optim.join_job_from_environment`; only process 0 prints and writes files).
 
 Ctrl-C (SIGINT) and SIGTERM end a command with exit status 130 and 143; output files are
 then left as they were (see :class:`steerjax.io.StopOnSignals` and :mod:`steerjax._io`).
@@ -30,7 +30,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("evaluate", "optimize", "pareto", "figures")
 
 
-def _configure_jax() -> bool:
+def _configure_jax(argv: list[str]) -> bool:
     """Float64, the caches, a job (module docstring); True in a job's processes other than 0."""
     import jax
 
@@ -38,7 +38,8 @@ def _configure_jax() -> bool:
 
     jax.config.update("jax_enable_x64", True)
     use_compilation_cache()
-    return join_job_from_environment() and jax.process_index() != 0
+    refuse = "steerjax figures" if next((a for a in argv if a[:1] != "-"), None) == "figures" else None
+    return join_job_from_environment(refuse=refuse) and jax.process_index() != 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     try:
-        follower = _configure_jax()
+        follower = _configure_jax(sys.argv[1:] if argv is None else argv)
     except ValueError as exc:  # a STEERJAX_* variable of a multi-process job
         print(f"steerjax: {exc}", file=sys.stderr)
         return 2

@@ -82,16 +82,26 @@ def job_arguments(env: Mapping[str, str]) -> dict | None:
     return {"coordinator_address": address, "num_processes": n, "process_id": i}
 
 
-def join_job_from_environment(env: Mapping[str, str] | None = None) -> bool:
+def join_job_from_environment(env: Mapping[str, str] | None = None, *, refuse: str | None = None) -> bool:
     """Join the multi-process job that the environment describes (module docstring); returns
     whether one was joined.  Does nothing where no variable is set.
 
+    ``refuse``: the name of a command that must run in one process (``"steerjax figures"``):
+    where the environment asks for a job, it raises instead of joining, so that every process
+    of the job stops at once and none waits for the others.
+
     Raises:
-        ValueError: see :func:`job_arguments`.
+        ValueError: see :func:`job_arguments`; and a job asked for while ``refuse`` is given.
     """
     kwargs = job_arguments(os.environ if env is None else env)
     if kwargs is None:
         return False
+    if refuse is not None:
+        set_here = [name for name in DISTRIBUTED_VARIABLES if (os.environ if env is None else env).get(name)]
+        raise ValueError(
+            f"{refuse} runs in one process, not in a multi-process job ({', '.join(set_here)} "
+            "set); unset the STEERJAX_* job variables and run it once"
+        )
     import jax
 
     # CPU processes exchange the results over gloo (JAX's CPU collectives); accelerators use
