@@ -93,11 +93,12 @@ def join_job_from_environment(env: Mapping[str, str] | None = None, *, refuse: s
     Raises:
         ValueError: see :func:`job_arguments`; and a job asked for while ``refuse`` is given.
     """
-    kwargs = job_arguments(os.environ if env is None else env)
+    env = os.environ if env is None else env
+    kwargs = job_arguments(env)
     if kwargs is None:
         return False
     if refuse is not None:
-        set_here = [name for name in DISTRIBUTED_VARIABLES if (os.environ if env is None else env).get(name)]
+        set_here = [name for name in DISTRIBUTED_VARIABLES if env.get(name)]
         raise ValueError(
             f"{refuse} runs in one process, not in a multi-process job ({', '.join(set_here)} "
             "set); unset the STEERJAX_* job variables and run it once"
