@@ -29,7 +29,15 @@ T = TypeVar("T")
 
 def default_workers(n_tasks: int) -> int:
     """Threads for ``n_tasks`` independent optimisations: one per task, at most one per CPU
-    core (``os.cpu_count()``), and at least 1."""
+    core (``os.cpu_count()``), and at least 1.
+
+    Examples:
+        >>> import os, steerjax as sj
+        >>> sj.analysis.default_workers(4) == min(4, os.cpu_count() or 1)
+        True
+        >>> sj.analysis.default_workers(0)
+        1
+    """
     return max(1, min(int(n_tasks), os.cpu_count() or 1))
 
 
